@@ -1,0 +1,1 @@
+"""Backends carry out a plan: ``kernel`` on real Linux namespaces."""

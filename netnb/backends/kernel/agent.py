@@ -1,0 +1,172 @@
+"""The per-lab agent: the one process that owns a lab's namespaces and acts on them for the notebook.
+
+Started by :class:`~netnb.backends.kernel.client.AgentClient` as ``python -m netnb.backends.kernel.agent``.
+It becomes PID 1 of a new PID namespace, and moves itself into a private, empty network namespace
+before doing anything, so a slip can never land in the machine's own network. When the notebook goes
+away (its end of the socket closes, even by SIGKILL) the agent exits; the kernel then ends every
+process of the lab (PID namespace) and frees every namespace (held by fd only), with all interfaces.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import socket
+import sys
+import threading
+import traceback
+from typing import Any
+
+from netnb.backends.kernel import nsutil, protocol
+from netnb.plan import DelNamespace, operation_from_dict
+
+
+def _enter_user_namespace(uid: int, gid: int) -> None:
+    """Rootless mode: become root of a new user namespace mapped to the caller's own uid/gid."""
+    nsutil.unshare(nsutil.CLONE_NEWUSER | nsutil.CLONE_NEWNS)
+    with open("/proc/self/setgroups", "w") as f:
+        f.write("deny")
+    with open("/proc/self/uid_map", "w") as f:
+        f.write(f"0 {uid} 1")
+    with open("/proc/self/gid_map", "w") as f:
+        f.write(f"0 {gid} 1")
+
+
+class Server:
+    """Answers requests from the socket, each on its own thread."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        # Imported here: these need pyroute2, which only the agent process loads.
+        from netnb.backends.kernel.netlink import Dataplane
+        from netnb.backends.kernel.processes import Processes
+
+        self.sock = sock
+        self.dataplane = Dataplane()
+        self.processes = Processes(self.dataplane.home)
+        self._send_lock = threading.Lock()
+
+    def send(self, message: dict[str, Any]) -> None:
+        with self._send_lock:
+            self.sock.sendall(protocol.encode(message))
+
+    def serve(self) -> None:
+        reader = self.sock.makefile("rb")
+        for line in reader:
+            request = protocol.decode(line)
+            threading.Thread(target=self.handle, args=(request,), daemon=True).start()
+        # The notebook is gone. Exiting as PID 1 makes the kernel end every process of this lab and
+        # free every namespace; there is nothing to do by hand.
+        os._exit(0)
+
+    def handle(self, request: dict[str, Any]) -> None:
+        rid = request.get("id")
+        method = getattr(self, f"rpc_{request.get('method')}", None)
+        try:
+            if method is None:
+                raise protocol.errors.NetnbError(f"unknown request {request.get('method')!r}")
+            result = method(**request.get("params", {}))
+            self.send({"id": rid, "ok": True, "result": result})
+        except Exception as exc:  # every failure goes back to the caller
+            if not isinstance(exc, protocol.errors.NetnbError):
+                traceback.print_exc(file=sys.stderr)
+            self.send({"id": rid, "ok": False, "error": protocol.error_to_dict(exc)})
+        if request.get("method") == "shutdown":
+            os._exit(0)
+
+    # -- requests ---------------------------------------------------------------------------
+    def rpc_hello(self) -> dict[str, Any]:
+        return {"pid": os.getpid(), "uid": os.getuid(), "python": sys.version.split()[0]}
+
+    def rpc_apply(self, ops: list[dict[str, Any]]) -> dict[str, Any]:
+        return {"done": self.dataplane.apply([operation_from_dict(o) for o in ops])}
+
+    def rpc_teardown(self, ops: list[dict[str, Any]]) -> dict[str, Any]:
+        operations = [operation_from_dict(o) for o in ops]
+        for op in operations:
+            if isinstance(op, DelNamespace):
+                self.processes.stop_node(op.node)
+        return {"done": self.dataplane.apply(operations)}
+
+    def rpc_wait_ready(self, timeout: float) -> dict[str, Any]:
+        return {"waited_s": self.dataplane.wait_ready(timeout)}
+
+    def rpc_inodes(self) -> dict[str, int]:
+        return self.dataplane.inodes()
+
+    def rpc_run(self, node: str, command: Any, timeout: float | None, stdin: str | None) -> dict[str, Any]:
+        return self.processes.run(node, self.dataplane.ns(node).fd, command, timeout, stdin)
+
+    def rpc_popen(self, node: str, command: Any) -> dict[str, Any]:
+        return self.processes.popen(node, self.dataplane.ns(node).fd, command)
+
+    def rpc_proc_status(self, handle: int) -> dict[str, Any]:
+        return self.processes.status(handle)
+
+    def rpc_proc_output(self, handle: int) -> str:
+        return self.processes.output(handle)
+
+    def rpc_proc_stop(self, handle: int, timeout: float) -> dict[str, Any]:
+        return self.processes.stop(handle, timeout)
+
+    def rpc_links(self, node: str) -> list[dict[str, Any]]:
+        return self.dataplane.links(node)
+
+    def rpc_routes(self, node: str) -> list[dict[str, Any]]:
+        return self.dataplane.routes(node)
+
+    def rpc_neighbours(self, node: str) -> list[dict[str, Any]]:
+        return self.dataplane.neighbours(node)
+
+    def rpc_fdb(self, node: str, bridge: str) -> list[dict[str, Any]]:
+        return self.dataplane.fdb(node, bridge)
+
+    def rpc_probe(self) -> dict[str, Any]:
+        from netnb.backends.kernel.probe import probe_features
+
+        return probe_features(self.dataplane)
+
+    def rpc_shutdown(self) -> dict[str, Any]:
+        self.processes.close()
+        self.dataplane.close()
+        return {"stopped": True}
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the agent process (see the module docstring)."""
+    parser = argparse.ArgumentParser(prog="netnb-agent")
+    parser.add_argument("--lab-id", required=True)
+    parser.add_argument("--rootless", action="store_true")
+    parser.add_argument("--uid", type=int, default=os.getuid())
+    parser.add_argument("--gid", type=int, default=os.getgid())
+    args = parser.parse_args(argv)
+
+    # The socket arrives as stdin/stdout; keep it on a private fd so no child can write into it.
+    channel = socket.socket(fileno=os.dup(0))
+    devnull = os.open(os.devnull, os.O_RDWR)
+    os.dup2(devnull, 0)
+    os.dup2(devnull, 1)
+    os.close(devnull)
+
+    if args.rootless:
+        _enter_user_namespace(args.uid, args.gid)
+    nsutil.unshare(nsutil.CLONE_NEWPID)
+    child = os.fork()
+    if child:
+        # The relay: waits for the lab's PID 1 and reports its status; if killed, takes it along.
+        channel.close()
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        _, status = os.waitpid(child, 0)
+        os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
+    nsutil.set_parent_death_signal(signal.SIGKILL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in a terminal reaches the notebook, not us
+    nsutil.unshare(nsutil.CLONE_NEWNET)  # the agent's own empty namespace: slips land nowhere
+    try:
+        Server(channel).serve()
+    except BaseException:
+        traceback.print_exc(file=sys.stderr)
+        os._exit(1)
+
+
+if __name__ == "__main__":
+    main()

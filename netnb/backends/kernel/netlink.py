@@ -1,0 +1,364 @@
+"""The lab's namespaces and every netlink operation on them, run by pyroute2 on one dedicated thread.
+
+Why one thread: a synchronous pyroute2 ``IPRoute`` used from a thread other than the one that made it
+silently opens a new socket in *that* thread's namespace (measured with pyroute2 0.9.7). Keeping every
+socket on one thread, created while that thread stood inside its namespace, makes "which namespace
+does this act on" a fact rather than a hope. Namespaces are held by file descriptor only (never
+bind-mounted under ``/run/netns``), so the kernel frees them, with everything inside, when the agent
+process ends for any reason.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from pyroute2 import IPRoute
+from pyroute2.netlink.exceptions import NetlinkError
+
+from netnb.backends.kernel import nsutil
+from netnb.errors import BackendError, FeatureMissingError, NetnbError
+from netnb.plan import (
+    AddAddress,
+    AddBridge,
+    AddNamespace,
+    AddRoute,
+    AddVeth,
+    DelAddress,
+    DelLink,
+    DelNamespace,
+    DelRoute,
+    Operation,
+    SetLinkState,
+    SetSysctl,
+    teardown_of,
+)
+
+T = TypeVar("T")
+
+_NUD = {0x01: "INCOMPLETE", 0x02: "REACHABLE", 0x04: "STALE", 0x08: "DELAY", 0x10: "PROBE",
+        0x20: "FAILED", 0x40: "NOARP", 0x80: "PERMANENT", 0x00: "NONE"}
+_PROTO = {0: "unspec", 1: "redirect", 2: "kernel", 3: "boot", 4: "static"}
+_SCOPE = {0: "global", 200: "site", 253: "link", 254: "host", 255: "nowhere"}
+_NUD_PERMANENT = 0x80
+_NUD_NOARP = 0x40
+_BR_STATE_FORWARDING = 3
+
+
+@dataclass
+class Namespace:
+    """A node's network namespace: the fd that keeps it alive and a netlink socket opened inside it."""
+
+    name: str
+    fd: int
+    ipr: IPRoute
+    inode: int
+    ifindex: dict[str, int] = field(default_factory=dict)
+
+
+class Dataplane:
+    """Owns the lab's namespaces; every public method runs its netlink work on the netlink thread."""
+
+    def __init__(self) -> None:
+        self.home = nsutil.current_netns_fd()
+        self.namespaces: dict[str, Namespace] = {}
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="netnb-netlink")
+        self._lock = threading.Lock()
+
+    # -- plumbing ---------------------------------------------------------------------------
+    def _call(self, fn: Callable[[], T]) -> T:
+        return self._thread.submit(fn).result()
+
+    def ns(self, node: str) -> Namespace:
+        """The namespace of ``node`` (NetnbError if the lab has none by that name)."""
+        try:
+            return self.namespaces[node]
+        except KeyError:
+            raise NetnbError(f"this lab has no node {node!r} running") from None
+
+    def _index(self, ns: Namespace, ifname: str) -> int:
+        idx = ns.ifindex.get(ifname)
+        if idx is None:
+            found = ns.ipr.link_lookup(ifname=ifname)
+            if not found:
+                raise BackendError(f"node {ns.name!r} has no interface {ifname!r}")
+            idx = ns.ifindex[ifname] = found[0]
+        return idx
+
+    # -- operations -------------------------------------------------------------------------
+    def apply(self, ops: Iterable[Operation]) -> int:
+        """Run ``ops`` in order; if one fails, undo the ones done (last first) and raise."""
+        return self._call(lambda: self._apply(list(ops)))
+
+    def _apply(self, ops: list[Operation]) -> int:
+        done: list[Operation] = []
+        for op in ops:
+            try:
+                self._execute(op)
+            except Exception as exc:
+                undo_errors = self._undo(done)
+                err = _translate(op, exc)
+                if done:
+                    err.args = (f"{err.args[0]}\n(rolled back the {len(done)} operations done before it"
+                                + (f"; {len(undo_errors)} of them failed to undo: {undo_errors[:3]}" if undo_errors else "")
+                                + ")",)
+                raise err from exc
+            done.append(op)
+        return len(done)
+
+    def _undo(self, done: list[Operation]) -> list[str]:
+        errors = []
+        for rev in teardown_of(done):
+            try:
+                self._execute(rev)
+            except Exception as exc:  # keep undoing the rest; report at the end
+                errors.append(f"{rev.describe()}: {exc}")
+        return errors
+
+    def _execute(self, op: Operation) -> None:
+        if isinstance(op, AddNamespace):
+            if op.node in self.namespaces:
+                raise BackendError(f"namespace for {op.node!r} exists already")
+            fd = nsutil.new_netns_fd(self.home)
+            try:
+                with nsutil.inside(fd, self.home):
+                    ipr = IPRoute()
+            except BaseException:
+                os.close(fd)
+                raise
+            self.namespaces[op.node] = Namespace(op.node, fd, ipr, os.fstat(fd).st_ino)
+            return
+        if isinstance(op, DelNamespace):
+            ns = self.namespaces.pop(op.node, None)
+            if ns is not None:
+                ns.ipr.close()
+                os.close(ns.fd)
+            return
+        ns = self.ns(op.node)
+        if isinstance(op, SetSysctl):
+            path = "/proc/sys/" + op.key.replace(".", "/")
+            with nsutil.inside(ns.fd, self.home):
+                with open(path, "w") as f:
+                    f.write(op.value)
+        elif isinstance(op, SetLinkState):
+            ns.ipr.link("set", index=self._index(ns, op.ifname), state="up" if op.up else "down")
+        elif isinstance(op, AddBridge):
+            ns.ipr.link("add", ifname=op.ifname, kind="bridge", br_ageing_time=op.ageing_cs,
+                        br_stp_state=1 if op.stp else 0, state="up")
+        elif isinstance(op, AddVeth):
+            peer_ns = self.ns(op.peer_node)
+            peer: dict[str, Any] = {"ifname": op.peer_ifname, "net_ns_fd": peer_ns.fd}
+            extra: dict[str, Any] = {}
+            if op.mtu:
+                peer["mtu"] = extra["mtu"] = op.mtu
+            if op.master:
+                extra["master"] = self._index(ns, op.master)
+            ns.ipr.link("add", ifname=op.ifname, kind="veth", peer=peer, state="up", **extra)
+            # pyroute2 passes only attributes for the peer, not its flags: bring it up with a second call.
+            peer_extra = {"master": self._index(peer_ns, op.peer_master)} if op.peer_master else {}
+            peer_ns.ipr.link("set", index=self._index(peer_ns, op.peer_ifname), state="up", **peer_extra)
+        elif isinstance(op, DelLink):
+            ns.ipr.link("del", index=self._index(ns, op.ifname))
+            ns.ifindex.pop(op.ifname, None)
+            if op.peer_node and op.peer_node in self.namespaces:
+                self.namespaces[op.peer_node].ifindex.clear()
+        elif isinstance(op, (AddAddress, DelAddress)):
+            ip, _, plen = op.cidr.partition("/")
+            cmd = "add" if isinstance(op, AddAddress) else "del"
+            ns.ipr.addr(cmd, index=self._index(ns, op.ifname), address=ip, prefixlen=int(plen))
+        elif isinstance(op, (AddRoute, DelRoute)):
+            spec: dict[str, Any] = {"dst": op.dest}
+            if op.via:
+                spec["gateway"] = op.via
+            if op.dev:
+                spec["oif"] = self._index(ns, op.dev)
+            ns.ipr.route("add" if isinstance(op, AddRoute) else "del", **spec)
+        else:
+            raise BackendError(f"the kernel backend cannot run {type(op).__name__} yet")
+
+    # -- readiness --------------------------------------------------------------------------
+    def wait_ready(self, timeout: float = 10.0) -> float:
+        """Wait until every interface that is set up is operationally UP and bridge ports forward.
+
+        Right after a link comes up the kernel activates it in a worker up to ~1 s later; packets sent
+        before fail. Returns the seconds waited.
+        """
+        start = time.monotonic()
+        pending = set(self.namespaces)
+        while True:
+            not_ready: list[str] = []
+            for name in sorted(pending):
+                waiting = self._call(lambda n=name: self._not_ready(self.namespaces[n]))
+                if waiting:
+                    not_ready.extend(waiting)
+                else:
+                    pending.discard(name)
+            if not not_ready:
+                return time.monotonic() - start
+            if time.monotonic() - start > timeout:
+                raise BackendError(
+                    f"after {timeout:.0f} s these interfaces are still not up: {', '.join(not_ready[:10])}"
+                    + (f" and {len(not_ready) - 10} more" if len(not_ready) > 10 else "")
+                )
+            time.sleep(0.005)
+
+    def _not_ready(self, ns: Namespace) -> list[str]:
+        links = list(ns.ipr.get_links())
+        masters = {link.get("IFLA_MASTER") for link in links}
+        out = []
+        for link in links:
+            name = link.get("IFLA_IFNAME")
+            ns.ifindex[name] = link["index"]
+            if name == "lo" or not link["flags"] & 1:  # IFF_UP
+                continue
+            if _kind(link) == "bridge" and link["index"] not in masters:
+                continue  # a bridge with no ports never gets a carrier
+            if link.get("IFLA_OPERSTATE") != "UP":
+                out.append(f"{ns.name}:{name}")
+                continue
+            port = _linkinfo(link, "IFLA_INFO_SLAVE_DATA")
+            if port is not None and port.get("IFLA_BRPORT_STATE", _BR_STATE_FORWARDING) != _BR_STATE_FORWARDING:
+                out.append(f"{ns.name}:{name} (bridge port not forwarding yet)")
+        return out
+
+    # -- reading back -----------------------------------------------------------------------
+    def links(self, node: str) -> list[dict[str, Any]]:
+        """Interfaces of ``node`` with addresses, as plain dicts (see InterfaceState)."""
+        return self._call(lambda: self._links(self.ns(node)))
+
+    def _links(self, ns: Namespace) -> list[dict[str, Any]]:
+        links = list(ns.ipr.get_links())
+        names = {link["index"]: link.get("IFLA_IFNAME") for link in links}
+        addrs: dict[int, list[str]] = {}
+        for a in ns.ipr.get_addr(family=socket.AF_INET):
+            addrs.setdefault(a["index"], []).append(f"{a.get('IFA_ADDRESS')}/{a['prefixlen']}")
+        out = []
+        for link in links:
+            kind = _kind(link) or ("loopback" if link.get("IFLA_IFNAME") == "lo" else "device")
+            out.append({
+                "name": link.get("IFLA_IFNAME"),
+                "index": link["index"],
+                "kind": kind,
+                "mac": link.get("IFLA_ADDRESS") or "",
+                "state": link.get("IFLA_OPERSTATE") or "UNKNOWN",
+                "mtu": link.get("IFLA_MTU") or 0,
+                "addresses": addrs.get(link["index"], []),
+                "master": names.get(link.get("IFLA_MASTER")) if link.get("IFLA_MASTER") else None,
+                "peer_index": link.get("IFLA_LINK"),
+            })
+        return out
+
+    def routes(self, node: str) -> list[dict[str, Any]]:
+        """The main IPv4 routing table of ``node``."""
+        def read() -> list[dict[str, Any]]:
+            ns = self.ns(node)
+            names = {link["index"]: link.get("IFLA_IFNAME") for link in ns.ipr.get_links()}
+            out = []
+            for r in ns.ipr.get_routes(family=socket.AF_INET, table=254):
+                dst = r.get("RTA_DST")
+                out.append({
+                    "dest": f"{dst}/{r['dst_len']}" if dst else "default",
+                    "via": r.get("RTA_GATEWAY"),
+                    "dev": names.get(r.get("RTA_OIF")),
+                    "proto": _PROTO.get(r["proto"], str(r["proto"])),
+                    "scope": _SCOPE.get(r["scope"], str(r["scope"])),
+                    "src": r.get("RTA_PREFSRC"),
+                })
+            return out
+        return self._call(read)
+
+    def neighbours(self, node: str) -> list[dict[str, Any]]:
+        """The ARP table of ``node``."""
+        def read() -> list[dict[str, Any]]:
+            ns = self.ns(node)
+            names = {link["index"]: link.get("IFLA_IFNAME") for link in ns.ipr.get_links()}
+            return [{
+                "ip": n.get("NDA_DST"),
+                "mac": n.get("NDA_LLADDR"),
+                "dev": names.get(n["ifindex"], str(n["ifindex"])),
+                "state": _NUD.get(n["state"], hex(n["state"])),
+            } for n in ns.ipr.get_neighbours(family=socket.AF_INET)]
+        return self._call(read)
+
+    def fdb(self, node: str, bridge: str) -> list[dict[str, Any]]:
+        """The MAC table of ``bridge`` in ``node``: mac, port, age in seconds, local/static flags."""
+        def read() -> list[dict[str, Any]]:
+            ns = self.ns(node)
+            links = list(ns.ipr.get_links())
+            names = {link["index"]: link.get("IFLA_IFNAME") for link in links}
+            br = self._index(ns, bridge)
+            out = []
+            for n in ns.ipr.get_neighbours(family=socket.AF_BRIDGE):
+                if n.get("NDA_MASTER") != br or n.get("NDA_VLAN"):
+                    continue
+                cache = n.get("NDA_CACHEINFO") or {}
+                updated = cache.get("ndm_updated") if isinstance(cache, dict) else None
+                out.append({
+                    "mac": n.get("NDA_LLADDR"),
+                    "port": names.get(n["ifindex"], str(n["ifindex"])),
+                    "age_s": None if updated is None else updated / 100.0,
+                    "local": bool(n["state"] & _NUD_PERMANENT),
+                    "static": bool(n["state"] & _NUD_NOARP),
+                })
+            return out
+        return self._call(read)
+
+    # -- lifetime ---------------------------------------------------------------------------
+    def inodes(self) -> dict[str, int]:
+        """Namespace inode per node: how tests prove a namespace is gone."""
+        return {name: ns.inode for name, ns in self.namespaces.items()}
+
+    def close(self) -> None:
+        """Drop every namespace (the kernel removes what is inside) and stop the netlink thread."""
+        def drop() -> None:
+            for name in list(self.namespaces):
+                self._execute(DelNamespace(name))
+        self._call(drop)
+        self._thread.shutdown(wait=True)
+        os.close(self.home)
+
+
+def _linkinfo(link: Any, key: str) -> dict[str, Any] | None:
+    info = link.get("IFLA_LINKINFO")
+    if not info:
+        return None
+    data = info.get(key)
+    if data is None:
+        return None
+    return {k: v for k, v in data.get("attrs", [])} if hasattr(data, "get") else None
+
+
+def _kind(link: Any) -> str | None:
+    info = link.get("IFLA_LINKINFO")
+    return info.get("IFLA_INFO_KIND") if info else None
+
+
+_MISSING_KIND_HINT = "this kernel cannot create it; run `netnb doctor` to see which device types exist"
+
+
+def _translate(op: Operation, exc: BaseException) -> NetnbError:
+    """A kernel error as a NetnbError naming the operation and the command a person would type."""
+    if isinstance(exc, NetnbError):
+        return exc
+    cmd = op.commands()[0]
+    code = exc.code if isinstance(exc, NetlinkError) else getattr(exc, "errno", None)
+    reason = os.strerror(code) if isinstance(code, int) and code > 0 else str(exc)
+    if code == errno.EOPNOTSUPP and isinstance(op, (AddBridge, AddVeth)):
+        return FeatureMissingError(f"`{cmd}` failed: {reason}; {_MISSING_KIND_HINT}")
+    hint = {
+        errno.EEXIST: "it exists already",
+        errno.EPERM: "not permitted: run as root, or rootless (see `netnb doctor`)",
+        errno.ENETUNREACH: "the gateway is not on a connected subnet",
+        errno.ENODEV: "no such interface",
+    }.get(code or 0, "")
+    return BackendError(
+        f"`{cmd}` failed: {reason}" + (f" ({hint})" if hint else ""),
+        operation=op.kind, command=cmd,
+    )

@@ -1,0 +1,75 @@
+"""Linux namespace system calls for the agent: unshare, setns, prctl.
+
+Written by hand with ctypes because Python 3.11 has no ``os.unshare``/``os.setns`` (they arrive in
+3.12, and are used when present). Network namespace changes are per thread: a thread that enters a
+namespace must leave it again, which :func:`inside` guarantees.
+
+>>> CLONE_NEWNET
+1073741824
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+CLONE_NEWNS = 0x00020000
+CLONE_NEWUSER = 0x10000000
+CLONE_NEWPID = 0x20000000
+CLONE_NEWNET = 0x40000000
+PR_SET_PDEATHSIG = 1
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _check(ret: int, what: str) -> None:
+    if ret != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+
+
+def unshare(flags: int) -> None:
+    """Detach the calling thread (or process, for user/PID/mount namespaces) into new namespaces."""
+    if hasattr(os, "unshare"):
+        os.unshare(flags)
+    else:
+        _check(_libc.unshare(flags), "unshare")
+
+
+def setns(fd: int, nstype: int = CLONE_NEWNET) -> None:
+    """Move the calling thread into the namespace open at ``fd``."""
+    if hasattr(os, "setns"):
+        os.setns(fd, nstype)
+    else:
+        _check(_libc.setns(fd, nstype), "setns")
+
+
+def set_parent_death_signal(signum: int) -> None:
+    """Ask the kernel to send ``signum`` to this process when its parent dies."""
+    _check(_libc.prctl(PR_SET_PDEATHSIG, signum, 0, 0, 0), "prctl(PR_SET_PDEATHSIG)")
+
+
+def current_netns_fd() -> int:
+    """An fd (close-on-exec) for the calling thread's network namespace."""
+    return os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+
+
+def new_netns_fd(home: int) -> int:
+    """Create a network namespace and return an fd holding it; the thread returns to ``home``."""
+    unshare(CLONE_NEWNET)
+    try:
+        return current_netns_fd()
+    finally:
+        setns(home)
+
+
+@contextmanager
+def inside(fd: int, home: int) -> Iterator[None]:
+    """Run the block with the calling thread in the namespace ``fd``; always return to ``home``."""
+    setns(fd)
+    try:
+        yield
+    finally:
+        setns(home)

@@ -1,0 +1,155 @@
+"""Commands and background processes inside a node's namespace.
+
+A thread enters the node's namespace just long enough to fork: the child inherits the namespace of
+the thread that forked it, so no ``nsenter``/``ip netns exec`` process is needed. Each command gets its
+own session (process group) so a timeout or ``stop()`` ends everything it started, and nothing else.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from netnb.backends.kernel import nsutil
+from netnb.errors import CommandTimeout, NetnbError
+
+_SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def command_env() -> dict[str, str]:
+    """The agent's environment with the system's sbin directories on PATH (ip, iptables, tcpdump)."""
+    env = dict(os.environ)
+    parts = env.get("PATH", "").split(":")
+    env["PATH"] = ":".join([p for p in parts if p] + [p for p in _SYSTEM_PATH.split(":") if p not in parts])
+    return env
+
+
+def argv_of(command: str | list[str]) -> list[str]:
+    """A shell string runs under ``/bin/sh -c``; a list runs as it is."""
+    return ["/bin/sh", "-c", command] if isinstance(command, str) else [str(a) for a in command]
+
+
+@dataclass
+class Background:
+    """A process started with ``popen``: its Popen, node, command and log file."""
+
+    handle: int
+    node: str
+    command: str
+    popen: subprocess.Popen[bytes]
+    log_path: str
+
+
+class Processes:
+    """Runs commands in namespaces and keeps track of every background process it started."""
+
+    def __init__(self, home_fd: int) -> None:
+        self.home = home_fd
+        self.env = command_env()
+        self.logdir = tempfile.mkdtemp(prefix="netnb-proc-")
+        self.background: dict[int, Background] = {}
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+
+    def _spawn(self, ns_fd: int, argv: list[str], **kw: Any) -> subprocess.Popen[bytes]:
+        # Child processes inherit the forking thread's namespace; see the module docstring.
+        with nsutil.inside(ns_fd, self.home):
+            return subprocess.Popen(argv, env=self.env, start_new_session=True, close_fds=True, **kw)
+
+    def run(self, node: str, ns_fd: int, command: str | list[str], timeout: float | None,
+            stdin: str | None) -> dict[str, Any]:
+        """Run to completion; on timeout kill the command's process group and raise CommandTimeout."""
+        argv = argv_of(command)
+        start = time.monotonic()
+        try:
+            proc = self._spawn(ns_fd, argv, stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        except OSError as exc:
+            raise NetnbError(f"cannot start {argv[0]!r} in node {node!r}: {exc.strerror}; is it installed?") from exc
+        try:
+            out, err = proc.communicate(stdin.encode() if stdin is not None else None, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _kill_group(proc)
+            proc.communicate()
+            raise CommandTimeout(
+                f"{command!r} in node {node!r} did not finish within {timeout} s and was killed; "
+                f"pass timeout= for longer commands, or use popen() for servers"
+            ) from None
+        return {"rc": proc.returncode, "stdout": out.decode(errors="replace"),
+                "stderr": err.decode(errors="replace"), "duration_s": time.monotonic() - start}
+
+    def popen(self, node: str, ns_fd: int, command: str | list[str]) -> dict[str, Any]:
+        """Start in the background; output goes to a log file readable with ``output()``."""
+        handle = next(self._ids)
+        log_path = os.path.join(self.logdir, f"{handle}.log")
+        with open(log_path, "wb") as log:
+            try:
+                proc = self._spawn(ns_fd, argv_of(command), stdin=subprocess.DEVNULL, stdout=log,
+                                   stderr=subprocess.STDOUT)
+            except OSError as exc:
+                raise NetnbError(f"cannot start {command!r} in node {node!r}: {exc.strerror}") from exc
+        text = command if isinstance(command, str) else " ".join(command)
+        with self._lock:
+            self.background[handle] = Background(handle, node, text, proc, log_path)
+        return {"handle": handle, "pid": proc.pid}
+
+    def _get(self, handle: int) -> Background:
+        try:
+            return self.background[handle]
+        except KeyError:
+            raise NetnbError(f"no background process with handle {handle} in this lab") from None
+
+    def status(self, handle: int) -> dict[str, Any]:
+        """Whether the process still runs, and its exit status if not."""
+        bg = self._get(handle)
+        rc = bg.popen.poll()
+        return {"running": rc is None, "rc": rc}
+
+    def output(self, handle: int) -> str:
+        """What the process wrote so far (stdout and stderr together)."""
+        with open(self._get(handle).log_path, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def stop(self, handle: int, timeout: float = 2.0) -> dict[str, Any]:
+        """SIGTERM the process group, SIGKILL it after ``timeout``; returns exit status and output."""
+        bg = self._get(handle)
+        if bg.popen.poll() is None:
+            _signal_group(bg.popen, signal.SIGTERM)
+            try:
+                bg.popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                _kill_group(bg.popen)
+                bg.popen.wait()
+        else:
+            _kill_group(bg.popen)  # the leader is gone; end what it left in its group
+        return {"rc": bg.popen.returncode, "output": self.output(handle)}
+
+    def stop_node(self, node: str) -> None:
+        """Stop every background process of ``node``."""
+        for handle in [h for h, bg in self.background.items() if bg.node == node]:
+            self.stop(handle, timeout=1.0)
+
+    def close(self) -> None:
+        """Stop everything and remove the log files."""
+        for handle in list(self.background):
+            self.stop(handle, timeout=1.0)
+        shutil.rmtree(self.logdir, ignore_errors=True)
+
+
+def _signal_group(proc: subprocess.Popen[bytes], signum: int) -> None:
+    try:
+        os.killpg(proc.pid, signum)  # the group we created with start_new_session
+    except ProcessLookupError:
+        pass
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    _signal_group(proc, signal.SIGKILL)

@@ -1,0 +1,423 @@
+"""The user-facing lab: describe nodes and links, start it, use its nodes, stop it.
+
+Describing a lab changes nothing on the machine; :meth:`Lab.start` (or ``with lab:``) builds it in
+namespaces owned by a per-lab agent process, and :meth:`Lab.stop` removes all of it.
+
+>>> lab = Lab("three-pcs")
+>>> a, b = lab.host("A"), lab.host("B")
+>>> sw = lab.switch("sw", subnet="10.0.0.0/24")
+>>> _ = lab.link(a, sw); _ = lab.link(b, sw)
+>>> [str(x) for x in b.addresses]
+['10.0.0.2/24']
+>>> lab.state
+'described'
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import itertools
+import os
+import re
+import weakref
+from collections.abc import Iterator
+from typing import Any
+
+from netnb.backends.kernel.client import AgentClient
+from netnb.errors import CommandFailed, LabStateError, NetnbError, TopologyError
+from netnb.model import (
+    CommandResult,
+    FdbEntry,
+    InterfaceState,
+    LinkSpec,
+    NeighbourEntry,
+    NodeKind,
+    NodeSpec,
+    PingResult,
+    ResolvedLab,
+    RouteEntry,
+    RouteSpec,
+    Topology,
+    resolve,
+)
+from netnb.plan import Plan, compile_plan, route_operation
+
+_lab_ids = itertools.count(1)
+
+
+class Lab:
+    """A virtual network of Linux namespaces: hosts, routers, switches, hubs and the links between them.
+
+    >>> lab = Lab("routed")
+    >>> r, b = lab.router("A"), lab.host("B")
+    >>> _ = lab.link(r, b, ip=("10.0.1.1/24", "10.0.1.2/24"))
+    >>> b.route("default", via="10.0.1.1")
+    >>> len(lab.plan()) > 0
+    True
+    """
+
+    def __init__(self, name: str, *, ipv6: bool = False, mode: str | None = None) -> None:
+        self.topology = Topology(name, ipv6=ipv6)
+        self.mode = mode
+        self._handles: dict[str, Node] = {}
+        self._client: AgentClient | None = None
+        self._finalizer: weakref.finalize | None = None
+        self._resolved: ResolvedLab | None = None
+        self._plan: Plan | None = None
+        self._state = "described"
+
+    # -- describing -------------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        """The lab's name."""
+        return self.topology.name
+
+    def _add(self, spec: NodeSpec, cls: type[Node]) -> Any:
+        self._require_not_running("add a node")
+        self.topology.add_node(spec)
+        handle = cls(self, spec)
+        self._handles.setdefault(spec.name, handle)
+        return handle
+
+    def host(self, name: str) -> Host:
+        """A host: one namespace with its own interfaces, addresses and routes."""
+        return self._add(NodeSpec(name, NodeKind.HOST), Host)
+
+    def router(self, name: str) -> Router:
+        """A host that forwards IPv4 between its interfaces (``net.ipv4.ip_forward=1``)."""
+        return self._add(NodeSpec(name, NodeKind.ROUTER), Router)
+
+    def switch(self, name: str, subnet: str | None = None, *, ageing: float | None = None,
+               stp: bool = False) -> Switch:
+        """A learning switch (a Linux bridge in its own namespace).
+
+        ``subnet`` lets links to it get addresses automatically; ``ageing`` is the MAC ageing time in
+        seconds (default 300, 0 floods every frame like a hub).
+        """
+        return self._add(NodeSpec(name, NodeKind.SWITCH, subnet=subnet, ageing_s=ageing, stp=stp), Switch)
+
+    def hub(self, name: str, subnet: str | None = None) -> Switch:
+        """A hub: a bridge that learns nothing (ageing 0), so every frame goes out of every port."""
+        return self._add(NodeSpec(name, NodeKind.HUB, subnet=subnet), Switch)
+
+    def link(self, a: Node | str, b: Node | str, *, ip: str | tuple[str | None, str | None] | None = None,
+             ifname: str | tuple[str | None, str | None] | None = None, mtu: int | None = None,
+             subnet: str | None = None) -> LinkSpec:
+        """Connect two nodes with a veth pair.
+
+        ``ip`` is the address of the one IP end (host/router to switch), or a pair for two IP ends; left
+        out, addresses come from the switch's ``subnet`` (or this link's ``subnet``). ``ifname`` names
+        the interfaces (default ``eth0``, ``eth1``... inside each node).
+        """
+        self._require_not_running("add a link")
+        spec = LinkSpec(self._node_name(a), self._node_name(b), ip=ip, ifname=ifname, mtu=mtu, subnet=subnet)
+        self.topology.add_link(spec)
+        return spec
+
+    def _node_name(self, node: Node | str) -> str:
+        if isinstance(node, Node):
+            if node.lab is not self:
+                raise NetnbError(f"node {node.name!r} belongs to lab {node.lab.name!r}, not {self.name!r}")
+            return node.name
+        if isinstance(node, str):
+            return node
+        raise TypeError(f"expected a node or a node name, got {type(node).__name__}")
+
+    def __getitem__(self, name: str) -> Node:
+        return self._handles[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._handles
+
+    def __iter__(self) -> Iterator[Node]:
+        return iter(self._handles.values())
+
+    @property
+    def nodes(self) -> dict[str, Node]:
+        """Nodes by name, in the order they were described."""
+        return dict(self._handles)
+
+    def validate(self) -> list[str]:
+        """Every problem of the description (an empty list when it can be built)."""
+        try:
+            resolve(self.topology)
+        except TopologyError as exc:
+            return exc.problems
+        return []
+
+    def resolved(self) -> ResolvedLab:
+        """The validated lab with every name and address decided (TopologyError lists all problems)."""
+        if self._resolved is not None:
+            return self._resolved
+        return resolve(self.topology)
+
+    def plan(self) -> Plan:
+        """A dry run: every operation, with the ``ip``/``sysctl`` commands that would do it by hand."""
+        return compile_plan(self.resolved())
+
+    # -- lifecycle --------------------------------------------------------------------------
+    @property
+    def state(self) -> str:
+        """``described`` (nothing built), ``running`` or ``stopped``."""
+        return self._state
+
+    @property
+    def running(self) -> bool:
+        """True between start() and stop()."""
+        return self._state == "running"
+
+    def _require_not_running(self, what: str) -> None:
+        if self._state == "running":
+            raise LabStateError(f"cannot {what} while lab {self.name!r} runs; stop it first")
+
+    def start(self, *, timeout: float = 30.0) -> Lab:
+        """Build the lab; returns when every interface is up (so the first ping works).
+
+        On any failure everything already built is removed before the error is raised.
+        """
+        self._require_not_running("start the lab")
+        resolved = resolve(self.topology)
+        plan = compile_plan(resolved)
+        lab_id = f"{self.name}-{os.getpid()}-{next(_lab_ids)}"
+        client = AgentClient(lab_id, self.mode, lab_name=self.name)
+        client.start()
+        try:
+            client.call("apply", {"ops": [op.to_dict() for op in plan]}, wait=None)
+            client.call("wait_ready", {"timeout": timeout}, wait=timeout + 10)
+        except BaseException:
+            client.close()
+            raise
+        self._client, self._resolved, self._plan = client, resolved, plan
+        self._finalizer = weakref.finalize(self, client.close)
+        self._state = "running"
+        return self
+
+    def stop(self) -> None:
+        """Remove everything the lab built and stop its processes. Safe to call twice."""
+        client, self._client = self._client, None
+        if client is None:
+            return
+        try:
+            assert self._plan is not None
+            client.call("teardown", {"ops": [op.to_dict() for op in self._plan.teardown()]}, wait=None)
+        finally:
+            client.close()
+            if self._finalizer is not None:
+                self._finalizer.detach()
+            self._state = "stopped"
+            self._resolved = None
+
+    def __enter__(self) -> Lab:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _agent(self) -> AgentClient:
+        if self._client is None:
+            raise LabStateError(f"lab {self.name!r} is {self._state}; start it first (lab.start() or `with lab:`)")
+        return self._client
+
+    def apply(self, operations: list[Any]) -> None:
+        """Run operations on the running lab (each undone again if a later one fails)."""
+        self._agent().call("apply", {"ops": [op.to_dict() for op in operations]})
+
+    def namespace_inodes(self) -> dict[str, int]:
+        """The inode of each node's network namespace (to find the lab with ``lsns`` or prove it gone)."""
+        return self._agent().call("inodes", wait=30)
+
+    @property
+    def agent_pid(self) -> int | None:
+        """The pid of the agent process holding this lab, while it runs."""
+        return self._client.process.pid if self._client is not None and self._client.process else None
+
+    def __repr__(self) -> str:
+        kinds: dict[str, int] = {}
+        for spec in self.topology.nodes:
+            kinds[spec.kind.value] = kinds.get(spec.kind.value, 0) + 1
+        parts = ", ".join(f"{n} {k}{'s' if n != 1 else ''}" for k, n in kinds.items()) or "empty"
+        return f"<Lab {self.name!r} {self._state}: {parts}, {len(self.topology.links)} links>"
+
+
+class Node:
+    """A node of a lab. What it can do depends on its kind (see Host, Router, Switch)."""
+
+    def __init__(self, lab: Lab, spec: NodeSpec) -> None:
+        self.lab = lab
+        self.spec = spec
+
+    @property
+    def name(self) -> str:
+        """The node's name (also the name of its namespace in the plan)."""
+        return self.spec.name
+
+    @property
+    def kind(self) -> NodeKind:
+        """host, router, switch or hub."""
+        return self.spec.kind
+
+    def _call(self, method: str, **params: Any) -> Any:
+        return self.lab._agent().call(method, {"node": self.name, **params}, wait=60)
+
+    def interfaces(self) -> list[InterfaceState]:
+        """The node's interfaces as the kernel reports them now (name, MAC, state, MTU, addresses)."""
+        return [InterfaceState(**{**d, "addresses": tuple(d["addresses"])}) for d in self._call("links")]
+
+    def run(self, command: str | list[str], *, timeout: float | None = 60, check: bool = False,
+            stdin: str | None = None) -> CommandResult:
+        """Run a command inside the node and wait for it (a string runs under ``sh -c``).
+
+        >>> # lab["A"].run("ip -br addr").stdout
+        """
+        text = command if isinstance(command, str) else " ".join(command)
+        raw = self.lab._agent().call(
+            "run", {"node": self.name, "command": command, "timeout": timeout, "stdin": stdin},
+            wait=None if timeout is None else timeout + 10,
+        )
+        result = CommandResult(self.name, text, raw["rc"], raw["stdout"], raw["stderr"], raw["duration_s"])
+        if check and result.rc != 0:
+            raise CommandFailed(f"{text!r} in node {self.name!r} exited with {result.rc}: {result.stderr.strip()}",
+                                result)
+        return result
+
+    def popen(self, command: str | list[str]) -> Process:
+        """Start a command in the background; it is stopped with the lab (or by ``stop()``)."""
+        raw = self._call("popen", command=command)
+        return Process(self, command if isinstance(command, str) else " ".join(command), raw["pid"], raw["handle"])
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r} of lab {self.lab.name!r}>"
+
+
+class Host(Node):
+    """An IP host: ping, run commands, read interfaces, routes and ARP table."""
+
+    @property
+    def addresses(self) -> list[ipaddress.IPv4Interface]:
+        """The node's addresses as decided from the description."""
+        return list(self.lab.resolved().node(self.name).addresses)
+
+    @property
+    def ip(self) -> str | None:
+        """The node's first address without prefix, or None."""
+        addrs = self.addresses
+        return str(addrs[0].ip) if addrs else None
+
+    def address_towards(self, other: Host) -> str:
+        """The address of this node that ``other`` can reach directly, else its first address."""
+        mine = self.addresses
+        if not mine:
+            raise NetnbError(f"node {self.name!r} has no address to reach; give its link an ip= or a subnet")
+        for addr in mine:
+            if any(addr.ip in theirs.network for theirs in other.addresses):
+                return str(addr.ip)
+        return str(mine[0].ip)
+
+    def ping(self, target: Host | str, count: int = 3, *, timeout: float = 2.0, interval: float = 0.2,
+             size: int | None = None, dont_fragment: bool = False) -> PingResult:
+        """Ping ``target`` (a node or an address) with the real ``ping``; see PingResult."""
+        dest = target.address_towards(self) if isinstance(target, Host) else str(target)
+        argv = ["ping", "-n", "-c", str(count), "-i", str(interval), "-W", str(timeout)]
+        if size is not None:
+            argv += ["-s", str(size)]
+        if dont_fragment:
+            argv += ["-M", "do"]
+        result = self.run(argv + [dest], timeout=count * interval + timeout + 5)
+        return parse_ping(result.stdout, dest, self.name, count)
+
+    def routes(self) -> list[RouteEntry]:
+        """The main routing table, read now."""
+        return [RouteEntry(**d) for d in self._call("routes")]
+
+    def neighbours(self) -> list[NeighbourEntry]:
+        """The ARP table, read now."""
+        return [NeighbourEntry(**d) for d in self._call("neighbours")]
+
+    def route(self, dest: str, *, via: str | None = None, dev: str | None = None) -> None:
+        """Add a static route (``dest`` is ``"default"`` or a CIDR). On a running lab it applies at once."""
+        spec = RouteSpec(dest, via, dev)
+        self.spec.routes.append(spec)
+        if not self.lab.running:
+            return
+        try:
+            resolved = resolve(self.lab.topology)
+            new = next(r for r in resolved.node(self.name).routes if r.dest == ipaddress.ip_network(
+                "0.0.0.0/0" if dest == "default" else dest))
+            self.lab.apply([route_operation(new)])
+        except BaseException:
+            self.spec.routes.remove(spec)
+            raise
+        self.lab._resolved = resolved
+
+
+class Router(Host):
+    """A host that forwards packets between its interfaces."""
+
+
+class Switch(Node):
+    """A switch or hub: one Linux bridge; its MAC table shows what it learned."""
+
+    @property
+    def bridge(self) -> str:
+        """The name of the bridge device inside the switch's namespace."""
+        return self.name
+
+    def fdb(self, *, include_local: bool = False) -> list[FdbEntry]:
+        """The learned MAC table: MAC, port and seconds since last seen (local entries on request)."""
+        entries = [FdbEntry(**d) for d in self._call("fdb", bridge=self.bridge)]
+        return [e for e in entries if include_local or not (e.local or e.static)]
+
+    def ports(self) -> list[InterfaceState]:
+        """The bridge's ports, read now."""
+        return [i for i in self.interfaces() if i.master == self.bridge]
+
+
+class Process:
+    """A background process in a node (from ``node.popen``)."""
+
+    def __init__(self, node: Node, command: str, pid: int, handle: int) -> None:
+        self.node, self.command, self.pid, self.handle = node, command, pid, handle
+        self._final: dict[str, Any] | None = None
+
+    def _call(self, method: str, **params: Any) -> Any:
+        return self.node.lab._agent().call(method, {"handle": self.handle, **params}, wait=60)
+
+    @property
+    def running(self) -> bool:
+        """Whether it still runs (False once the lab stopped)."""
+        if self._final is not None or not self.node.lab.running:
+            return False
+        return bool(self._call("proc_status")["running"])
+
+    def output(self) -> str:
+        """Everything it wrote so far (stdout and stderr)."""
+        if self._final is not None:
+            return str(self._final["output"])
+        return str(self._call("proc_output"))
+
+    def stop(self, timeout: float = 2.0) -> int | None:
+        """SIGTERM its process group, SIGKILL after ``timeout``; returns the exit status."""
+        if self._final is None:
+            self._final = self._call("proc_stop", timeout=timeout)
+        return self._final["rc"]
+
+    def __repr__(self) -> str:
+        return f"<Process {self.node.name}$ {self.command!r} pid={self.pid}>"
+
+
+_PING_COUNTS = re.compile(r"(\d+) packets transmitted, (\d+) (?:packets )?received")
+_PING_RTT = re.compile(r"= ([\d.]+)/([\d.]+)/([\d.]+)/[\d.]+ ms")
+
+
+def parse_ping(output: str, target: str, source: str, count: int) -> PingResult:
+    """Read iputils ``ping``'s summary lines.
+
+    >>> parse_ping("3 packets transmitted, 2 received, 33% packet loss\\nrtt min/avg/max/mdev = 0.1/0.2/0.3/0.0 ms",
+    ...            "10.0.0.2", "A", 3).received
+    2
+    """
+    counts = _PING_COUNTS.search(output)
+    sent, received = (int(counts.group(1)), int(counts.group(2))) if counts else (count, 0)
+    rtt = _PING_RTT.search(output)
+    mn, avg, mx = (float(rtt.group(i)) for i in (1, 2, 3)) if rtt else (None, None, None)
+    return PingResult(target, sent, received, mn, avg, mx, source=source, output=output)

@@ -1,0 +1,497 @@
+"""Validation and address allocation: a :class:`Topology` as written becomes a :class:`ResolvedLab`.
+
+Every problem is collected and reported together in one :class:`~netnb.errors.TopologyError`, each
+with what to fix, before anything touches the kernel. Resolution is deterministic: the same
+description always gives the same interface names and addresses.
+
+>>> from netnb.model.topology import Topology, NodeSpec, NodeKind, LinkSpec
+>>> t = Topology("demo")
+>>> for n in ("A", "B"): t.add_node(NodeSpec(n, NodeKind.HOST))
+>>> t.add_node(NodeSpec("sw", NodeKind.SWITCH, subnet="10.0.0.0/24"))
+>>> t.add_link(LinkSpec("A", "sw")); t.add_link(LinkSpec("B", "sw", ip="10.0.0.1/24"))
+>>> lab = resolve(t)
+>>> [str(i.address) for i in lab.node("A").interfaces]
+['10.0.0.2/24']
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv4Interface, IPv4Network
+
+from netnb.errors import TopologyError
+from netnb.model.topology import DEFAULT_AGEING_S, LinkSpec, NodeKind, NodeSpec, Topology
+
+IFNAMSIZ = 15  # bytes an interface name may have (the kernel's IFNAMSIZ is 16 with the NUL)
+_NODE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,14}$")
+_LAB_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_MTU_RANGE = (68, 65535)
+_MAX_AGEING_S = 1_000_000
+
+
+@dataclass(frozen=True)
+class ResolvedInterface:
+    """One end of a link inside a node: its kernel name, address, MTU and (on a switch) its bridge."""
+
+    node: str
+    name: str
+    address: IPv4Interface | None
+    mtu: int | None
+    bridge: str | None
+    peer_node: str
+    peer_name: str
+
+
+@dataclass(frozen=True)
+class ResolvedBridge:
+    """The Linux bridge inside a switch or hub node (``ageing_cs`` in centiseconds, 0 floods like a hub)."""
+
+    node: str
+    name: str
+    ageing_cs: int
+    stp: bool
+
+
+@dataclass(frozen=True)
+class ResolvedRoute:
+    """A static route with parsed addresses; ``dest`` 0.0.0.0/0 is the default route."""
+
+    node: str
+    dest: IPv4Network
+    via: IPv4Address | None
+    dev: str | None
+
+    @property
+    def dest_text(self) -> str:
+        """``default`` for 0.0.0.0/0, the CIDR otherwise (as ``ip route`` prints it)."""
+        return "default" if self.dest.prefixlen == 0 else str(self.dest)
+
+
+@dataclass(frozen=True)
+class ResolvedNode:
+    """A node with everything decided: its interfaces, routes and (for switches) bridge."""
+
+    name: str
+    kind: NodeKind
+    forwards: bool
+    bridge: ResolvedBridge | None
+    interfaces: tuple[ResolvedInterface, ...]
+    routes: tuple[ResolvedRoute, ...]
+
+    def interface(self, name: str) -> ResolvedInterface | None:
+        """The interface called ``name``, or None."""
+        return next((i for i in self.interfaces if i.name == name), None)
+
+    @property
+    def addresses(self) -> tuple[IPv4Interface, ...]:
+        """All addresses of the node, in interface order."""
+        return tuple(i.address for i in self.interfaces if i.address is not None)
+
+
+@dataclass(frozen=True)
+class ResolvedLink:
+    """A veth pair: ``a`` and ``b`` are its two ends."""
+
+    a: ResolvedInterface
+    b: ResolvedInterface
+    mtu: int | None
+
+
+@dataclass(frozen=True)
+class ResolvedLab:
+    """A validated lab: what the plan is compiled from."""
+
+    name: str
+    ipv6: bool
+    nodes: tuple[ResolvedNode, ...]
+    links: tuple[ResolvedLink, ...]
+
+    def node(self, name: str) -> ResolvedNode:
+        """The node called ``name`` (KeyError if there is none)."""
+        for n in self.nodes:
+            if n.name == name:
+                return n
+        raise KeyError(name)
+
+
+def check_ifname(name: object) -> str | None:
+    """Why ``name`` cannot be a Linux interface name, or None if it can.
+
+    >>> check_ifname("a-very-long-name0")
+    "'a-very-long-name0' is 17 bytes; interface names have at most 15"
+    """
+    if not isinstance(name, str) or not name:
+        return f"{name!r} is not a non-empty string"
+    size = len(name.encode())
+    if size > IFNAMSIZ:
+        return f"{name!r} is {size} bytes; interface names have at most {IFNAMSIZ}"
+    if name in (".", "..") or any(c in name for c in "/: \t\n") or not name.isprintable():
+        return f"{name!r} contains a character Linux refuses in interface names ('/', ':', spaces)"
+    return None
+
+
+class _Problems:
+    """Collects problems in the order found."""
+
+    def __init__(self) -> None:
+        self.items: list[str] = []
+
+    def add(self, text: str) -> None:
+        if text not in self.items:
+            self.items.append(text)
+
+
+class _Segments:
+    """Union-find over L2 segments: a switch is one segment, an L3 interface is joined by its link."""
+
+    def __init__(self) -> None:
+        self.parent: dict[object, object] = {}
+
+    def find(self, key: object) -> object:
+        self.parent.setdefault(key, key)
+        while self.parent[key] != key:
+            self.parent[key] = self.parent[self.parent[key]]
+            key = self.parent[key]
+        return key
+
+    def union(self, a: object, b: object) -> None:
+        self.parent[self.find(a)] = self.find(b)
+
+
+def _parse_network(text: str, what: str, problems: _Problems) -> IPv4Network | None:
+    try:
+        return IPv4Network(text, strict=True)
+    except (ValueError, TypeError) as exc:
+        problems.add(f"{what}: {text!r} is not an IPv4 subnet like '10.0.0.0/24' ({exc})")
+        return None
+
+
+@dataclass
+class _End:
+    """A link end while resolving (mutable until frozen into a ResolvedInterface)."""
+
+    node: NodeSpec
+    link_index: int
+    name: str | None
+    ip_text: str | None
+    address: IPv4Interface | None = None
+    bridge: str | None = None
+
+
+def _ip_pair(link: LinkSpec, ends: tuple[_End, _End], where: str, problems: _Problems) -> None:
+    l3 = [e for e in ends if not e.node.kind.is_l2]
+    if link.ip is None:
+        return
+    if isinstance(link.ip, str):
+        if len(l3) == 1:
+            l3[0].ip_text = link.ip
+        elif not l3:
+            problems.add(f"{where}: joins two switches, which have no addresses; drop ip=")
+        else:
+            problems.add(
+                f"{where}: joins two IP nodes; give one address each, "
+                f"e.g. ip=('10.0.1.1/24', '10.0.1.2/24')"
+            )
+        return
+    if isinstance(link.ip, tuple) and len(link.ip) == 2:
+        for end, text in zip(ends, link.ip):
+            if text is None:
+                continue
+            if end.node.kind.is_l2:
+                problems.add(f"{where}: {end.node.name!r} is a {end.node.kind.value} and has no address; use None for its side")
+            elif not isinstance(text, str):
+                problems.add(f"{where}: address {text!r} is not a string like '10.0.0.1/24'")
+            else:
+                end.ip_text = text
+        return
+    problems.add(f"{where}: ip= takes one address or a pair of addresses, not {link.ip!r}")
+
+
+def _ifname_pair(link: LinkSpec, ends: tuple[_End, _End], where: str, problems: _Problems) -> None:
+    if link.ifname is None:
+        return
+    names = (link.ifname, None) if isinstance(link.ifname, str) else link.ifname
+    if not (isinstance(names, tuple) and len(names) == 2):
+        problems.add(f"{where}: ifname= takes a name or a pair of names, not {link.ifname!r}")
+        return
+    for end, name in zip(ends, names):
+        if name is None:
+            continue
+        why = check_ifname(name)
+        if why:
+            problems.add(f"{where}: interface name {why}")
+        elif name == "lo":
+            problems.add(f"{where}: 'lo' is the loopback interface every node already has; pick another name")
+        else:
+            end.name = name
+
+
+def _auto_names(ends_by_node: dict[str, list[_End]], nodes: dict[str, NodeSpec]) -> None:
+    """Give every unnamed end a name: ethN on IP nodes, '<peer>-<peer's name>' on switch ports."""
+    for node_name, ends in ends_by_node.items():
+        node = nodes[node_name]
+        taken = {e.name for e in ends if e.name}
+        if node.kind.is_l2:
+            taken.add(node.name)
+        for e in ends:
+            if e.name is None and not node.kind.is_l2:
+                k = 0
+                while f"eth{k}" in taken:
+                    k += 1
+                e.name = f"eth{k}"
+                taken.add(e.name)
+
+
+def _auto_port_names(ends: list[tuple[_End, _End]]) -> None:
+    """Switch ports are named after what they connect to, so a MAC table reads like a wiring plan."""
+    taken: dict[str, set[str]] = {}
+    for end, _ in ends:
+        if end.name:
+            taken.setdefault(end.node.name, {end.node.name}).add(end.name)
+    for end, peer in ends:
+        if end.name is not None or not end.node.kind.is_l2:
+            continue
+        used = taken.setdefault(end.node.name, {end.node.name})
+        base = f"{peer.node.name}-{peer.name}" if peer.name and not peer.node.kind.is_l2 else peer.node.name
+        candidates = [base] + [f"{peer.node.name}-{k}" for k in range(2, 100)] + [f"port{k}" for k in range(10000)]
+        end.name = next(c for c in candidates if len(c.encode()) <= IFNAMSIZ and c not in used)
+        used.add(end.name)
+
+
+def _parse_address(end: _End, pool: IPv4Network | None, where: str, problems: _Problems) -> IPv4Interface | None:
+    text = end.ip_text or ""
+    if "/" not in text:
+        if pool is None:
+            problems.add(
+                f"{where}: address {text!r} for {end.node.name!r} has no prefix length and no subnet "
+                f"is known for this link; write it as '{text}/24' (or give the switch a subnet=)"
+            )
+            return None
+        text = f"{text}/{pool.prefixlen}"
+    try:
+        addr = IPv4Interface(text)
+    except (ValueError, TypeError) as exc:
+        problems.add(f"{where}: {end.ip_text!r} for {end.node.name!r} is not an IPv4 address like '10.0.0.1/24' ({exc})")
+        return None
+    net = addr.network
+    if net.prefixlen < 31 and addr.ip in (net.network_address, net.broadcast_address):
+        which = "network" if addr.ip == net.network_address else "broadcast"
+        problems.add(f"{where}: {addr} for {end.node.name!r} is the {which} address of {net}; pick a host address")
+        return None
+    if pool is not None and (addr.ip not in pool or addr.network != pool):
+        problems.add(f"{where}: {addr} for {end.node.name!r} is outside the subnet {pool}; use an address in {pool}")
+        return None
+    return addr
+
+
+def _hosts(net: IPv4Network) -> Iterator[IPv4Address]:
+    return iter(net.hosts()) if net.prefixlen < 31 else iter(net)
+
+
+def resolve(topo: Topology) -> ResolvedLab:
+    """Validate ``topo`` and decide names and addresses; raise TopologyError listing every problem."""
+    problems = _Problems()
+    if not isinstance(topo.name, str) or not _LAB_NAME.match(topo.name):
+        problems.add(f"lab name {topo.name!r}: use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit")
+
+    nodes: dict[str, NodeSpec] = {}
+    subnets: dict[str, IPv4Network] = {}
+    for node in topo.nodes:
+        if not isinstance(node.name, str) or not _NODE_NAME.match(node.name):
+            problems.add(
+                f"node name {node.name!r}: use 1-15 letters, digits, '_' or '-', starting with a letter "
+                f"(it names a namespace and, for switches, a bridge)"
+            )
+            continue
+        if node.name in nodes:
+            problems.add(f"node {node.name!r} is defined twice; give each node its own name")
+            continue
+        nodes[node.name] = node
+        if node.kind.is_l2:
+            if node.subnet is not None:
+                net = _parse_network(node.subnet, f"{node.kind.value} {node.name!r}", problems)
+                if net is not None:
+                    subnets[node.name] = net
+            if node.ageing_s is not None and not (0 <= node.ageing_s <= _MAX_AGEING_S):
+                problems.add(f"switch {node.name!r}: ageing={node.ageing_s!r} s; use 0 (hub) to {_MAX_AGEING_S} seconds")
+            if node.routes:
+                problems.add(f"{node.kind.value} {node.name!r} is a layer-2 device and cannot have routes; put them on a host or router")
+        elif node.subnet is not None:
+            problems.add(f"{node.kind.value} {node.name!r}: subnet= belongs on a switch or a link, not on a {node.kind.value}")
+
+    # Links: endpoints, names, ip= forms, MTU.
+    pairs: list[tuple[_End, _End, LinkSpec, str, IPv4Network | None]] = []
+    ends_by_node: dict[str, list[_End]] = {}
+    for i, link in enumerate(topo.links):
+        where = f"link {i + 1} ({link.a}–{link.b})"
+        missing = [n for n in (link.a, link.b) if n not in nodes]
+        for n in missing:
+            problems.add(f"{where}: there is no node {n!r} in this lab; create it first (lab.host/lab.switch/...)")
+        if missing:
+            continue
+        if link.a == link.b:
+            problems.add(f"{where}: links node {link.a!r} to itself; a link joins two different nodes")
+            continue
+        if link.mtu is not None and (not isinstance(link.mtu, int) or not _MTU_RANGE[0] <= link.mtu <= _MTU_RANGE[1]):
+            problems.add(f"{where}: mtu={link.mtu!r}; use a whole number from {_MTU_RANGE[0]} to {_MTU_RANGE[1]}")
+        link_net = _parse_network(link.subnet, where, problems) if link.subnet is not None else None
+        ends = (_End(nodes[link.a], i, None, None), _End(nodes[link.b], i, None, None))
+        if link_net is not None and any(e.node.kind.is_l2 for e in ends):
+            problems.add(f"{where}: subnet= on a link to a switch; give the switch the subnet instead")
+            link_net = None
+        _ip_pair(link, ends, where, problems)
+        _ifname_pair(link, ends, where, problems)
+        for e in ends:
+            ends_by_node.setdefault(e.node.name, []).append(e)
+            if e.node.kind.is_l2:
+                e.bridge = e.node.name
+        pairs.append((ends[0], ends[1], link, where, link_net))
+
+    _auto_names(ends_by_node, nodes)
+    _auto_port_names([pair for a, b, *_ in pairs for pair in ((a, b), (b, a))])
+    for node_name, ends in ends_by_node.items():
+        names = [e.name for e in ends]
+        for n in {x for x in names if names.count(x) > 1}:
+            problems.add(f"node {node_name!r}: two interfaces are both called {n!r}; names must be unique per node")
+        if nodes[node_name].kind.is_l2 and node_name in names:
+            problems.add(f"switch {node_name!r}: a port may not be called {node_name!r}, the name of its bridge")
+
+    # Segments and address pools.
+    seg = _Segments()
+    for a, b, *_ in pairs:
+        ka = a.node.name if a.node.kind.is_l2 else (a.node.name, a.link_index)
+        kb = b.node.name if b.node.kind.is_l2 else (b.node.name, b.link_index)
+        seg.union(ka, kb)
+
+    def pool_of(end: _End, peer: _End, link_net: IPv4Network | None) -> IPv4Network | None:
+        if peer.node.kind.is_l2:
+            return subnets.get(peer.node.name)
+        return link_net
+
+    for a, b, link, where, link_net in pairs:
+        for end, peer in ((a, b), (b, a)):
+            if end.ip_text is not None:
+                end.address = _parse_address(end, pool_of(end, peer, link_net), where, problems)
+
+    # Automatic addresses: lowest free host address of the pool, after every explicit one is reserved.
+    used: dict[object, set[IPv4Address]] = {}
+    for a, b, *_ in pairs:
+        for e in (a, b):
+            if e.address is not None:
+                key = seg.find(e.node.name if e.node.kind.is_l2 else (e.node.name, e.link_index))
+                used.setdefault(key, set()).add(e.address.ip)
+    for a, b, link, where, link_net in pairs:
+        for end, peer in ((a, b), (b, a)):
+            if end.node.kind.is_l2 or end.ip_text is not None:
+                continue
+            pool = pool_of(end, peer, link_net)
+            if pool is None:
+                continue
+            key = seg.find((end.node.name, end.link_index))
+            taken = used.setdefault(key, set())
+            free = next((h for h in _hosts(pool) if h not in taken), None)
+            if free is None:
+                problems.add(f"{where}: subnet {pool} has no free address left for {end.node.name!r}; use a larger subnet")
+                continue
+            taken.add(free)
+            end.address = IPv4Interface(f"{free}/{pool.prefixlen}")
+
+    # Duplicates: per L2 segment and per node.
+    owners: dict[tuple[object, IPv4Address], str] = {}
+    for a, b, *_ in pairs:
+        for e in (a, b):
+            if e.address is None:
+                continue
+            key = (seg.find((e.node.name, e.link_index)), e.address.ip)
+            here = f"{e.node.name}:{e.name}"
+            if key in owners and owners[key] != here:
+                problems.add(f"address {e.address.ip} is used twice on one network ({owners[key]} and {here}); give each its own")
+            owners[key] = here
+    for node_name, ends in ends_by_node.items():
+        ips = [e.address.ip for e in ends if e.address is not None]
+        for ip in {x for x in ips if ips.count(x) > 1}:
+            problems.add(f"node {node_name!r}: address {ip} is on two of its interfaces; give each its own")
+
+    routes = _resolve_routes(nodes, ends_by_node, problems)
+
+    if problems.items:
+        raise TopologyError(problems.items)
+    return _freeze(topo, nodes, pairs, ends_by_node, routes)
+
+
+def _resolve_routes(
+    nodes: dict[str, NodeSpec], ends_by_node: dict[str, list[_End]], problems: _Problems
+) -> dict[str, list[ResolvedRoute]]:
+    out: dict[str, list[ResolvedRoute]] = {}
+    for node in nodes.values():
+        if node.kind.is_l2:
+            continue
+        ends = ends_by_node.get(node.name, [])
+        seen: set[IPv4Network] = set()
+        for r in node.routes:
+            where = f"node {node.name!r}: route {r.dest!r}"
+            dest_text = "0.0.0.0/0" if r.dest == "default" else r.dest
+            try:
+                dest = ipaddress.ip_network(dest_text, strict=True)
+            except (ValueError, TypeError) as exc:
+                problems.add(f"{where}: the destination is not 'default' or a subnet like '10.0.2.0/24' ({exc})")
+                continue
+            if not isinstance(dest, IPv4Network):
+                problems.add(f"{where}: only IPv4 routes are supported so far")
+                continue
+            if dest in seen:
+                problems.add(f"{where}: this node already has a route to {dest}; keep one")
+            seen.add(dest)
+            via = None
+            if r.via is not None:
+                try:
+                    via = IPv4Address(r.via)
+                except (ValueError, TypeError) as exc:
+                    problems.add(f"{where}: gateway {r.via!r} is not an IPv4 address ({exc})")
+                    continue
+                connected = [e for e in ends if e.address is not None and via in e.address.network]
+                if any(e.address is not None and e.address.ip == via for e in ends):
+                    problems.add(f"{where}: the gateway {via} is this node's own address; use the next hop's address")
+                elif not connected:
+                    nets = ", ".join(str(e.address.network) for e in ends if e.address is not None) or "none"
+                    problems.add(
+                        f"{where}: the gateway {via} is on no subnet this node is connected to "
+                        f"(its subnets: {nets}); use an address on one of them"
+                    )
+            if r.dev is not None and r.dev not in {e.name for e in ends}:
+                names = ", ".join(sorted(e.name for e in ends if e.name)) or "none"
+                problems.add(f"{where}: the node has no interface {r.dev!r} (it has: {names})")
+            if r.via is None and r.dev is None:
+                problems.add(f"{where}: give a gateway (via=...) or an interface (dev=...)")
+            out.setdefault(node.name, []).append(ResolvedRoute(node.name, dest, via, r.dev))
+    return out
+
+
+def _freeze(
+    topo: Topology,
+    nodes: dict[str, NodeSpec],
+    pairs: list[tuple[_End, _End, LinkSpec, str, IPv4Network | None]],
+    ends_by_node: dict[str, list[_End]],
+    routes: dict[str, list[ResolvedRoute]],
+) -> ResolvedLab:
+    frozen: dict[int, ResolvedInterface] = {}
+    links = []
+    for a, b, link, _, _ in pairs:
+        ia = ResolvedInterface(a.node.name, a.name or "", a.address, link.mtu, a.bridge, b.node.name, b.name or "")
+        ib = ResolvedInterface(b.node.name, b.name or "", b.address, link.mtu, b.bridge, a.node.name, a.name or "")
+        frozen[id(a)], frozen[id(b)] = ia, ib
+        links.append(ResolvedLink(ia, ib, link.mtu))
+    out_nodes = []
+    for node in nodes.values():
+        bridge = None
+        if node.kind.is_l2:
+            ageing = 0.0 if node.kind is NodeKind.HUB else (DEFAULT_AGEING_S if node.ageing_s is None else node.ageing_s)
+            bridge = ResolvedBridge(node.name, node.name, int(round(ageing * 100)), node.stp)
+        ifaces = tuple(frozen[id(e)] for e in ends_by_node.get(node.name, []))
+        out_nodes.append(
+            ResolvedNode(node.name, node.kind, node.forwards, bridge, ifaces, tuple(routes.get(node.name, [])))
+        )
+    return ResolvedLab(topo.name, topo.ipv6, tuple(out_nodes), tuple(links))

@@ -1,0 +1,126 @@
+"""What was read back from a running lab, and what commands returned: plain records, no I/O.
+
+These are what views render; they are filled by a backend on an explicit call (``node.interfaces()``,
+``node.ping(...)``), never by a repr.
+
+>>> r = PingResult(target="10.0.0.2", sent=3, received=3, rtt_min_ms=0.04, rtt_avg_ms=0.05, rtt_max_ms=0.07)
+>>> r.ok, r.loss
+(True, 0.0)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """The outcome of a command run inside a node."""
+
+    node: str
+    command: str
+    rc: int
+    stdout: str
+    stderr: str
+    duration_s: float
+
+    @property
+    def ok(self) -> bool:
+        """True when the command exited with status 0."""
+        return self.rc == 0
+
+    def __repr__(self) -> str:
+        out = (self.stdout.strip().splitlines() or [""])[0][:60]
+        return f"<CommandResult {self.node}$ {self.command!r} rc={self.rc} {out!r}>"
+
+
+@dataclass(frozen=True)
+class PingResult:
+    """``ping`` from a node: packets sent and received, loss as a fraction, round-trip times in ms."""
+
+    target: str
+    sent: int
+    received: int
+    rtt_min_ms: float | None = None
+    rtt_avg_ms: float | None = None
+    rtt_max_ms: float | None = None
+    source: str = ""
+    output: str = ""
+
+    @property
+    def ok(self) -> bool:
+        """True when at least one reply came back."""
+        return self.received > 0
+
+    @property
+    def loss(self) -> float:
+        """Lost fraction, 0.0 to 1.0."""
+        return 1.0 - self.received / self.sent if self.sent else 1.0
+
+    def __repr__(self) -> str:
+        rtt = f" rtt avg {self.rtt_avg_ms:.3f} ms" if self.rtt_avg_ms is not None else ""
+        return f"<PingResult {self.source}→{self.target} {self.received}/{self.sent} received{rtt}>"
+
+
+@dataclass(frozen=True)
+class InterfaceState:
+    """One interface as the kernel reports it."""
+
+    name: str
+    index: int
+    kind: str
+    mac: str
+    state: str
+    mtu: int
+    addresses: tuple[str, ...] = ()
+    master: str | None = None
+    peer_index: int | None = None
+
+    def brief(self) -> str:
+        """One line in the style of ``ip -br addr``."""
+        return f"{self.name:<16} {self.state:<14} {' '.join(self.addresses)}".rstrip()
+
+
+@dataclass(frozen=True)
+class RouteEntry:
+    """One route of the main table."""
+
+    dest: str
+    via: str | None
+    dev: str | None
+    proto: str
+    scope: str
+    src: str | None = None
+
+    def brief(self) -> str:
+        """One line in the style of ``ip route``."""
+        parts = [self.dest]
+        if self.via:
+            parts += ["via", self.via]
+        if self.dev:
+            parts += ["dev", self.dev]
+        parts += ["proto", self.proto, "scope", self.scope]
+        if self.src:
+            parts += ["src", self.src]
+        return " ".join(parts)
+
+
+@dataclass(frozen=True)
+class NeighbourEntry:
+    """One ARP entry: IP, MAC (None while unresolved), interface and NUD state."""
+
+    ip: str
+    mac: str | None
+    dev: str
+    state: str
+
+
+@dataclass(frozen=True)
+class FdbEntry:
+    """One entry of a bridge's MAC table; ``age_s`` is the time since the bridge last saw the MAC."""
+
+    mac: str
+    port: str
+    age_s: float | None
+    local: bool = False
+    static: bool = False

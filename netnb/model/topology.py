@@ -1,0 +1,96 @@
+"""The description of a lab as plain data: nodes, links and routes, exactly as the user wrote them.
+
+Nothing here touches the kernel and nothing is validated eagerly beyond Python types: every value
+problem (a bad name, a malformed address, a gateway on no connected subnet, ...) is collected by
+:func:`netnb.model.resolve.resolve`, which reports all of them at once.
+
+>>> topo = Topology("demo")
+>>> topo.add_node(NodeSpec("A", NodeKind.HOST))
+>>> topo.add_node(NodeSpec("sw", NodeKind.SWITCH, subnet="10.0.0.0/24"))
+>>> topo.add_link(LinkSpec("A", "sw"))
+>>> [n.name for n in topo.nodes]
+['A', 'sw']
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+
+class NodeKind(str, enum.Enum):
+    """What a node is. Hosts and routers are L3 namespaces; switches and hubs are one bridge each."""
+
+    HOST = "host"
+    ROUTER = "router"
+    SWITCH = "switch"
+    HUB = "hub"
+
+    @property
+    def is_l2(self) -> bool:
+        """True for nodes that are a bridge (switch, hub) rather than an IP host."""
+        return self in (NodeKind.SWITCH, NodeKind.HUB)
+
+
+#: Default bridge MAC ageing time in seconds (the kernel's default, 300 s).
+DEFAULT_AGEING_S = 300.0
+
+
+@dataclass
+class RouteSpec:
+    """A static route on a node, as written: ``dest`` is ``"default"``, a CIDR or an address."""
+
+    dest: str
+    via: str | None = None
+    dev: str | None = None
+
+
+@dataclass
+class NodeSpec:
+    """One node of a lab; ``subnet`` and ``ageing_s`` only mean something for switches and hubs."""
+
+    name: str
+    kind: NodeKind
+    subnet: str | None = None
+    ageing_s: float | None = None
+    stp: bool = False
+    routes: list[RouteSpec] = field(default_factory=list)
+
+    @property
+    def forwards(self) -> bool:
+        """Whether the node routes packets between its interfaces (``net.ipv4.ip_forward=1``)."""
+        return self.kind is NodeKind.ROUTER
+
+
+@dataclass
+class LinkSpec:
+    """A cable between two nodes: a veth pair. ``ip`` is one address, or a pair for two L3 ends."""
+
+    a: str
+    b: str
+    ip: str | tuple[str | None, str | None] | None = None
+    ifname: str | tuple[str | None, str | None] | None = None
+    mtu: int | None = None
+    subnet: str | None = None
+
+
+@dataclass
+class Topology:
+    """Everything a lab is made of, in the order the user described it."""
+
+    name: str
+    ipv6: bool = False
+    nodes: list[NodeSpec] = field(default_factory=list)
+    links: list[LinkSpec] = field(default_factory=list)
+
+    def add_node(self, node: NodeSpec) -> None:
+        """Append a node (duplicates are reported by validation, not here)."""
+        self.nodes.append(node)
+
+    def add_link(self, link: LinkSpec) -> None:
+        """Append a link."""
+        self.links.append(link)
+
+    def node(self, name: str) -> NodeSpec | None:
+        """The first node with this name, or None."""
+        return next((n for n in self.nodes if n.name == name), None)

@@ -1,0 +1,365 @@
+"""A lab turned into an ordered list of operations, each with its exact reverse and the commands a
+person would type to do the same by hand.
+
+Operations are small frozen records of strings and numbers, so they cross a process boundary as JSON
+(the kernel backend runs them in an agent process) and print as ``ip``/``sysctl`` commands.
+
+>>> from netnb.model import Topology, NodeSpec, NodeKind, LinkSpec, resolve
+>>> t = Topology("demo")
+>>> t.add_node(NodeSpec("A", NodeKind.HOST)); t.add_node(NodeSpec("sw", NodeKind.SWITCH))
+>>> t.add_link(LinkSpec("A", "sw", ip="10.0.0.1/24"))
+>>> print(compile_plan(resolve(t)).script().splitlines()[0])
+ip netns add A
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shlex
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from netnb.model.resolve import ResolvedLab, ResolvedRoute
+
+#: Values of the sysctls netnb sets, as a fresh network namespace has them (their exact reverse).
+FRESH_NAMESPACE_SYSCTLS = {
+    "net.ipv4.ip_forward": "0",
+    "net.ipv6.conf.all.disable_ipv6": "0",
+    "net.ipv6.conf.default.disable_ipv6": "0",
+}
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One step of a plan, acting inside the namespace of ``node``."""
+
+    kind: ClassVar[str] = ""
+    registry: ClassVar[dict[str, type[Operation]]] = {}
+    node: str
+
+    def __init_subclass__(cls, **kw: Any) -> None:
+        super().__init_subclass__(**kw)
+        Operation.registry[cls.kind] = cls
+
+    def reverse(self) -> Operation:
+        """The operation that undoes this one exactly."""
+        raise NotImplementedError
+
+    def commands(self) -> list[str]:
+        """The shell commands a person would type to do this by hand."""
+        raise NotImplementedError
+
+    @property
+    def namespaced(self) -> bool:
+        """True when the namespace's removal undoes this operation too."""
+        return True
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict; :func:`operation_from_dict` reads it back."""
+        return {"op": self.kind, **dataclasses.asdict(self)}
+
+    def describe(self) -> str:
+        """A short human description (the first command)."""
+        return self.commands()[0]
+
+
+def operation_from_dict(data: dict[str, Any]) -> Operation:
+    """Rebuild an operation from :meth:`Operation.to_dict` output.
+
+    >>> operation_from_dict(AddNamespace("A").to_dict())
+    AddNamespace(node='A')
+    """
+    fields = dict(data)
+    cls = Operation.registry.get(fields.pop("op", ""))
+    if cls is None:
+        raise ValueError(f"unknown operation {data.get('op')!r}")
+    return cls(**fields)
+
+
+def _ns(node: str) -> str:
+    return f"ip -n {shlex.quote(node)}"
+
+
+@dataclass(frozen=True)
+class AddNamespace(Operation):
+    """Create the network namespace of a node (``lo`` exists, down)."""
+
+    kind: ClassVar[str] = "add_netns"
+
+    def reverse(self) -> Operation:
+        return DelNamespace(self.node)
+
+    def commands(self) -> list[str]:
+        return [f"ip netns add {shlex.quote(self.node)}"]
+
+    @property
+    def namespaced(self) -> bool:
+        return False
+
+
+@dataclass(frozen=True)
+class DelNamespace(Operation):
+    """Remove a node's namespace and everything still in it."""
+
+    kind: ClassVar[str] = "del_netns"
+
+    def reverse(self) -> Operation:
+        return AddNamespace(self.node)
+
+    def commands(self) -> list[str]:
+        return [f"ip netns del {shlex.quote(self.node)}"]
+
+    @property
+    def namespaced(self) -> bool:
+        return False
+
+
+@dataclass(frozen=True)
+class SetSysctl(Operation):
+    """Write a per-namespace sysctl; ``previous`` is the value the reverse restores."""
+
+    kind: ClassVar[str] = "sysctl"
+    key: str
+    value: str
+    previous: str
+
+    def reverse(self) -> Operation:
+        return SetSysctl(self.node, self.key, self.previous, self.value)
+
+    def commands(self) -> list[str]:
+        return [f"ip netns exec {shlex.quote(self.node)} sysctl -w {self.key}={self.value}"]
+
+
+@dataclass(frozen=True)
+class SetLinkState(Operation):
+    """Bring an existing interface up or down."""
+
+    kind: ClassVar[str] = "link_state"
+    ifname: str
+    up: bool
+
+    def reverse(self) -> Operation:
+        return SetLinkState(self.node, self.ifname, not self.up)
+
+    def commands(self) -> list[str]:
+        return [f"{_ns(self.node)} link set {self.ifname} {'up' if self.up else 'down'}"]
+
+
+@dataclass(frozen=True)
+class AddBridge(Operation):
+    """Create a Linux bridge and bring it up; ``ageing_cs`` 0 makes it flood like a hub."""
+
+    kind: ClassVar[str] = "add_bridge"
+    ifname: str
+    ageing_cs: int
+    stp: bool = False
+
+    def reverse(self) -> Operation:
+        return DelLink(self.node, self.ifname)
+
+    def commands(self) -> list[str]:
+        stp = 1 if self.stp else 0
+        return [
+            f"{_ns(self.node)} link add {self.ifname} type bridge ageing_time {self.ageing_cs} stp_state {stp}",
+            f"{_ns(self.node)} link set {self.ifname} up",
+        ]
+
+
+@dataclass(frozen=True)
+class AddVeth(Operation):
+    """Create a veth pair: ``ifname`` in ``node``, ``peer_ifname`` in ``peer_node``; both come up.
+
+    ``master`` (in ``node``) is the bridge the first end joins as a port.
+    """
+
+    kind: ClassVar[str] = "add_veth"
+    ifname: str
+    peer_node: str
+    peer_ifname: str
+    mtu: int | None = None
+    master: str | None = None
+    peer_master: str | None = None
+
+    def reverse(self) -> Operation:
+        return DelLink(self.node, self.ifname, peer_node=self.peer_node)
+
+    def commands(self) -> list[str]:
+        mtu = f" mtu {self.mtu}" if self.mtu else ""
+        cmds = [
+            f"{_ns(self.node)} link add {self.ifname}{mtu} type veth "
+            f"peer name {self.peer_ifname}{mtu} netns {shlex.quote(self.peer_node)}"
+        ]
+        master = f" master {self.master}" if self.master else ""
+        cmds.append(f"{_ns(self.node)} link set {self.ifname}{master} up")
+        peer_master = f" master {self.peer_master}" if self.peer_master else ""
+        cmds.append(f"{_ns(self.peer_node)} link set {self.peer_ifname}{peer_master} up")
+        return cmds
+
+
+@dataclass(frozen=True)
+class DelLink(Operation):
+    """Delete an interface (for a veth, both ends go)."""
+
+    kind: ClassVar[str] = "del_link"
+    ifname: str
+    peer_node: str | None = None
+
+    def reverse(self) -> Operation:
+        raise NotImplementedError("a deleted link is recreated from the operation that made it")
+
+    def commands(self) -> list[str]:
+        return [f"{_ns(self.node)} link del {self.ifname}"]
+
+
+@dataclass(frozen=True)
+class AddAddress(Operation):
+    """Add an IPv4 address (CIDR) to an interface."""
+
+    kind: ClassVar[str] = "add_addr"
+    ifname: str
+    cidr: str
+
+    def reverse(self) -> Operation:
+        return DelAddress(self.node, self.ifname, self.cidr)
+
+    def commands(self) -> list[str]:
+        return [f"{_ns(self.node)} addr add {self.cidr} dev {self.ifname}"]
+
+
+@dataclass(frozen=True)
+class DelAddress(Operation):
+    """Remove an IPv4 address from an interface."""
+
+    kind: ClassVar[str] = "del_addr"
+    ifname: str
+    cidr: str
+
+    def reverse(self) -> Operation:
+        return AddAddress(self.node, self.ifname, self.cidr)
+
+    def commands(self) -> list[str]:
+        return [f"{_ns(self.node)} addr del {self.cidr} dev {self.ifname}"]
+
+
+@dataclass(frozen=True)
+class AddRoute(Operation):
+    """Add a static route to the main table; ``dest`` is a CIDR (0.0.0.0/0 for the default route)."""
+
+    kind: ClassVar[str] = "add_route"
+    dest: str
+    via: str | None = None
+    dev: str | None = None
+
+    def reverse(self) -> Operation:
+        return DelRoute(self.node, self.dest, self.via, self.dev)
+
+    def commands(self) -> list[str]:
+        return [f"{_ns(self.node)} route add {_route_words(self.dest, self.via, self.dev)}"]
+
+
+@dataclass(frozen=True)
+class DelRoute(Operation):
+    """Remove a static route."""
+
+    kind: ClassVar[str] = "del_route"
+    dest: str
+    via: str | None = None
+    dev: str | None = None
+
+    def reverse(self) -> Operation:
+        return AddRoute(self.node, self.dest, self.via, self.dev)
+
+    def commands(self) -> list[str]:
+        return [f"{_ns(self.node)} route del {_route_words(self.dest, self.via, self.dev)}"]
+
+
+def _route_words(dest: str, via: str | None, dev: str | None) -> str:
+    words = ["default" if dest == "0.0.0.0/0" else dest]
+    if via:
+        words += ["via", via]
+    if dev:
+        words += ["dev", dev]
+    return " ".join(words)
+
+
+def route_operation(route: ResolvedRoute) -> AddRoute:
+    """The operation that installs a resolved route."""
+    return AddRoute(route.node, str(route.dest), str(route.via) if route.via else None, route.dev)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Operations in the order they run; ``teardown()`` is what undoes them.
+
+    Printing a plan gives a shell script that rebuilds the lab by hand.
+    """
+
+    lab: str
+    operations: tuple[Operation, ...]
+
+    def __iter__(self) -> Iterator[Operation]:
+        return iter(self.operations)
+
+    def __len__(self) -> int:
+        return len(self.operations)
+
+    def reverse(self) -> list[Operation]:
+        """Every operation's exact reverse, last first (what a rollback of the whole plan runs)."""
+        return [op.reverse() for op in reversed(self.operations)]
+
+    def teardown(self) -> list[Operation]:
+        """The shortest exact undo: removing a namespace removes everything inside it."""
+        return teardown_of(self.operations)
+
+    def script(self) -> str:
+        """The whole plan as commands, one per line."""
+        return "\n".join(cmd for op in self.operations for cmd in op.commands())
+
+    def __str__(self) -> str:
+        head = f"# plan for lab {self.lab!r}: {len(self.operations)} operations"
+        undo = "\n".join(cmd for op in self.teardown() for cmd in op.commands())
+        return f"{head}\n{self.script()}\n# teardown\n{undo}"
+
+    def __repr__(self) -> str:
+        return f"<Plan {self.lab!r}: {len(self.operations)} operations>"
+
+
+def teardown_of(done: Sequence[Operation]) -> list[Operation]:
+    """Reverses of ``done`` (last first), leaving out what a namespace's removal undoes anyway."""
+    removed = {op.node for op in done if isinstance(op, AddNamespace)}
+    out = []
+    for op in reversed(done):
+        if op.namespaced and op.node in removed:
+            continue
+        out.append(op.reverse())
+    return out
+
+
+def compile_plan(lab: ResolvedLab) -> Plan:
+    """Turn a resolved lab into the operations that build it, in a safe order."""
+    ops: list[Operation] = []
+    for node in lab.nodes:
+        ops.append(AddNamespace(node.name))
+        if not lab.ipv6:
+            for key in ("net.ipv6.conf.all.disable_ipv6", "net.ipv6.conf.default.disable_ipv6"):
+                ops.append(SetSysctl(node.name, key, "1", FRESH_NAMESPACE_SYSCTLS[key]))
+        if node.forwards:
+            ops.append(SetSysctl(node.name, "net.ipv4.ip_forward", "1", FRESH_NAMESPACE_SYSCTLS["net.ipv4.ip_forward"]))
+        ops.append(SetLinkState(node.name, "lo", True))
+        if node.bridge is not None:
+            b = node.bridge
+            ops.append(AddBridge(node.name, b.name, b.ageing_cs, b.stp))
+    for link in lab.links:
+        # Create from the bridge side, so the port joins its bridge in the same step.
+        first, second = (link.b, link.a) if link.b.bridge and not link.a.bridge else (link.a, link.b)
+        ops.append(
+            AddVeth(first.node, first.name, second.node, second.name, link.mtu, first.bridge, second.bridge)
+        )
+    for node in lab.nodes:
+        for iface in node.interfaces:
+            if iface.address is not None:
+                ops.append(AddAddress(node.name, iface.name, str(iface.address)))
+    for node in lab.nodes:
+        ops.extend(route_operation(r) for r in node.routes)
+    return Plan(lab.name, tuple(ops))
