@@ -165,6 +165,8 @@ class AgentClient:
         try:
             return fut.result(wait)
         except TimeoutError:
+            if fut.done():
+                raise  # the agent's own answer (e.g. CommandTimeout), not our wait running out
             raise AgentError(f"the lab agent did not answer {method!r} within {wait} s") from None
 
     def close(self, timeout: float = 30.0) -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import errno
 import os
 import socket
-import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -70,7 +69,6 @@ class Dataplane:
         self.home = nsutil.current_netns_fd()
         self.namespaces: dict[str, Namespace] = {}
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="netnb-netlink")
-        self._lock = threading.Lock()
 
     # -- plumbing ---------------------------------------------------------------------------
     def _call(self, fn: Callable[[], T]) -> T:
@@ -345,9 +343,11 @@ _MISSING_KIND_HINT = "this kernel cannot create it; run `netnb doctor` to see wh
 
 def _translate(op: Operation, exc: BaseException) -> NetnbError:
     """A kernel error as a NetnbError naming the operation and the command a person would type."""
+    cmd = op.commands()[0]
+    if isinstance(exc, BackendError) and exc.command is None:
+        return BackendError(f"`{cmd}` failed: {exc}", operation=op.kind, command=cmd)
     if isinstance(exc, NetnbError):
         return exc
-    cmd = op.commands()[0]
     code = exc.code if isinstance(exc, NetlinkError) else getattr(exc, "errno", None)
     reason = os.strerror(code) if isinstance(code, int) and code > 0 else str(exc)
     if code == errno.EOPNOTSUPP and isinstance(op, (AddBridge, AddVeth)):

@@ -1,0 +1,179 @@
+"""Real labs on the real kernel: the issue's two contract examples and the lab's lifetime."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+
+import pytest
+
+import netnb
+from netnb.backends.kernel.client import AgentClient
+from netnb.plan import AddAddress, AddRoute
+
+from .helpers import netns_inodes_in_use, pid_alive, wait_until
+
+pytestmark = pytest.mark.kernel
+
+
+def three_pcs(name: str = "three-pcs", *, hub: bool = False) -> netnb.Lab:
+    lab = netnb.Lab(name)
+    a, b, c = lab.host("A"), lab.host("B"), lab.host("C")
+    sw = lab.hub("sw") if hub else lab.switch("sw")
+    lab.link(a, sw, ip="10.0.0.1/24")
+    lab.link(b, sw, ip="10.0.0.2/24")
+    lab.link(c, sw, ip="10.0.0.3/24")
+    return lab
+
+
+def test_three_pcs_contract():
+    lab = three_pcs()
+    a, b, c = lab["A"], lab["B"], lab["C"]
+    with lab:
+        first = a.ping(b, count=1)
+        assert first.ok and first.sent == 1 and first.received == 1, first.output  # the very first ping works
+        result = a.ping(b)
+        assert (result.sent, result.received, result.loss) == (3, 3, 0.0)
+        assert 0 < result.rtt_min_ms <= result.rtt_avg_ms <= result.rtt_max_ms
+        out = a.run("ip -br addr")
+        assert out.rc == 0 and re.search(r"^eth0@\S+\s+UP\s+10\.0\.0\.1/24", out.stdout, re.M), out.stdout
+        server = b.popen("exec python3 -m http.server 8080 --bind 10.0.0.2")
+        fetch = "import urllib.request as u; print(u.urlopen('http://10.0.0.2:8080/', timeout=5).status)"
+        assert wait_until(lambda: c.run(["python3", "-c", fetch]).stdout.strip() == "200", timeout=10)
+        assert "GET / HTTP" in server.output()
+        fdb = lab["sw"].fdb()
+        macs = {n.name: next(i.mac for i in n.interfaces() if i.name == "eth0") for n in (a, b, c)}
+        learned = {e.port: e.mac for e in fdb}
+        assert learned["A-eth0"] == macs["A"] and learned["B-eth0"] == macs["B"] and learned["C-eth0"] == macs["C"]
+        assert all(e.age_s is not None and e.age_s < 300 for e in fdb)
+        assert server.running
+    assert lab.state == "stopped"
+    assert not server.running
+
+
+def test_routed_contract():
+    lab = netnb.Lab("routed")
+    r = lab.router("A")
+    b, c = lab.host("B"), lab.host("C")
+    lab.link(r, b, ip=("10.0.1.1/24", "10.0.1.2/24"))
+    lab.link(r, c, ip=("10.0.2.1/24", "10.0.2.2/24"))
+    b.route("default", via="10.0.1.1")
+    c.route("default", via="10.0.2.1")
+    with lab:
+        assert b.ping("10.0.2.2").ok
+        assert r.run("sysctl -n net.ipv4.ip_forward").stdout.strip() == "1"
+        assert b.run("sysctl -n net.ipv4.ip_forward").stdout.strip() == "0"
+        routes = {x.dest: x for x in b.routes()}
+        assert routes["default"].via == "10.0.1.1" and routes["default"].proto == "static"
+        assert any(n.ip == "10.0.1.1" and n.mac for n in b.neighbours())
+
+
+def test_hosts_without_router_forwarding_cannot_reach_across():
+    lab = netnb.Lab("no-forward")
+    a = lab.host("A")  # a host, not a router: it does not forward
+    b, c = lab.host("B"), lab.host("C")
+    lab.link(a, b, ip=("10.0.1.1/24", "10.0.1.2/24"))
+    lab.link(a, c, ip=("10.0.2.1/24", "10.0.2.2/24"))
+    b.route("default", via="10.0.1.1")
+    c.route("default", via="10.0.2.1")
+    with lab:
+        assert b.ping(a, count=1).ok
+        assert not b.ping("10.0.2.2", count=1, timeout=0.5).ok
+
+
+def test_hub_learns_nothing_switch_learns():
+    for hub, expect_learned in ((True, False), (False, True)):
+        lab = three_pcs("hub" if hub else "switch", hub=hub)
+        with lab:
+            assert lab["A"].ping(lab["B"], count=2).ok
+            assert bool(lab["sw"].fdb()) == expect_learned
+            assert lab["sw"].fdb(include_local=True)  # the bridge's own port entries are always there
+
+
+def test_stop_removes_every_namespace_and_process():
+    lab = three_pcs("cleanup")
+    lab.start()
+    inodes = set(lab.namespace_inodes().values())
+    agent = lab.agent_pid
+    assert len(inodes) == 4 and inodes <= netns_inodes_in_use()
+    lab["B"].popen("sleep 1000")
+    lab.stop()
+    assert not pid_alive(agent)
+    assert wait_until(lambda: not (inodes & netns_inodes_in_use()), timeout=5)
+    lab.stop()  # twice is fine
+    with pytest.raises(netnb.LabStateError):
+        lab["A"].run("true")
+
+
+def test_a_failure_half_way_rolls_back_everything():
+    lab = three_pcs("rollback")
+    plan = list(lab.plan())
+    broken = plan[: len(plan) // 2] + [AddAddress("A", "no-such-if", "10.9.9.9/24")] + plan[len(plan) // 2:]
+    client = AgentClient("rollback-test")
+    client.start()
+    try:
+        with pytest.raises(netnb.BackendError) as info:
+            client.call("apply", {"ops": [op.to_dict() for op in broken]})
+        assert "ip -n A addr add 10.9.9.9/24 dev no-such-if" in str(info.value)
+        assert "rolled back" in str(info.value)
+        assert client.call("inodes") == {}  # nothing of the half-built lab is left
+    finally:
+        client.close()
+
+
+def test_live_changes_apply_and_bad_ones_change_nothing():
+    lab = three_pcs("live")
+    with lab:
+        a = lab["A"]
+        a.route("10.50.0.0/16", via="10.0.0.2")
+        assert any(r.dest == "10.50.0.0/16" for r in a.routes())
+        with pytest.raises(netnb.TopologyError):
+            a.route("10.60.0.0/16", via="192.168.77.1")
+        with pytest.raises(netnb.BackendError):
+            lab.apply([AddRoute("A", "10.70.0.0/16", "10.0.0.3"), AddAddress("A", "missing0", "10.1.1.1/24")])
+        assert not any(r.dest in ("10.60.0.0/16", "10.70.0.0/16") for r in a.routes())
+        with pytest.raises(netnb.LabStateError):
+            lab.host("late")
+
+
+def test_invalid_lab_starts_nothing():
+    lab = netnb.Lab("invalid")
+    a = lab.host("A")
+    lab.link(a, "missing")
+    with pytest.raises(netnb.TopologyError):
+        lab.start()
+    assert lab.state == "described" and lab.agent_pid is None
+
+
+def test_mtu_and_custom_names_reach_the_kernel():
+    lab = netnb.Lab("mtu")
+    a, b = lab.host("a"), lab.host("b")
+    lab.link(a, b, ip=("10.0.0.1/24", "10.0.0.2/24"), ifname=("left", "right"), mtu=9000)
+    with lab:
+        ifs = {i.name: i for i in a.interfaces() + b.interfaces()}
+        assert ifs["left"].mtu == ifs["right"].mtu == 9000
+        assert a.ping("10.0.0.2", count=1, size=8000, dont_fragment=True).ok
+
+
+def test_works_inside_a_running_event_loop():
+    async def in_a_cell() -> bool:
+        lab = three_pcs("asyncio")
+        with lab:
+            return lab["A"].ping(lab["C"], count=1).ok
+
+    assert asyncio.run(in_a_cell())
+
+
+def test_commands_time_out_and_report_failures():
+    lab = netnb.Lab("cmds")
+    lab.host("A")
+    with lab:
+        a = lab["A"]
+        with pytest.raises(netnb.CommandTimeout):
+            a.run("sleep 5", timeout=0.3)
+        with pytest.raises(netnb.CommandFailed):
+            a.run("exit 3", check=True)
+        assert a.run(["cat"], stdin="hello").stdout == "hello"
+        assert a.run("ip -o link | wc -l").stdout.strip() == "1"  # a fresh node has only lo
+        assert os.getpid() != int(a.run("echo $$").stdout)
