@@ -1,0 +1,120 @@
+"""Crash safety, ownership and isolation, with real processes and a real SIGKILL."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+
+import pytest
+
+import netnb
+from netnb import cli
+from netnb.backends.kernel import registry
+
+from .helpers import netns_inodes_in_use, pid_alive, python_script, wait_until
+
+pytestmark = pytest.mark.kernel
+
+LAB_SCRIPT = """
+import json, sys, time, netnb
+lab = netnb.Lab(sys.argv[1] if len(sys.argv) > 1 else "{name}")
+sw = lab.switch("sw", subnet="10.0.0.0/16")
+hosts = [lab.host(f"h{{i}}") for i in range({hosts})]
+for h in hosts:
+    lab.link(h, sw)
+print("building", flush=True)
+lab.start()
+print(json.dumps({{"agent": lab.agent_pid, "inodes": sorted(lab.namespace_inodes().values())}}), flush=True)
+{after}
+"""
+
+
+def agents_of(pid: int) -> list[int]:
+    """Pids of agent processes started by ``pid`` (its children running netnb's agent)."""
+    out = []
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{p}/cmdline", "rb") as f:
+                cmd = f.read()
+        except OSError:
+            continue
+        if ppid == pid and b"netnb.backends.kernel.agent" in cmd:
+            out.append(int(p))
+    return out
+
+
+def test_sigkill_of_a_running_notebook_leaves_nothing_behind():
+    proc = python_script(LAB_SCRIPT.format(name="crash", hosts=3, after="time.sleep(120)"))
+    assert proc.stdout.readline().strip() == "building"
+    info = json.loads(proc.stdout.readline())
+    inodes = set(info["inodes"])
+    assert inodes <= netns_inodes_in_use()
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    killed_at = time.monotonic()
+    assert wait_until(lambda: not pid_alive(info["agent"]), timeout=5)
+    assert wait_until(lambda: not (inodes & netns_inodes_in_use()), timeout=5)
+    print(f"lab gone {time.monotonic() - killed_at:.3f} s after SIGKILL")
+    # The owner's record is stale now; `netnb clean` removes it and touches nothing else.
+    removed = cli.clean()
+    assert any(f"pid {proc.pid}" in line for line in removed), removed
+    assert not any(r.owner_pid == proc.pid for r in registry.read_records())
+
+
+def test_sigkill_in_the_middle_of_a_build_leaves_nothing_behind():
+    before = netns_inodes_in_use()
+    proc = python_script(LAB_SCRIPT.format(name="crashbuild", hosts=400, after="time.sleep(120)"))
+    assert proc.stdout.readline().strip() == "building"
+    assert wait_until(lambda: bool(agents_of(proc.pid)), timeout=10, step=0.005)
+    time.sleep(0.3)  # the agent is now creating namespaces
+    agents = agents_of(proc.pid)
+    grew = len(netns_inodes_in_use() - before)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert grew > 0, "the build had not started; the test proves nothing"
+    assert wait_until(lambda: not any(pid_alive(a) for a in agents), timeout=5)
+    assert wait_until(lambda: netns_inodes_in_use() <= before, timeout=5)
+    cli.clean()
+
+
+def test_two_labs_with_the_same_names_run_at_once_without_touching():
+    # Lab X here: A=10.0.0.1, B=10.0.0.2. Lab Y in another process: the same names, B=10.0.0.3.
+    x = netnb.Lab("twins")
+    a, b, sw = x.host("A"), x.host("B"), x.switch("sw")
+    x.link(a, sw, ip="10.0.0.1/24")
+    x.link(b, sw, ip="10.0.0.2/24")
+    other = python_script("""
+        import sys, netnb
+        y = netnb.Lab("twins")
+        a, b, sw = y.host("A"), y.host("B"), y.switch("sw")
+        y.link(a, sw, ip="10.0.0.1/24"); y.link(b, sw, ip="10.0.0.3/24")
+        with y:
+            print("up", flush=True)
+            sys.stdin.readline() if False else None
+            import time; time.sleep(3)
+            print(int(a.ping("10.0.0.3", count=1).ok), int(a.ping("10.0.0.2", count=1, timeout=0.5).ok), flush=True)
+    """)
+    with x:
+        assert other.stdout.readline().strip() == "up"
+        mine_ok = a.ping("10.0.0.2", count=1).ok
+        theirs = a.ping("10.0.0.3", count=1, timeout=0.5).ok
+        result = other.stdout.readline().split()
+    other.wait(20)
+    assert mine_ok and not theirs
+    assert result == ["1", "0"], other.stderr.read()
+
+
+def test_clean_never_touches_a_live_lab():
+    lab = netnb.Lab("alive")
+    lab.host("A")
+    with lab:
+        agent = lab.agent_pid
+        cli.clean()
+        assert pid_alive(agent)
+        assert lab["A"].run("true").ok
