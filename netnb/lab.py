@@ -19,6 +19,7 @@ import ipaddress
 import itertools
 import os
 import re
+import time
 import weakref
 from collections.abc import Iterator
 from typing import Any
@@ -65,6 +66,8 @@ class Lab:
         self._resolved: ResolvedLab | None = None
         self._plan: Plan | None = None
         self._state = "described"
+        #: Seconds the last start() spent starting the agent, building, and waiting for links to be up.
+        self.timings: dict[str, float] = {}
 
     # -- describing -------------------------------------------------------------------------
     @property
@@ -180,10 +183,14 @@ class Lab:
         plan = compile_plan(resolved)
         lab_id = f"{self.name}-{os.getpid()}-{next(_lab_ids)}"
         client = AgentClient(lab_id, self.mode, lab_name=self.name)
+        t0 = time.perf_counter()
         client.start()
         try:
+            t1 = time.perf_counter()
             client.call("apply", {"ops": [op.to_dict() for op in plan]}, wait=None)
+            t2 = time.perf_counter()
             client.call("wait_ready", {"timeout": timeout}, wait=timeout + 10)
+            self.timings = {"agent_s": t1 - t0, "build_s": t2 - t1, "ready_s": time.perf_counter() - t2}
         except BaseException:
             client.close()
             raise

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Set up netnb on a Debian machine: the system tools labs use, and a virtual environment in .venv.
+# Run as root (labs can also run rootless; see README). Safe to run again: it only adds what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v iptables >/dev/null 2>&1 || need+=(iptables)
+command -v ping >/dev/null 2>&1 || need+=(iputils-ping)
+command -v tcpdump >/dev/null 2>&1 || need+=(tcpdump)
+command -v ip >/dev/null 2>&1 || need+=(iproute2)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "installing ${need[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  else
+    echo "missing ${need[*]}: install them as root (apt-get install ${need[*]})" >&2
+  fi
+fi
+
+PYTHON=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+.venv/bin/python -m pip install -q --disable-pip-version-check -e ".[test]"
+echo "netnb is set up: .venv/bin/netnb doctor tells what this machine allows"
