@@ -1,0 +1,76 @@
+"""A lab built by an unprivileged user, inside a user namespace (no root on the machine).
+
+The machine's default python3 lives under /root (mode 0700), so the unprivileged user runs Debian's
+/usr/bin/python3 from a virtual environment made here, outside /root, with a copy of netnb.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from .helpers import REPO
+
+pytestmark = [pytest.mark.kernel, pytest.mark.rootless]
+
+BASE = "/tmp/netnb-rootless-test"
+SCRIPT = """
+import json, os, netnb
+lab = netnb.Lab("rootless")
+a, b, r = lab.host("A"), lab.host("B"), lab.router("R")
+sw = lab.switch("sw", subnet="10.0.0.0/24")
+lab.link(a, sw); lab.link(r, sw)
+lab.link(r, b, ip=("10.0.1.1/24", "10.0.1.2/24"))
+a.route("default", via=str(r.addresses[0].ip)); b.route("default", via="10.0.1.1")
+with lab:
+    agent = lab.agent_pid
+    with open(f"/proc/{agent}/status") as f:
+        uid_line = next(l for l in f if l.startswith("Uid:"))
+    print(json.dumps({"uid": os.getuid(), "agent_uid": int(uid_line.split()[1]),
+                      "ping": a.ping(b, count=1).ok, "inside_uid": a.run("id -u").stdout.strip(),
+                      "fdb": len(lab["sw"].fdb())}))
+"""
+
+
+def _prepare() -> str:
+    python = "/usr/bin/python3"
+    if not os.path.exists(python):
+        pytest.skip("Debian's /usr/bin/python3 is needed for the unprivileged user")
+    venv = os.path.join(BASE, "venv")
+    if not os.path.exists(os.path.join(venv, "bin", "python")):
+        subprocess.run([python, "-m", "venv", venv], check=True)
+        subprocess.run([os.path.join(venv, "bin", "pip"), "install", "-q", "pyroute2>=0.9.7,<0.10"], check=True)
+    src = os.path.join(BASE, "src")
+    shutil.rmtree(src, ignore_errors=True)
+    shutil.copytree(os.path.join(REPO, "netnb"), os.path.join(src, "netnb"),
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    subprocess.run(["chmod", "-R", "a+rX", BASE], check=True)
+    return venv
+
+
+def test_unprivileged_user_builds_a_lab_in_a_user_namespace():
+    if shutil.which("setpriv") is None:
+        pytest.skip("setpriv (util-linux) is needed to drop to an unprivileged user")
+    venv = _prepare()
+    nobody = pwd.getpwnam("nobody")
+    home = os.path.join(BASE, "home")
+    os.makedirs(home, exist_ok=True)
+    os.chown(home, nobody.pw_uid, nobody.pw_gid)
+    env = {"PATH": "/usr/bin:/bin", "HOME": home, "PYTHONPATH": os.path.join(BASE, "src")}
+    proc = subprocess.run(
+        ["setpriv", f"--reuid={nobody.pw_uid}", f"--regid={nobody.pw_gid}", "--clear-groups",
+         os.path.join(venv, "bin", "python"), "-c", SCRIPT],
+        capture_output=True, text=True, env=env, timeout=120, cwd=home,
+    )
+    assert proc.returncode == 0, proc.stderr
+    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert got["uid"] == nobody.pw_uid and got["agent_uid"] == nobody.pw_uid  # no root anywhere on the machine
+    assert got["inside_uid"] == "0"  # root only inside its own user namespace
+    assert got["ping"] and got["fdb"] >= 1
+    print(sys.version)
