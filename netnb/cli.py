@@ -1,6 +1,6 @@
 """The ``netnb`` command: ``doctor`` (what this machine allows), ``clean`` (leftovers), ``demo`` (a first lab).
 
->>> main(["--help"])  # doctest: +SKIP
+Usage: ``netnb doctor``, ``netnb clean``, ``netnb demo`` (or ``python -m netnb.cli ...``).
 """
 
 from __future__ import annotations

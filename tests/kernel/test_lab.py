@@ -12,19 +12,10 @@ import netnb
 from netnb.backends.kernel.client import AgentClient
 from netnb.plan import AddAddress, AddRoute
 
+from ..labs import routed, three_pcs
 from .helpers import netns_inodes_in_use, pid_alive, wait_until
 
 pytestmark = pytest.mark.kernel
-
-
-def three_pcs(name: str = "three-pcs", *, hub: bool = False) -> netnb.Lab:
-    lab = netnb.Lab(name)
-    a, b, c = lab.host("A"), lab.host("B"), lab.host("C")
-    sw = lab.hub("sw") if hub else lab.switch("sw")
-    lab.link(a, sw, ip="10.0.0.1/24")
-    lab.link(b, sw, ip="10.0.0.2/24")
-    lab.link(c, sw, ip="10.0.0.3/24")
-    return lab
 
 
 def test_three_pcs_contract():
@@ -53,13 +44,8 @@ def test_three_pcs_contract():
 
 
 def test_routed_contract():
-    lab = netnb.Lab("routed")
-    r = lab.router("A")
-    b, c = lab.host("B"), lab.host("C")
-    lab.link(r, b, ip=("10.0.1.1/24", "10.0.1.2/24"))
-    lab.link(r, c, ip=("10.0.2.1/24", "10.0.2.2/24"))
-    b.route("default", via="10.0.1.1")
-    c.route("default", via="10.0.2.1")
+    lab = routed()
+    r, b = lab["A"], lab["B"]
     with lab:
         assert b.ping("10.0.2.2").ok
         assert r.run("sysctl -n net.ipv4.ip_forward").stdout.strip() == "1"
@@ -70,13 +56,8 @@ def test_routed_contract():
 
 
 def test_hosts_without_router_forwarding_cannot_reach_across():
-    lab = netnb.Lab("no-forward")
-    a = lab.host("A")  # a host, not a router: it does not forward
-    b, c = lab.host("B"), lab.host("C")
-    lab.link(a, b, ip=("10.0.1.1/24", "10.0.1.2/24"))
-    lab.link(a, c, ip=("10.0.2.1/24", "10.0.2.2/24"))
-    b.route("default", via="10.0.1.1")
-    c.route("default", via="10.0.2.1")
+    lab = routed("no-forward", forwarding=False)  # A is a plain host: it does not forward
+    a, b = lab["A"], lab["B"]
     with lab:
         assert b.ping(a, count=1).ok
         assert not b.ping("10.0.2.2", count=1, timeout=0.5).ok

@@ -8,7 +8,7 @@ import pytest
 
 import netnb
 from netnb.errors import TopologyError
-from netnb.model import LinkSpec, NodeKind, NodeSpec, RouteSpec, Topology, resolve
+from netnb.model import NodeKind, NodeSpec, RouteSpec, Topology, resolve
 
 
 def three_pcs(**switch) -> netnb.Lab:

@@ -14,16 +14,7 @@ from netnb.plan import (
     operation_from_dict,
 )
 
-
-def routed() -> netnb.Lab:
-    lab = netnb.Lab("routed")
-    r = lab.router("A")
-    b, c = lab.host("B"), lab.host("C")
-    lab.link(r, b, ip=("10.0.1.1/24", "10.0.1.2/24"))
-    lab.link(r, c, ip=("10.0.2.1/24", "10.0.2.2/24"))
-    b.route("default", via="10.0.1.1")
-    c.route("default", via="10.0.2.1")
-    return lab
+from ..labs import routed
 
 
 def test_namespaces_come_first_and_routes_last():
