@@ -159,9 +159,9 @@ class AddBridge(Operation):
         return DelLink(self.node, self.ifname)
 
     def commands(self) -> list[str]:
-        stp = 1 if self.stp else 0
+        stp = "stp_state 1 forward_delay 200" if self.stp else "stp_state 0"
         return [
-            f"{_ns(self.node)} link add {self.ifname} type bridge ageing_time {self.ageing_cs} stp_state {stp}",
+            f"{_ns(self.node)} link add {self.ifname} type bridge ageing_time {self.ageing_cs} {stp}",
             f"{_ns(self.node)} link set {self.ifname} up",
         ]
 

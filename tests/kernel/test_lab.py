@@ -158,3 +158,14 @@ def test_commands_time_out_and_report_failures():
         assert a.run(["cat"], stdin="hello").stdout == "hello"
         assert a.run("ip -o link | wc -l").stdout.strip() == "1"  # a fresh node has only lo
         assert os.getpid() != int(a.run("echo $$").stdout)
+
+
+def test_stp_switches_wait_until_ports_forward():
+    lab = netnb.Lab("stp")
+    s1, s2 = lab.switch("s1", stp=True), lab.switch("s2", stp=True)
+    lab.link(s1, s2)
+    lab.link(lab.host("A"), s1, ip="10.0.0.1/24")
+    lab.link(lab.host("B"), s2, ip="10.0.0.2/24")
+    with lab:
+        assert lab.timings["ready_s"] > 3.0  # listening + learning, 2 x 2 s forward delay
+        assert lab["A"].ping(lab["B"], count=1).ok

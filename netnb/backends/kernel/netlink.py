@@ -11,8 +11,10 @@ process ends for any reason.
 from __future__ import annotations
 
 import errno
+import fcntl
 import os
 import socket
+import struct
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -60,6 +62,7 @@ class Namespace:
     ipr: IPRoute
     inode: int
     ifindex: dict[str, int] = field(default_factory=dict)
+    bridges: dict[str, bool] = field(default_factory=dict)  # bridge name -> STP on
 
 
 class Dataplane:
@@ -149,8 +152,11 @@ class Dataplane:
             # By name: the kernel resolves IFLA_IFNAME itself, one round trip instead of two.
             ns.ipr.link("set", ifname=op.ifname, state="up" if op.up else "down")
         elif isinstance(op, AddBridge):
-            ns.ipr.link("add", ifname=op.ifname, kind="bridge", br_ageing_time=op.ageing_cs,
-                        br_stp_state=1 if op.stp else 0, state="up")
+            # With STP on, ports listen and learn for 2 x forward_delay before forwarding; use the
+            # kernel's minimum (2 s) rather than the default 15 s so a lab is usable in seconds.
+            stp = {"br_stp_state": 1, "br_forward_delay": 200} if op.stp else {"br_stp_state": 0}
+            ns.ipr.link("add", ifname=op.ifname, kind="bridge", br_ageing_time=op.ageing_cs, state="up", **stp)
+            ns.bridges[op.ifname] = op.stp
         elif isinstance(op, AddVeth):
             peer_ns = self.ns(op.peer_node)
             peer: dict[str, Any] = {"ifname": op.peer_ifname, "net_ns_fd": peer_ns.fd}
@@ -166,6 +172,7 @@ class Dataplane:
         elif isinstance(op, DelLink):
             ns.ipr.link("del", index=self._index(ns, op.ifname))
             ns.ifindex.pop(op.ifname, None)
+            ns.bridges.pop(op.ifname, None)
             if op.peer_node and op.peer_node in self.namespaces:
                 self.namespaces[op.peer_node].ifindex.clear()
         elif isinstance(op, (AddAddress, DelAddress)):
@@ -184,21 +191,15 @@ class Dataplane:
 
     # -- readiness --------------------------------------------------------------------------
     def wait_ready(self, timeout: float = 10.0) -> float:
-        """Wait until every interface that is set up is operationally UP and bridge ports forward.
+        """Wait until every interface that is set up is operationally UP (and STP bridge ports forward).
 
-        Right after a link comes up the kernel activates it in a worker up to ~1 s later; packets sent
-        before fail. Returns the seconds waited.
+        Right after a link comes up the kernel activates it in a worker, up to ~1 s later for some
+        devices; packets sent before fail. Returns the seconds waited.
         """
         start = time.monotonic()
         pending = set(self.namespaces)
         while True:
-            not_ready: list[str] = []
-            for name in sorted(pending):
-                waiting = self._call(lambda n=name: self._not_ready(self.namespaces[n]))
-                if waiting:
-                    not_ready.extend(waiting)
-                else:
-                    pending.discard(name)
+            not_ready = self._call(lambda: self._not_ready_in(pending))
             if not not_ready:
                 return time.monotonic() - start
             if time.monotonic() - start > timeout:
@@ -208,23 +209,45 @@ class Dataplane:
                 )
             time.sleep(0.005)
 
+    def _not_ready_in(self, pending: set[str]) -> list[str]:
+        out: list[str] = []
+        for name in sorted(pending):
+            waiting = self._not_ready(self.namespaces[name])
+            if waiting:
+                out.extend(waiting)
+            else:
+                pending.discard(name)
+        return out
+
     def _not_ready(self, ns: Namespace) -> list[str]:
-        links = list(ns.ipr.get_links())
-        masters = {link.get("IFLA_MASTER") for link in links}
+        # Interface flags by ioctl rather than a pyroute2 dump: IFF_RUNNING is set exactly when the
+        # kernel has made the device operationally up, and this is ~50x cheaper per namespace
+        # (1000-node labs poll every namespace).
         out = []
-        for link in links:
-            name = link.get("IFLA_IFNAME")
-            ns.ifindex[name] = link["index"]
-            if name == "lo" or not link["flags"] & 1:  # IFF_UP
-                continue
-            if _kind(link) == "bridge" and link["index"] not in masters:
-                continue  # a bridge with no ports never gets a carrier
-            if link.get("IFLA_OPERSTATE") != "UP":
-                out.append(f"{ns.name}:{name}")
-                continue
-            port = _linkinfo(link, "IFLA_INFO_SLAVE_DATA")
-            if port is not None and port.get("IFLA_BRPORT_STATE", _BR_STATE_FORWARDING) != _BR_STATE_FORWARDING:
-                out.append(f"{ns.name}:{name} (bridge port not forwarding yet)")
+        with nsutil.inside(ns.fd, self.home):
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+                for _, name in socket.if_nameindex():
+                    if name == "lo":
+                        continue
+                    flags = _ioctl_flags(sock, name)
+                    if not flags & _IFF_UP:
+                        continue
+                    if name in ns.bridges and not _has_ipv4(sock, name):
+                        # A bridge forwards between its ports whatever its own state; only one with an
+                        # address sends through its own device and must wait for activation.
+                        continue
+                    if not flags & _IFF_RUNNING:
+                        out.append(f"{ns.name}:{name}")
+        if not out and any(ns.bridges.values()):
+            out.extend(self._stp_ports_not_forwarding(ns))
+        return out
+
+    def _stp_ports_not_forwarding(self, ns: Namespace) -> list[str]:
+        out = []
+        for link in ns.ipr.get_links():
+            state = link.get_nested("IFLA_LINKINFO", "IFLA_INFO_SLAVE_DATA", "IFLA_BRPORT_STATE")
+            if state is not None and state != _BR_STATE_FORWARDING:
+                out.append(f"{ns.name}:{link.get('IFLA_IFNAME')} (bridge port not forwarding yet)")
         return out
 
     # -- reading back -----------------------------------------------------------------------
@@ -324,14 +347,26 @@ class Dataplane:
         os.close(self.home)
 
 
-def _linkinfo(link: Any, key: str) -> dict[str, Any] | None:
-    info = link.get("IFLA_LINKINFO")
-    if not info:
-        return None
-    data = info.get(key)
-    if data is None:
-        return None
-    return {k: v for k, v in data.get("attrs", [])} if hasattr(data, "get") else None
+_SIOCGIFFLAGS = 0x8913
+_SIOCGIFADDR = 0x8915
+_IFF_UP = 0x1
+_IFF_RUNNING = 0x40
+
+
+def _ioctl_flags(sock: socket.socket, name: str) -> int:
+    try:
+        res = fcntl.ioctl(sock, _SIOCGIFFLAGS, struct.pack("16sH14x", name.encode(), 0))
+    except OSError:
+        return 0  # gone meanwhile
+    return int(struct.unpack("16sH14x", res)[1])
+
+
+def _has_ipv4(sock: socket.socket, name: str) -> bool:
+    try:
+        fcntl.ioctl(sock, _SIOCGIFADDR, struct.pack("16s16x", name.encode()))
+    except OSError:
+        return False
+    return True
 
 
 def _kind(link: Any) -> str | None:
