@@ -22,7 +22,7 @@ import re
 import time
 import weakref
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from netnb.backends.kernel.client import AgentClient
 from netnb.errors import CommandFailed, LabStateError, NetnbError, TopologyError
@@ -42,6 +42,9 @@ from netnb.model import (
     resolve,
 )
 from netnb.plan import Plan, compile_plan, route_operation
+
+if TYPE_CHECKING:
+    from netnb.capture.capture import Capture
 
 _lab_ids = itertools.count(1)
 
@@ -229,6 +232,18 @@ class Lab:
         """Run operations on the running lab (each undone again if a later one fails)."""
         self._agent().call("apply", {"ops": [op.to_dict() for op in operations]})
 
+    def capture(self, *points: Any, filter: str | None = None) -> Capture:
+        """A capture at any number of points: nodes (all their interfaces), ``"node:ifname"``, links.
+
+        Use it with ``with`` or call start()/stop(); ``filter`` is a tcpdump-style expression applied
+        in the kernel.
+        """
+        from netnb.capture.capture import Capture
+
+        if not points:
+            raise NetnbError("say where to capture: lab.capture(node, switch, 'node:eth0', ...)")
+        return Capture(self, points, filter)
+
     def namespace_inodes(self) -> dict[str, int]:
         """The inode of each node's network namespace (to find the lab with ``lsns`` or prove it gone)."""
         return self._agent().call("inodes", wait=30)
@@ -331,6 +346,19 @@ class Host(Node):
             argv += ["-M", "do"]
         result = self.run(argv + [dest], timeout=count * interval + timeout + 5)
         return parse_ping(result.stdout, dest, self.name, count)
+
+    def send(self, pkt: Any, *, iface: str | None = None, count: int = 1) -> Any:
+        """Send a scapy packet from this node (``Ether(...)`` out of ``iface``, or ``IP(...)`` routed by the
+        node's kernel); missing source addresses come from this node. Returns the packet as sent."""
+        from netnb.capture.crafting import send
+
+        return send(self, pkt, iface, count)
+
+    def sr1(self, pkt: Any, *, timeout: float = 2.0, iface: str | None = None) -> Any:
+        """Send a scapy packet from this node and return the first answer (None after ``timeout``)."""
+        from netnb.capture.crafting import sr1
+
+        return sr1(self, pkt, timeout, iface)
 
     def routes(self) -> list[RouteEntry]:
         """The main routing table, read now."""

@@ -27,6 +27,7 @@ FRESH_NAMESPACE_SYSCTLS = {
     "net.ipv4.ip_forward": "0",
     "net.ipv6.conf.all.disable_ipv6": "0",
     "net.ipv6.conf.default.disable_ipv6": "0",
+    "net.ipv4.igmp_link_local_mcast_reports": "1",
 }
 
 
@@ -344,6 +345,9 @@ def compile_plan(lab: ResolvedLab) -> Plan:
         if not lab.ipv6:
             for key in ("net.ipv6.conf.all.disable_ipv6", "net.ipv6.conf.default.disable_ipv6"):
                 ops.append(SetSysctl(node.name, key, "1", FRESH_NAMESPACE_SYSCTLS[key]))
+        # Bridges report their 224.0.0.x memberships (e.g. 224.0.0.106) in IGMP: noise in every capture.
+        key = "net.ipv4.igmp_link_local_mcast_reports"
+        ops.append(SetSysctl(node.name, key, "0", FRESH_NAMESPACE_SYSCTLS[key]))
         if node.forwards:
             ops.append(SetSysctl(node.name, "net.ipv4.ip_forward", "1", FRESH_NAMESPACE_SYSCTLS["net.ipv4.ip_forward"]))
         ops.append(SetLinkState(node.name, "lo", True))

@@ -10,6 +10,7 @@ process of the lab (PID namespace) and frees every namespace (held by fd only), 
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import signal
 import socket
@@ -44,6 +45,8 @@ class Server:
         self.sock = sock
         self.dataplane = Dataplane()
         self.processes = Processes(self.dataplane.home)
+        self.recordings: dict[int, Any] = {}
+        self._recording_ids = itertools.count(1)
         self._send_lock = threading.Lock()
 
     def send(self, message: dict[str, Any]) -> None:
@@ -83,6 +86,8 @@ class Server:
 
     def rpc_teardown(self, ops: list[dict[str, Any]]) -> dict[str, Any]:
         operations = [operation_from_dict(o) for o in ops]
+        for ident in list(self.recordings):  # a capture socket would keep its namespace alive
+            self.rpc_capture_stop(ident)
         for op in operations:
             if isinstance(op, DelNamespace):
                 self.processes.stop_node(op.node)
@@ -112,6 +117,29 @@ class Server:
     def rpc_links(self, node: str) -> list[dict[str, Any]]:
         return self.dataplane.links(node)
 
+    def rpc_all_links(self) -> dict[str, list[dict[str, Any]]]:
+        return {node: self.dataplane.links(node) for node in list(self.dataplane.namespaces)}
+
+    def rpc_route_get(self, node: str, dest: str) -> dict[str, Any]:
+        return self.dataplane.route_get(node, dest)
+
+    def rpc_send(self, node: str, data: str, ifname: str | None = None, dest: str | None = None,
+                 count: int = 1) -> dict[str, Any]:
+        """Send raw bytes from inside a node: an Ethernet frame out of ``ifname``, or an IPv4 packet to
+        ``dest`` through the node's own routing (the kernel picks the interface and resolves ARP)."""
+        frame = bytes.fromhex(data)
+        ns = self.dataplane.ns(node)
+        with nsutil.inside(ns.fd, self.dataplane.home):
+            sock = (socket.socket(socket.AF_PACKET, socket.SOCK_RAW) if ifname
+                    else socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW))
+        with sock:
+            for _ in range(count):
+                if ifname:
+                    sock.sendto(frame, (ifname, 0))
+                else:
+                    sock.sendto(frame, (dest, 0))
+        return {"sent": count}
+
     def rpc_routes(self, node: str) -> list[dict[str, Any]]:
         return self.dataplane.routes(node)
 
@@ -121,12 +149,51 @@ class Server:
     def rpc_fdb(self, node: str, bridge: str) -> list[dict[str, Any]]:
         return self.dataplane.fdb(node, bridge)
 
+    def rpc_capture_start(self, points: list[dict[str, str]], filter_code: list[list[int]] | None,
+                          directory: str) -> dict[str, Any]:
+        from netnb.backends.kernel import recorder
+
+        opened: list[recorder.Point] = []
+        try:
+            for i, pt in enumerate(points):
+                path = os.path.join(directory, f"{i}.pcapng")
+                opened.append(recorder.open_point(self.dataplane.ns(pt["node"]).fd, self.dataplane.home,
+                                                  pt["ifname"], pt["label"], path, filter_code))
+        except BaseException:
+            recorder.discard(opened)
+            raise
+        ident = next(self._recording_ids)
+        rec = recorder.Recording(ident, opened)
+        rec.thread = threading.Thread(target=recorder.run_recording, args=(rec,), name=f"capture-{ident}", daemon=True)
+        self.recordings[ident] = rec
+        rec.thread.start()
+        return {"id": ident, "paths": [p.path for p in opened]}
+
+    def rpc_capture_stats(self, ident: int) -> dict[str, Any]:
+        from netnb.backends.kernel import recorder
+
+        rec = self.recordings[ident]
+        return {"points": recorder.stats(rec), "running": not rec.stop_event.is_set(), "error": rec.error}
+
+    def rpc_capture_stop(self, ident: int) -> dict[str, Any]:
+        from netnb.backends.kernel import recorder
+
+        rec = self.recordings.pop(ident, None)
+        if rec is None:
+            raise protocol.errors.NetnbError(f"no capture {ident} is running in this lab")
+        rec.stop_event.set()
+        assert rec.thread is not None
+        rec.thread.join()
+        return {"points": recorder.stats(rec), "error": rec.error}
+
     def rpc_probe(self) -> dict[str, Any]:
         from netnb.backends.kernel.probe import probe_features
 
         return probe_features(self.dataplane)
 
     def rpc_shutdown(self) -> dict[str, Any]:
+        for ident in list(self.recordings):
+            self.rpc_capture_stop(ident)
         self.processes.close()
         self.dataplane.close()
         return {"stopped": True}

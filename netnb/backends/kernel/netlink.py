@@ -296,6 +296,18 @@ class Dataplane:
             return out
         return self._call(read)
 
+    def route_get(self, node: str, dest: str) -> dict[str, Any]:
+        """How ``node`` would send to ``dest``: interface, source address, gateway (``ip route get``)."""
+        def read() -> dict[str, Any]:
+            ns = self.ns(node)
+            try:
+                r = ns.ipr.route("get", dst=dest)[0]
+            except NetlinkError as exc:
+                raise BackendError(f"node {node!r} has no route to {dest}: {os.strerror(exc.code)}") from exc
+            names = {link["index"]: link.get("IFLA_IFNAME") for link in ns.ipr.get_links()}
+            return {"dev": names.get(r.get("RTA_OIF")), "src": r.get("RTA_PREFSRC"), "via": r.get("RTA_GATEWAY")}
+        return self._call(read)
+
     def neighbours(self, node: str) -> list[dict[str, Any]]:
         """The ARP table of ``node``."""
         def read() -> list[dict[str, Any]]:

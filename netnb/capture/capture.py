@@ -1,0 +1,150 @@
+"""A capture: recording at any number of points of a running lab, in the background, losing nothing.
+
+The agent records (see ``backends/kernel/recorder.py``); this side reads the spool files when asked,
+merges the points on one timeline and dissects lazily.
+
+>>> # with lab.capture(lab["C"], lab["sw"]) as cap:
+>>> #     lab["A"].ping(lab["B"], count=3)
+>>> # cap.filter("icmp"), cap.at(lab["C"]), cap.to_pcap("x.pcapng")
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import weakref
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from netnb.capture.bpf import BpfProgram
+from netnb.capture.packets import CapturePoint, FrameStore, Packets
+from netnb.capture.spool import SpoolReader
+from netnb.errors import LabStateError, NetnbError
+
+if TYPE_CHECKING:
+    from netnb.lab import Lab
+
+
+def resolve_points(lab: Lab, targets: Sequence[Any]) -> list[CapturePoint]:
+    """Capture points for nodes (every interface but ``lo``; a switch's ports), ``"node:if"``,
+    ``(node, ifname)`` pairs and links (their first end)."""
+    from netnb.lab import Node
+    from netnb.model import LinkSpec
+
+    resolved = lab.resolved()
+    points: list[CapturePoint] = []
+    for t in targets:
+        if isinstance(t, CapturePoint):
+            found = [t]
+        elif isinstance(t, Node) or (isinstance(t, str) and ":" not in t):
+            name = t.name if isinstance(t, Node) else t
+            try:
+                node = resolved.node(name)
+            except KeyError:
+                raise NetnbError(f"there is no node {name!r} in lab {lab.name!r}") from None
+            found = [CapturePoint(name, i.name) for i in node.interfaces]
+            if not found:
+                raise NetnbError(f"node {name!r} has no interfaces to capture on")
+        elif isinstance(t, str):
+            node_name, _, ifname = t.partition(":")
+            found = [CapturePoint(node_name, ifname)]
+        elif isinstance(t, tuple) and len(t) == 2:
+            node_name = t[0].name if isinstance(t[0], Node) else str(t[0])
+            found = [CapturePoint(node_name, str(t[1]))]
+        elif isinstance(t, LinkSpec):
+            link = next((lk for lk in resolved.links if {lk.a.node, lk.b.node} == {t.a, t.b}), None)
+            if link is None:
+                raise NetnbError(f"link {t.a}–{t.b} is not part of lab {lab.name!r}")
+            found = [CapturePoint(link.a.node, link.a.name)]
+        else:
+            raise NetnbError(f"cannot capture at {t!r}: give a node, 'node:ifname', (node, ifname) or a link")
+        points.extend(p for p in found if p not in points)
+    return points
+
+
+class Capture(Packets):
+    """Frames recorded at points of a running lab. ``with`` starts and stops it; so do start()/stop()."""
+
+    def __init__(self, lab: Lab, targets: Sequence[Any], filter: str | None = None) -> None:
+        self.lab = lab
+        self.targets = list(targets)
+        self.expression = filter
+        self.stats: dict[str, dict[str, int]] = {}
+        self._ident: int | None = None
+        self._readers: list[SpoolReader] = []
+        self._dir: str | None = None
+        super().__init__(FrameStore([]), None, filter or "")
+
+    @property
+    def running(self) -> bool:
+        """True between start() and stop()."""
+        return self._ident is not None
+
+    def start(self) -> Capture:
+        """Start recording (in the background: it keeps running between notebook cells)."""
+        if self.running:
+            raise LabStateError("this capture is running already")
+        agent = self.lab._agent()
+        points = resolve_points(self.lab, self.targets)
+        code = BpfProgram(self.expression).instructions if self.expression else None
+        self._dir = tempfile.mkdtemp(prefix="netnb-capture-")
+        weakref.finalize(self, shutil.rmtree, self._dir, True)
+        self._store = FrameStore(points)
+        self._indexes = None
+        self._store.owners = _owners(agent.call("all_links", wait=60))
+        try:
+            reply = agent.call("capture_start", {
+                "points": [{"node": p.node, "ifname": p.ifname, "label": p.label} for p in points],
+                "filter_code": code, "directory": self._dir}, wait=60)
+        except BaseException:
+            shutil.rmtree(self._dir, ignore_errors=True)
+            raise
+        self._ident = reply["id"]
+        self._readers = [SpoolReader(path, i) for i, path in enumerate(reply["paths"])]
+        return self
+
+    def refresh(self) -> Capture:
+        """Read what was recorded since the last look (a running capture keeps growing)."""
+        self._store.add([r.read_new() for r in self._readers])
+        if self.running:
+            self.stats = self.lab._agent().call("capture_stats", {"ident": self._ident}, wait=30)["points"]
+        return self
+
+    def stop(self) -> Capture:
+        """Stop recording; returns once every frame the kernel had received is stored."""
+        if self._ident is None:
+            return self
+        ident, self._ident = self._ident, None
+        reply = self.lab._agent().call("capture_stop", {"ident": ident}, wait=60)
+        self.stats = reply["points"]
+        self._store.add([r.read_new() for r in self._readers])
+        if reply.get("error"):
+            raise NetnbError(f"the capture failed while recording: {reply['error']}")
+        return self
+
+    def __enter__(self) -> Capture:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def dropped(self) -> int:
+        """Frames the kernel dropped because the ring was full (0 means nothing was lost)."""
+        return sum(s.get("kernel_drops", 0) for s in self.stats.values())
+
+    def _note(self) -> str:
+        state = "recording… (cap.refresh() shows more)" if self.running else "stopped"
+        drops = f"; the kernel DROPPED {self.dropped} frames" if self.dropped else "; no frame was dropped"
+        return f"{len(self._store.points)} point(s), {state}{drops if self.stats else ''}"
+
+
+def _owners(links_by_node: dict[str, list[dict[str, Any]]]) -> dict[str, str]:
+    owners: dict[str, str] = {}
+    for node, links in links_by_node.items():
+        for link in links:
+            if link.get("mac") and link["name"] != "lo":
+                owners.setdefault(link["mac"], node)
+            for cidr in link.get("addresses", []):
+                owners.setdefault(cidr.split("/")[0], node)
+    return owners

@@ -1,0 +1,99 @@
+"""Sending crafted packets from inside a node, with scapy building them.
+
+scapy on its own fills in source addresses from the root namespace's routes and may ARP out of the
+machine's own interfaces; here every missing address is taken from the node's own kernel (its routes
+and interface MACs), and the bytes are sent by the agent from inside the node's namespace.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from scapy.layers.inet import IP
+from scapy.layers.l2 import ARP, Ether
+from scapy.packet import Packet
+
+from netnb.errors import NetnbError
+
+if TYPE_CHECKING:
+    from netnb.lab import Host
+
+
+def _mac_of(node: Host, ifname: str) -> str:
+    for i in node.interfaces():
+        if i.name == ifname:
+            return i.mac
+    raise NetnbError(f"node {node.name!r} has no interface {ifname!r}")
+
+
+def prepare(node: Host, pkt: Packet, iface: str | None) -> tuple[Packet, str | None]:
+    """Fill what scapy would take from the wrong namespace; returns the packet and its interface (None: L3)."""
+    pkt = pkt.copy()
+    if isinstance(pkt, Ether):
+        if iface is None:
+            if IP in pkt:
+                iface = node._call("route_get", dest=pkt[IP].dst)["dev"]
+            else:
+                iface = next((i.name for i in node.interfaces() if i.name != "lo"), None)
+        if iface is None:
+            raise NetnbError(f"node {node.name!r} has no interface to send from; pass iface=")
+        if "src" not in pkt.fields:
+            pkt.src = _mac_of(node, iface)
+        if "dst" not in pkt.fields:
+            if ARP in pkt or (IP in pkt and pkt[IP].dst.split(".")[0] in ("224", "255")):
+                pkt.dst = "ff:ff:ff:ff:ff:ff"
+            else:
+                raise NetnbError("give the frame a destination, Ether(dst=...), or send the IP packet without "
+                                 "Ether and let the node's kernel resolve it")
+        if ARP in pkt:
+            arp = pkt[ARP]
+            if "hwsrc" not in arp.fields:
+                arp.hwsrc = pkt.src
+            if "psrc" not in arp.fields:
+                arp.psrc = node._call("route_get", dest=arp.pdst)["src"] or "0.0.0.0"
+        if IP in pkt and "src" not in pkt[IP].fields:
+            pkt[IP].src = node._call("route_get", dest=pkt[IP].dst)["src"]
+        return pkt, iface
+    if isinstance(pkt, IP):
+        if "src" not in pkt.fields:
+            pkt.src = node._call("route_get", dest=pkt.dst)["src"]
+        return pkt, None
+    raise NetnbError("send an Ether(...) frame or an IP(...) packet")
+
+
+def send(node: Host, pkt: Packet, iface: str | None = None, count: int = 1) -> Packet:
+    """Send ``pkt`` from ``node``; returns the packet as sent (with the addresses filled in)."""
+    ready, ifname = prepare(node, pkt, iface)
+    params = {"data": bytes(ready).hex(), "count": count}
+    if ifname:
+        params["ifname"] = ifname
+    else:
+        params["dest"] = ready[IP].dst
+    node._call("send", **params)
+    return ready
+
+
+def sr1(node: Host, pkt: Packet, timeout: float = 2.0, iface: str | None = None) -> Packet | None:
+    """Send ``pkt`` from ``node`` and return the first packet that answers it (None after ``timeout``)."""
+    ready, ifname = prepare(node, pkt, iface)
+    if ifname is None:
+        ifname = node._call("route_get", dest=ready[IP].dst)["dev"]
+    def answers(p: Packet) -> bool:
+        if isinstance(ready, Ether):
+            return bool(p.answers(ready))
+        return IP in p and bool(p[IP].answers(ready))
+
+    with node.lab.capture(f"{node.name}:{ifname}") as cap:
+        send(node, ready, iface if isinstance(ready, Ether) else None)
+        deadline = time.monotonic() + timeout
+        checked = 0
+        while time.monotonic() < deadline:
+            cap.refresh()
+            for i in range(checked, len(cap)):
+                p = cap[i]
+                if p.direction == 1 and answers(p):
+                    return p
+            checked = len(cap)
+            time.sleep(0.005)
+    return None
