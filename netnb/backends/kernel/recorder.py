@@ -43,9 +43,19 @@ _PKT_MAC = struct.Struct("=H")            # tp_mac (offset 24)
 _SLL_PKTTYPE_OFFSET = 48 + 10             # sockaddr_ll follows the 48-byte tpacket3_hdr
 _STATS_V3 = struct.Struct("=III")         # packets, drops, freeze_q_cnt
 
+_RETIRE_MS = 10
+_REJECT_ALL = [[0x06, 0, 0, 0]]  # BPF "ret #0": take no frame
+
+
 def bpf_program_bytes(instructions: Sequence[Sequence[int]]) -> bytes:
     """Classic BPF instructions (code, jt, jf, k) packed as ``struct sock_filter[]``."""
     return b"".join(struct.pack("=HBBI", *ins) for ins in instructions)
+
+
+def _attach(sock: socket.socket, instructions: Sequence[Sequence[int]]) -> None:
+    program = ctypes.create_string_buffer(bpf_program_bytes(instructions))
+    fprog = struct.pack("HL", len(instructions), ctypes.addressof(program))  # struct sock_fprog
+    sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, fprog)
 
 
 @dataclass
@@ -86,16 +96,14 @@ class Recording:
 
 def open_point(ns_fd: int, home_fd: int, ifname: str, label: str, path: str,
                filter_code: Sequence[Sequence[int]] | None, ring_mib: int = 64,
-               block_kib: int = 1024, retire_ms: int = 10) -> Point:
+               block_kib: int = 1024, retire_ms: int = _RETIRE_MS) -> Point:
     """Open the socket inside the namespace, set up its ring and filter, bind it to ``ifname``."""
     with nsutil.inside(ns_fd, home_fd):
         sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
     try:
         sock.setsockopt(SOL_PACKET, PACKET_VERSION, TPACKET_V3)
         if filter_code:
-            program = ctypes.create_string_buffer(bpf_program_bytes(filter_code))
-            fprog = struct.pack("HL", len(filter_code), ctypes.addressof(program))  # struct sock_fprog
-            sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, fprog)
+            _attach(sock, filter_code)
         block_size = block_kib * 1024
         block_count = max(2, ring_mib * 1024 * 1024 // block_size)
         frame_size = 2048
@@ -148,11 +156,17 @@ def run_recording(rec: Recording) -> None:
             for p in rec.points:  # every ring: poll() reports a ring once, more blocks may be waiting
                 if _drain_point(p):
                     p.out.flush()  # readers follow the file while the capture runs
-        # Stop: the kernel retires a partly filled block after retire_ms; wait for that, then drain.
-        deadline = time.monotonic() + 0.1
-        while time.monotonic() < deadline:
+        # Stop: first close the door (a filter that accepts nothing, so the kernel's counters freeze),
+        # then wait for the kernel to retire the partly filled block and copy out everything left.
+        for p in rec.points:
+            _attach(p.sock, _REJECT_ALL)
+        started, idle = time.monotonic(), 0
+        while time.monotonic() - started < 2.0:
             got = sum(_drain_point(p) for p in rec.points)
-            time.sleep(0.012 if not got else 0)
+            idle = 0 if got else idle + 1
+            if idle >= 3 and time.monotonic() - started > 3 * _RETIRE_MS / 1000:
+                break
+            time.sleep(0 if got else _RETIRE_MS / 1000)
     except Exception as exc:  # reported through the capture's status
         rec.error = f"{type(exc).__name__}: {exc}"
     finally:
