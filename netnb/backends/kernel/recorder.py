@@ -99,7 +99,9 @@ def open_point(ns_fd: int, home_fd: int, ifname: str, label: str, path: str,
                block_kib: int = 1024, retire_ms: int = _RETIRE_MS) -> Point:
     """Open the socket inside the namespace, set up its ring and filter, bind it to ``ifname``."""
     with nsutil.inside(ns_fd, home_fd):
-        sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+        # Protocol 0: the socket takes no frame until bind() names the interface and ETH_P_ALL; created
+        # with ETH_P_ALL it would queue every interface's frames outside the ring meanwhile.
+        sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
     try:
         sock.setsockopt(SOL_PACKET, PACKET_VERSION, TPACKET_V3)
         if filter_code:
@@ -111,7 +113,7 @@ def open_point(ns_fd: int, home_fd: int, ifname: str, label: str, path: str,
                           block_size * block_count // frame_size, retire_ms, 0, 0)
         sock.setsockopt(SOL_PACKET, PACKET_RX_RING, req)
         ring = mmap.mmap(sock.fileno(), block_size * block_count, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
-        sock.bind((ifname, ETH_P_ALL))  # resolved by ioctl on this socket: inside its own namespace
+        sock.bind((ifname, ETH_P_ALL))  # CPython applies htons; the name is resolved in the socket's namespace
         sock.setblocking(False)
     except BaseException:
         sock.close()
