@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import shutil
 import subprocess
 import threading
@@ -11,6 +12,8 @@ import pytest
 from scapy.layers.inet import ICMP, IP, UDP
 from scapy.layers.l2 import ARP, Ether
 from scapy.utils import rdpcap
+
+import netnb
 
 from ..labs import routed, three_pcs
 
@@ -144,3 +147,37 @@ def test_send_and_sr1_use_the_nodes_own_addresses():
         assert sent[IP].src == "10.0.0.1"
         assert len(cap.filter("udp port 9")) == 3
         assert a.sr1(IP(dst="10.0.0.77") / ICMP(), timeout=0.5) is None
+
+
+def test_ladder_and_link_points():
+    lab = netnb.Lab("ladder")
+    a, b = lab.host("A"), lab.host("B")
+    cable = lab.link(a, b, ip=("10.0.0.1/24", "10.0.0.2/24"))
+    with lab:
+        with lab.capture(cable) as cap:
+            a.ping(b, count=2)
+    assert {p.sniffed_on for p in cap} == {"A:eth0"}
+    fig = cap.ladder()
+    from matplotlib.figure import Figure
+
+    assert isinstance(fig, Figure)
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    assert "A" in texts and "B" in texts and "broadcast" in texts   # columns: the nodes, and the ARP broadcast
+    assert sum("echo-request" in t for t in texts) == 2 and sum("echo-reply" in t for t in texts) == 2
+    svg = io.StringIO()
+    fig.savefig(svg, format="svg")
+    assert "<svg" in svg.getvalue()
+
+
+def test_capture_needs_a_running_lab_and_real_points():
+    lab = three_pcs("points")
+    with pytest.raises(netnb.LabStateError):
+        lab.capture(lab["A"]).start()
+    with lab:
+        with pytest.raises(netnb.NetnbError, match="no node 'Z'"):
+            lab.capture("Z").start()
+        with pytest.raises(netnb.BackendError):
+            lab.capture("A:eth9").start()
+        with pytest.raises(netnb.NetnbError, match="not a valid filter"):
+            lab.capture(lab["A"], filter="icmp and and").start()
+        assert lab["A"].ping(lab["B"], count=1).ok  # nothing was left half-open

@@ -32,9 +32,12 @@ with lab:
     agent = lab.agent_pid
     with open(f"/proc/{agent}/status") as f:
         uid_line = next(l for l in f if l.startswith("Uid:"))
+    with lab.capture(sw, r) as cap:
+        ok = a.ping(b, count=1).ok
+    journey = cap.journey(cap.filter("icmp")[0])
     print(json.dumps({"uid": os.getuid(), "agent_uid": int(uid_line.split()[1]),
-                      "ping": a.ping(b, count=1).ok, "inside_uid": a.run("id -u").stdout.strip(),
-                      "fdb": len(lab["sw"].fdb())}))
+                      "ping": ok, "inside_uid": a.run("id -u").stdout.strip(),
+                      "fdb": len(lab["sw"].fdb()), "hops": journey.points, "dropped": cap.dropped}))
 """
 
 
@@ -45,7 +48,8 @@ def _prepare() -> str:
     venv = os.path.join(BASE, "venv")
     if not os.path.exists(os.path.join(venv, "bin", "python")):
         subprocess.run([python, "-m", "venv", venv], check=True)
-        subprocess.run([os.path.join(venv, "bin", "pip"), "install", "-q", "pyroute2>=0.9.7,<0.10"], check=True)
+    subprocess.run([os.path.join(venv, "bin", "pip"), "install", "-q", "pyroute2>=0.9.7,<0.10", "scapy>=2.6"],
+                   check=True)
     src = os.path.join(BASE, "src")
     shutil.rmtree(src, ignore_errors=True)
     shutil.copytree(os.path.join(REPO, "netnb"), os.path.join(src, "netnb"),
@@ -73,4 +77,5 @@ def test_unprivileged_user_builds_a_lab_in_a_user_namespace():
     assert got["uid"] == nobody.pw_uid and got["agent_uid"] == nobody.pw_uid  # no root anywhere on the machine
     assert got["inside_uid"] == "0"  # root only inside its own user namespace
     assert got["ping"] and got["fdb"] >= 1
+    assert got["hops"] == ["sw:A-eth0", "sw:R-eth0", "R:eth0", "R:eth1"] and got["dropped"] == 0
     print(sys.version)

@@ -20,6 +20,7 @@ import traceback
 from typing import Any
 
 from netnb.backends.kernel import nsutil, protocol
+from netnb.errors import BackendError, NetnbError
 from netnb.plan import DelNamespace, operation_from_dict
 
 
@@ -67,11 +68,11 @@ class Server:
         method = getattr(self, f"rpc_{request.get('method')}", None)
         try:
             if method is None:
-                raise protocol.errors.NetnbError(f"unknown request {request.get('method')!r}")
+                raise NetnbError(f"unknown request {request.get('method')!r}")
             result = method(**request.get("params", {}))
             self.send({"id": rid, "ok": True, "result": result})
         except Exception as exc:  # every failure goes back to the caller
-            if not isinstance(exc, protocol.errors.NetnbError):
+            if not isinstance(exc, NetnbError):
                 traceback.print_exc(file=sys.stderr)
             self.send({"id": rid, "ok": False, "error": protocol.error_to_dict(exc)})
         if request.get("method") == "shutdown":
@@ -157,8 +158,12 @@ class Server:
         try:
             for i, pt in enumerate(points):
                 path = os.path.join(directory, f"{i}.pcapng")
-                opened.append(recorder.open_point(self.dataplane.ns(pt["node"]).fd, self.dataplane.home,
-                                                  pt["ifname"], pt["label"], path, filter_code))
+                try:
+                    opened.append(recorder.open_point(self.dataplane.ns(pt["node"]).fd, self.dataplane.home,
+                                                      pt["ifname"], pt["label"], path, filter_code))
+                except OSError as exc:
+                    raise BackendError(f"cannot capture at {pt['label']}: {exc.strerror} "
+                                       f"(node.interfaces() lists the node's interfaces)") from exc
         except BaseException:
             recorder.discard(opened)
             raise
@@ -180,7 +185,7 @@ class Server:
 
         rec = self.recordings.pop(ident, None)
         if rec is None:
-            raise protocol.errors.NetnbError(f"no capture {ident} is running in this lab")
+            raise NetnbError(f"no capture {ident} is running in this lab")
         rec.stop_event.set()
         assert rec.thread is not None
         rec.thread.join()
