@@ -21,7 +21,7 @@ import os
 import re
 import time
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from netnb.backends.kernel.client import AgentClient
@@ -41,7 +41,8 @@ from netnb.model import (
     Topology,
     resolve,
 )
-from netnb.plan import Plan, compile_plan, route_operation
+from netnb.model.firewall import Rule
+from netnb.plan import Operation, Plan, compile_plan, route_operation, teardown_of
 
 if TYPE_CHECKING:
     from netnb.capture.capture import Capture
@@ -71,6 +72,9 @@ class Lab:
         self._state = "described"
         #: Seconds the last start() spent starting the agent, building, and waiting for links to be up.
         self.timings: dict[str, float] = {}
+        self._live_ops: list[Operation] = []
+        self._start_hooks: list[Callable[[Lab], None]] = []
+        self._stop_hooks: list[Callable[[Lab], None]] = []
 
     # -- describing -------------------------------------------------------------------------
     @property
@@ -105,6 +109,27 @@ class Lab:
     def hub(self, name: str, subnet: str | None = None) -> Switch:
         """A hub: a bridge that learns nothing (ageing 0), so every frame goes out of every port."""
         return self._add(NodeSpec(name, NodeKind.HUB, subnet=subnet), Switch)
+
+    def internet(self, lan: Switch, *, gateway: str, name: str = "internet", nat: bool = False) -> Internet:
+        """The outside world, reached from ``lan`` through a router at ``gateway``.
+
+        Adds a router (``name``) on the LAN and a web server ``www`` at 203.0.113.80 (a documentation
+        address, inside the lab) serving a small page on port 80 while the lab runs. With ``nat`` the
+        router masquerades the LAN as a home router does; without, the web server sees LAN addresses.
+        """
+        router = self.router(name)
+        router.spec.role = "internet"
+        www = self.host("www")
+        www.spec.role = "internet"
+        self.link(router, lan, ip=gateway)
+        self.link(router, www, ip=("203.0.113.1/24", "203.0.113.80/24"))
+        www.route("default", via="203.0.113.1")
+        if nat:
+            subnet = lan.spec.subnet or ""
+            router.spec.rules.append(Rule("nat", "POSTROUTING", ("-s", subnet, "-o", "eth1", "-j", "MASQUERADE")))
+        net = Internet(router, www)
+        self.on_start(net._serve)
+        return net
 
     def link(self, a: Node | str, b: Node | str, *, ip: str | tuple[str | None, str | None] | None = None,
              ifname: str | tuple[str | None, str | None] | None = None, mtu: int | None = None,
@@ -200,7 +225,20 @@ class Lab:
         self._client, self._resolved, self._plan = client, resolved, plan
         self._finalizer = weakref.finalize(self, client.close)
         self._state = "running"
+        self._live_ops = []
+        try:
+            for hook in self._start_hooks:
+                hook(self)
+        except BaseException:
+            self.stop()
+            raise
         return self
+
+    def on_start(self, hook: Callable[[Lab], None], on_stop: Callable[[Lab], None] | None = None) -> None:
+        """Run ``hook(lab)`` each time the lab has started (services, containers); ``on_stop`` before it stops."""
+        self._start_hooks.append(hook)
+        if on_stop is not None:
+            self._stop_hooks.append(on_stop)
 
     def stop(self) -> None:
         """Remove everything the lab built and stop its processes. Safe to call twice."""
@@ -208,8 +246,14 @@ class Lab:
         if client is None:
             return
         try:
+            for hook in self._stop_hooks:
+                try:
+                    hook(self)
+                except Exception:  # stopping must go on; the namespaces' removal ends what is left
+                    pass
             assert self._plan is not None
-            client.call("teardown", {"ops": [op.to_dict() for op in self._plan.teardown()]}, wait=None)
+            undo = teardown_of([*self._plan.operations, *self._live_ops])
+            client.call("teardown", {"ops": [op.to_dict() for op in undo]}, wait=None)
         finally:
             client.close()
             if self._finalizer is not None:
@@ -228,9 +272,17 @@ class Lab:
             raise LabStateError(f"lab {self.name!r} is {self._state}; start it first (lab.start() or `with lab:`)")
         return self._client
 
-    def apply(self, operations: list[Any]) -> None:
-        """Run operations on the running lab (each undone again if a later one fails)."""
+    def apply(self, operations: Sequence[Operation]) -> None:
+        """Run operations on the running lab; if one fails, those before it are undone and nothing stays."""
         self._agent().call("apply", {"ops": [op.to_dict() for op in operations]})
+        self._live_ops.extend(operations)
+
+    def undo(self, operations: Sequence[Operation]) -> None:
+        """Undo operations applied with :meth:`apply` (e.g. removing a container)."""
+        reverse = teardown_of(list(operations))
+        self._agent().call("teardown", {"ops": [op.to_dict() for op in reverse]})
+        done = set(map(id, operations))
+        self._live_ops = [op for op in self._live_ops if id(op) not in done]
 
     def capture(self, *points: Any, filter: str | None = None) -> Capture:
         """A capture at any number of points: nodes (all their interfaces), ``"node:ifname"``, links.
@@ -405,6 +457,44 @@ class Switch(Node):
     def ports(self) -> list[InterfaceState]:
         """The bridge's ports, read now."""
         return [i for i in self.interfaces() if i.master == self.bridge]
+
+
+class Internet:
+    """The outside world of a lab: its gateway router and a web server (see :meth:`Lab.internet`)."""
+
+    PAGE = "<html><body><h1>Hello from the internet</h1></body></html>\n"
+
+    def __init__(self, router: Router, web: Host) -> None:
+        self.router, self.web = router, web
+        self.server: Process | None = None
+
+    @property
+    def ip(self) -> str:
+        """The web server's address."""
+        return "203.0.113.80"
+
+    @property
+    def url(self) -> str:
+        """``http://203.0.113.80/``."""
+        return f"http://{self.ip}/"
+
+    def _serve(self, lab: Lab) -> None:
+        import tempfile
+
+        root = tempfile.mkdtemp(prefix="netnb-www-")
+        os.chmod(root, 0o755)
+        with open(os.path.join(root, "index.html"), "w") as f:
+            f.write(self.PAGE)
+        self.server = self.web.popen(["python3", "-m", "http.server", "80", "--bind", self.ip, "--directory", root])
+        probe = "import urllib.request as u; u.urlopen('http://203.0.113.80/', timeout=1)"
+        deadline = time.monotonic() + 10
+        while not self.web.run(["python3", "-c", probe]).ok:
+            if time.monotonic() > deadline:
+                raise NetnbError(f"the lab's web server did not start: {self.server.output()[-300:]}")
+            time.sleep(0.05)
+
+    def __repr__(self) -> str:
+        return f"<Internet via {self.router.name!r}, web server {self.url}>"
 
 
 class Process:

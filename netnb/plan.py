@@ -20,6 +20,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from netnb.model.firewall import Chain, Rule, join_args
 from netnb.model.resolve import ResolvedLab, ResolvedRoute
 
 #: Values of the sysctls netnb sets, as a fresh network namespace has them (their exact reverse).
@@ -181,15 +182,17 @@ class AddVeth(Operation):
     mtu: int | None = None
     master: str | None = None
     peer_master: str | None = None
+    peer_mac: str | None = None
 
     def reverse(self) -> Operation:
         return DelLink(self.node, self.ifname, peer_node=self.peer_node)
 
     def commands(self) -> list[str]:
         mtu = f" mtu {self.mtu}" if self.mtu else ""
+        mac = f" address {self.peer_mac}" if self.peer_mac else ""
         cmds = [
             f"{_ns(self.node)} link add {self.ifname}{mtu} type veth "
-            f"peer name {self.peer_ifname}{mtu} netns {shlex.quote(self.peer_node)}"
+            f"peer name {self.peer_ifname}{mtu}{mac} netns {shlex.quote(self.peer_node)}"
         ]
         master = f" master {self.master}" if self.master else ""
         cmds.append(f"{_ns(self.node)} link set {self.ifname}{master} up")
@@ -275,6 +278,71 @@ class DelRoute(Operation):
         return [f"{_ns(self.node)} route del {_route_words(self.dest, self.via, self.dev)}"]
 
 
+@dataclass(frozen=True)
+class IptablesChain(Operation):
+    """Create a user chain (``-N``), or set a built-in chain's policy (``-P``) when ``policy`` is given."""
+
+    kind: ClassVar[str] = "ipt_chain"
+    table: str
+    chain: str
+    policy: str | None = None
+    previous: str | None = None
+    delete: bool = False
+
+    def reverse(self) -> Operation:
+        if self.policy is not None:
+            return IptablesChain(self.node, self.table, self.chain, self.previous, self.policy)
+        return IptablesChain(self.node, self.table, self.chain, delete=not self.delete)
+
+    def argv(self) -> list[str]:
+        """The iptables arguments (without the program name)."""
+        if self.policy is not None:
+            return ["-t", self.table, "-P", self.chain, self.policy]
+        return ["-t", self.table, "-X" if self.delete else "-N", self.chain]
+
+    def commands(self) -> list[str]:
+        return [f"ip netns exec {shlex.quote(self.node)} iptables {join_args(tuple(self.argv()))}"]
+
+
+@dataclass(frozen=True)
+class IptablesRule(Operation):
+    """Append a rule (or insert it at ``position``); its reverse deletes the same rule."""
+
+    kind: ClassVar[str] = "ipt_rule"
+    table: str
+    chain: str
+    args: tuple[str, ...]
+    position: int | None = None
+    delete: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "args", tuple(self.args))  # JSON brings lists back
+
+    def reverse(self) -> Operation:
+        return IptablesRule(self.node, self.table, self.chain, self.args, self.position, not self.delete)
+
+    def argv(self) -> list[str]:
+        """The iptables arguments (without the program name)."""
+        if self.delete:
+            verb = ["-D", self.chain]
+        elif self.position is not None:
+            verb = ["-I", self.chain, str(self.position)]
+        else:
+            verb = ["-A", self.chain]
+        return ["-t", self.table, *verb, *self.args]
+
+    def commands(self) -> list[str]:
+        return [f"ip netns exec {shlex.quote(self.node)} iptables {join_args(tuple(self.argv()))}"]
+
+
+def firewall_operations(node: str, chains: Sequence[Chain], rules: Sequence[Rule]) -> list[Operation]:
+    """Chains (created or given a policy) first, then rules in order."""
+    ops: list[Operation] = [
+        IptablesChain(node, c.table, c.name, c.policy, "ACCEPT" if c.policy else None) for c in chains]
+    ops += [IptablesRule(node, r.table, r.chain, r.args) for r in rules]
+    return ops
+
+
 def _route_words(dest: str, via: str | None, dev: str | None) -> str:
     words = ["default" if dest == "0.0.0.0/0" else dest]
     if via:
@@ -351,9 +419,10 @@ def compile_plan(lab: ResolvedLab) -> Plan:
         if node.forwards:
             ops.append(SetSysctl(node.name, "net.ipv4.ip_forward", "1", FRESH_NAMESPACE_SYSCTLS["net.ipv4.ip_forward"]))
         ops.append(SetLinkState(node.name, "lo", True))
-        if node.bridge is not None:
-            b = node.bridge
+        for b in node.bridges:
             ops.append(AddBridge(node.name, b.name, b.ageing_cs, b.stp))
+            if b.address is not None:
+                ops.append(AddAddress(node.name, b.name, str(b.address)))
     for link in lab.links:
         # Create from the bridge side, so the port joins its bridge in the same step.
         first, second = (link.b, link.a) if link.b.bridge and not link.a.bridge else (link.a, link.b)
@@ -366,4 +435,6 @@ def compile_plan(lab: ResolvedLab) -> Plan:
                 ops.append(AddAddress(node.name, iface.name, str(iface.address)))
     for node in lab.nodes:
         ops.extend(route_operation(r) for r in node.routes)
+    for node in lab.nodes:
+        ops.extend(firewall_operations(node.name, node.chains, node.rules))
     return Plan(lab.name, tuple(ops))

@@ -34,15 +34,21 @@ def resolve_points(lab: Lab, targets: Sequence[Any]) -> list[CapturePoint]:
     resolved = lab.resolved()
     points: list[CapturePoint] = []
     for t in targets:
+        t = getattr(t, "node", t)  # a DockerHost captures at its host node
         if isinstance(t, CapturePoint):
             found = [t]
         elif isinstance(t, Node) or (isinstance(t, str) and ":" not in t):
             name = t.name if isinstance(t, Node) else t
             try:
-                node = resolved.node(name)
+                described = [i.name for i in resolved.node(name).interfaces]
             except KeyError:
-                raise NetnbError(f"there is no node {name!r} in lab {lab.name!r}") from None
-            found = [CapturePoint(name, i.name) for i in node.interfaces]
+                if name not in lab:
+                    raise NetnbError(f"there is no node {name!r} in lab {lab.name!r}") from None
+                described = []
+            # Interfaces made while the lab runs (containers' veths) count too: ask the kernel.
+            live = [i.name for i in lab[name].interfaces() if i.name != "lo" and i.kind != "bridge"] \
+                if lab.running else []
+            found = [CapturePoint(name, n) for n in dict.fromkeys(described + live)]
             if not found:
                 raise NetnbError(f"node {name!r} has no interfaces to capture on")
         elif isinstance(t, str):

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 
 from netnb.errors import TopologyError
+from netnb.model.firewall import TABLES, Chain, Rule, check_rule
 from netnb.model.topology import DEFAULT_AGEING_S, LinkSpec, NodeKind, NodeSpec, Topology
 
 IFNAMSIZ = 15  # bytes an interface name may have (the kernel's IFNAMSIZ is 16 with the NUL)
@@ -47,12 +48,16 @@ class ResolvedInterface:
 
 @dataclass(frozen=True)
 class ResolvedBridge:
-    """The Linux bridge inside a switch or hub node (``ageing_cs`` in centiseconds, 0 floods like a hub)."""
+    """A Linux bridge: a switch's or hub's own, or one inside an IP node (``docker0``) with an address.
+
+    ``ageing_cs`` is in centiseconds; 0 floods like a hub.
+    """
 
     node: str
     name: str
     ageing_cs: int
     stp: bool
+    address: IPv4Interface | None = None
 
 
 @dataclass(frozen=True)
@@ -77,9 +82,17 @@ class ResolvedNode:
     name: str
     kind: NodeKind
     forwards: bool
-    bridge: ResolvedBridge | None
+    bridges: tuple[ResolvedBridge, ...]
     interfaces: tuple[ResolvedInterface, ...]
     routes: tuple[ResolvedRoute, ...]
+    chains: tuple[Chain, ...] = ()
+    rules: tuple[Rule, ...] = ()
+    role: str = ""
+
+    @property
+    def bridge(self) -> ResolvedBridge | None:
+        """A switch's or hub's own bridge (None for IP nodes)."""
+        return self.bridges[0] if self.kind.is_l2 and self.bridges else None
 
     def interface(self, name: str) -> ResolvedInterface | None:
         """The interface called ``name``, or None."""
@@ -87,8 +100,9 @@ class ResolvedNode:
 
     @property
     def addresses(self) -> tuple[IPv4Interface, ...]:
-        """All addresses of the node, in interface order."""
-        return tuple(i.address for i in self.interfaces if i.address is not None)
+        """All addresses of the node: its interfaces' in link order, then its bridges'."""
+        return tuple([i.address for i in self.interfaces if i.address is not None]
+                     + [b.address for b in self.bridges if b.address is not None])
 
 
 @dataclass(frozen=True)
@@ -415,21 +429,91 @@ def resolve(topo: Topology) -> ResolvedLab:
         for ip in {x for x in ips if ips.count(x) > 1}:
             problems.add(f"node {node_name!r}: address {ip} is on two of its interfaces; give each its own")
 
-    routes = _resolve_routes(nodes, ends_by_node, problems)
+    bridges = _resolve_bridges(nodes, ends_by_node, problems)
+    _check_firewall(nodes, problems)
+    routes = _resolve_routes(nodes, ends_by_node, bridges, problems)
 
     if problems.items:
         raise TopologyError(problems.items)
-    return _freeze(topo, nodes, pairs, ends_by_node, routes)
+    return _freeze(topo, nodes, pairs, ends_by_node, routes, bridges)
+
+
+def _resolve_bridges(
+    nodes: dict[str, NodeSpec], ends_by_node: dict[str, list[_End]], problems: _Problems
+) -> dict[str, list[ResolvedBridge]]:
+    """Bridges inside IP nodes: valid unique names, valid addresses (with prefix) not used twice."""
+    out: dict[str, list[ResolvedBridge]] = {}
+    for node in nodes.values():
+        if not node.bridges:
+            continue
+        where = f"node {node.name!r}"
+        if node.kind.is_l2:
+            problems.add(f"{where}: a {node.kind.value} is a bridge already; put extra bridges in a host")
+            continue
+        taken = {e.name for e in ends_by_node.get(node.name, [])} | {"lo"}
+        own = {e.address.ip for e in ends_by_node.get(node.name, []) if e.address is not None}
+        for spec in node.bridges:
+            why = check_ifname(spec.name)
+            if why:
+                problems.add(f"{where}: bridge name {why}")
+                continue
+            if spec.name in taken:
+                problems.add(f"{where}: bridge {spec.name!r} has the name of another of its interfaces")
+                continue
+            taken.add(spec.name)
+            address = None
+            if spec.ip is not None:
+                try:
+                    address = IPv4Interface(spec.ip)
+                except (ValueError, TypeError) as exc:
+                    problems.add(f"{where}: bridge {spec.name!r} address {spec.ip!r} is not like '172.17.0.1/16' ({exc})")
+                else:
+                    if "/" not in spec.ip:
+                        problems.add(f"{where}: bridge {spec.name!r} address {spec.ip!r} needs a prefix length")
+                    elif address.ip in own:
+                        problems.add(f"{where}: address {address.ip} is on two of its interfaces; give each its own")
+                    own.add(address.ip)
+            ageing = DEFAULT_AGEING_S if spec.ageing_s is None else spec.ageing_s
+            out.setdefault(node.name, []).append(
+                ResolvedBridge(node.name, spec.name, int(round(ageing * 100)), False, address))
+    return out
+
+
+def _check_firewall(nodes: dict[str, NodeSpec], problems: _Problems) -> None:
+    for node in nodes.values():
+        where = f"node {node.name!r}"
+        if (node.chains or node.rules) and node.kind.is_l2:
+            problems.add(f"{where}: firewall rules belong on hosts and routers, not on a {node.kind.value}")
+            continue
+        chains: set[tuple[str, str]] = set()
+        for chain in node.chains:
+            if chain.table not in TABLES:
+                problems.add(f"{where}: table {chain.table!r} does not exist; use one of {', '.join(TABLES)}")
+            elif chain.builtin:
+                if chain.policy not in ("ACCEPT", "DROP"):
+                    problems.add(f"{where}: built-in chain {chain.table}/{chain.name} takes policy ACCEPT or DROP")
+            elif chain.policy is not None:
+                problems.add(f"{where}: user chain {chain.name!r} cannot have a policy")
+            elif (chain.table, chain.name) in chains:
+                problems.add(f"{where}: chain {chain.table}/{chain.name} is created twice")
+            chains.add((chain.table, chain.name))
+        for rule in node.rules:
+            why = check_rule(rule, chains)
+            if why:
+                problems.add(f"{where}: {why}")
 
 
 def _resolve_routes(
-    nodes: dict[str, NodeSpec], ends_by_node: dict[str, list[_End]], problems: _Problems
+    nodes: dict[str, NodeSpec], ends_by_node: dict[str, list[_End]],
+    bridges: dict[str, list[ResolvedBridge]], problems: _Problems
 ) -> dict[str, list[ResolvedRoute]]:
     out: dict[str, list[ResolvedRoute]] = {}
     for node in nodes.values():
         if node.kind.is_l2:
             continue
         ends = ends_by_node.get(node.name, [])
+        connected = [e.address for e in ends if e.address is not None] + [
+            b.address for b in bridges.get(node.name, []) if b.address is not None]
         seen: set[IPv4Network] = set()
         for r in node.routes:
             where = f"node {node.name!r}: route {r.dest!r}"
@@ -452,11 +536,10 @@ def _resolve_routes(
                 except (ValueError, TypeError) as exc:
                     problems.add(f"{where}: gateway {r.via!r} is not an IPv4 address ({exc})")
                     continue
-                connected = [e for e in ends if e.address is not None and via in e.address.network]
-                if any(e.address is not None and e.address.ip == via for e in ends):
+                if any(a.ip == via for a in connected):
                     problems.add(f"{where}: the gateway {via} is this node's own address; use the next hop's address")
-                elif not connected:
-                    nets = ", ".join(str(e.address.network) for e in ends if e.address is not None) or "none"
+                elif not any(via in a.network for a in connected):
+                    nets = ", ".join(str(a.network) for a in connected) or "none"
                     problems.add(
                         f"{where}: the gateway {via} is on no subnet this node is connected to "
                         f"(its subnets: {nets}); use an address on one of them"
@@ -476,6 +559,7 @@ def _freeze(
     pairs: list[tuple[_End, _End, LinkSpec, str, IPv4Network | None]],
     ends_by_node: dict[str, list[_End]],
     routes: dict[str, list[ResolvedRoute]],
+    bridges: dict[str, list[ResolvedBridge]],
 ) -> ResolvedLab:
     frozen: dict[int, ResolvedInterface] = {}
     links = []
@@ -486,12 +570,12 @@ def _freeze(
         links.append(ResolvedLink(ia, ib, link.mtu))
     out_nodes = []
     for node in nodes.values():
-        bridge = None
+        own = list(bridges.get(node.name, []))
         if node.kind.is_l2:
             ageing = 0.0 if node.kind is NodeKind.HUB else (DEFAULT_AGEING_S if node.ageing_s is None else node.ageing_s)
-            bridge = ResolvedBridge(node.name, node.name, int(round(ageing * 100)), node.stp)
+            own = [ResolvedBridge(node.name, node.name, int(round(ageing * 100)), node.stp)]
         ifaces = tuple(frozen[id(e)] for e in ends_by_node.get(node.name, []))
-        out_nodes.append(
-            ResolvedNode(node.name, node.kind, node.forwards, bridge, ifaces, tuple(routes.get(node.name, [])))
-        )
+        out_nodes.append(ResolvedNode(node.name, node.kind, node.forwards, tuple(own), ifaces,
+                                      tuple(routes.get(node.name, [])), tuple(node.chains), tuple(node.rules),
+                                      node.role))
     return ResolvedLab(topo.name, topo.ipv6, tuple(out_nodes), tuple(links))

@@ -17,6 +17,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+from netnb.model.firewall import Chain, Rule
+
 
 class NodeKind(str, enum.Enum):
     """What a node is. Hosts and routers are L3 namespaces; switches and hubs are one bridge each."""
@@ -46,8 +48,21 @@ class RouteSpec:
 
 
 @dataclass
+class BridgeSpec:
+    """A Linux bridge inside an IP node (like ``docker0`` inside a Docker host), with its own address."""
+
+    name: str
+    ip: str | None = None
+    ageing_s: float | None = None
+
+
+@dataclass
 class NodeSpec:
-    """One node of a lab; ``subnet`` and ``ageing_s`` only mean something for switches and hubs."""
+    """One node of a lab; ``subnet`` and ``ageing_s`` only mean something for switches and hubs.
+
+    ``forward`` overrides the kind's default (routers forward, hosts do not); ``bridges``, ``chains``
+    and ``rules`` describe what lives inside an IP node besides its links.
+    """
 
     name: str
     kind: NodeKind
@@ -55,11 +70,16 @@ class NodeSpec:
     ageing_s: float | None = None
     stp: bool = False
     routes: list[RouteSpec] = field(default_factory=list)
+    forward: bool | None = None
+    bridges: list[BridgeSpec] = field(default_factory=list)
+    chains: list[Chain] = field(default_factory=list)
+    rules: list[Rule] = field(default_factory=list)
+    role: str = ""
 
     @property
     def forwards(self) -> bool:
         """Whether the node routes packets between its interfaces (``net.ipv4.ip_forward=1``)."""
-        return self.kind is NodeKind.ROUTER
+        return self.kind is NodeKind.ROUTER if self.forward is None else self.forward
 
 
 @dataclass

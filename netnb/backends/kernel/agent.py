@@ -87,11 +87,12 @@ class Server:
 
     def rpc_teardown(self, ops: list[dict[str, Any]]) -> dict[str, Any]:
         operations = [operation_from_dict(o) for o in ops]
-        for ident in list(self.recordings):  # a capture socket would keep its namespace alive
-            self.rpc_capture_stop(ident)
-        for op in operations:
-            if isinstance(op, DelNamespace):
-                self.processes.stop_node(op.node)
+        gone = {op.node for op in operations if isinstance(op, DelNamespace)}
+        for ident, rec in list(self.recordings.items()):  # a capture socket keeps its namespace alive
+            if any(p.node in gone for p in rec.points):
+                self.rpc_capture_stop(ident)
+        for node in gone:
+            self.processes.stop_node(node)
         return {"done": self.dataplane.apply(operations)}
 
     def rpc_wait_ready(self, timeout: float) -> dict[str, Any]:
@@ -140,6 +141,9 @@ class Server:
                 else:
                     sock.sendto(frame, (dest, 0))
         return {"sent": count}
+
+    def rpc_iptables(self, node: str, argv: list[str]) -> str:
+        return self.dataplane.iptables(node, argv)
 
     def rpc_routes(self, node: str) -> list[dict[str, Any]]:
         return self.dataplane.routes(node)

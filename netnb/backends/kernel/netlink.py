@@ -15,6 +15,7 @@ import fcntl
 import os
 import socket
 import struct
+import subprocess
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -36,6 +37,8 @@ from netnb.plan import (
     DelLink,
     DelNamespace,
     DelRoute,
+    IptablesChain,
+    IptablesRule,
     Operation,
     SetLinkState,
     SetSysctl,
@@ -43,6 +46,7 @@ from netnb.plan import (
 )
 
 T = TypeVar("T")
+_TOOL_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C"}
 
 _NUD = {0x01: "INCOMPLETE", 0x02: "REACHABLE", 0x04: "STALE", 0x08: "DELAY", 0x10: "PROBE",
         0x20: "FAILED", 0x40: "NOARP", 0x80: "PERMANENT", 0x00: "NONE"}
@@ -163,6 +167,8 @@ class Dataplane:
             extra: dict[str, Any] = {}
             if op.mtu:
                 peer["mtu"] = extra["mtu"] = op.mtu
+            if op.peer_mac:
+                peer["address"] = op.peer_mac
             if op.master:
                 extra["master"] = self._index(ns, op.master)
             ns.ipr.link("add", ifname=op.ifname, kind="veth", peer=peer, state="up", **extra)
@@ -186,8 +192,32 @@ class Dataplane:
             if op.dev:
                 spec["oif"] = self._index(ns, op.dev)
             ns.ipr.route("add" if isinstance(op, AddRoute) else "del", **spec)
+        elif isinstance(op, (IptablesChain, IptablesRule)):
+            self._iptables(ns, op.argv())
         else:
             raise BackendError(f"the kernel backend cannot run {type(op).__name__} yet")
+
+    def _iptables(self, ns: Namespace, argv: list[str]) -> str:
+        """Run the real ``iptables`` (iptables-nft) inside the namespace; rules are netfilter's to keep."""
+        with nsutil.inside(ns.fd, self.home):
+            proc = subprocess.run(["iptables", "-w", *argv], capture_output=True, text=True, env=_TOOL_ENV)
+        if proc.returncode != 0:
+            raise BackendError(f"iptables {' '.join(argv)}: {proc.stderr.strip()}")
+        return proc.stdout
+
+    def iptables(self, node: str, argv: list[str]) -> str:
+        """Output of ``iptables ARGS`` (or ``iptables-save`` when argv[0] is 'save') inside ``node``."""
+        def run() -> str:
+            ns = self.ns(node)
+            if argv[:1] == ["save"]:
+                with nsutil.inside(ns.fd, self.home):
+                    proc = subprocess.run(["iptables-save", *argv[1:]], capture_output=True, text=True,
+                                          env=_TOOL_ENV)
+                if proc.returncode != 0:
+                    raise BackendError(f"iptables-save: {proc.stderr.strip()}")
+                return proc.stdout
+            return self._iptables(ns, argv)
+        return self._call(run)
 
     # -- readiness --------------------------------------------------------------------------
     def wait_ready(self, timeout: float = 10.0) -> float:

@@ -63,6 +63,7 @@ class Point:
     """One capture point: a socket with its ring, and the pcapng file it spools to."""
 
     label: str
+    node: str
     sock: socket.socket
     ring: mmap.mmap
     block_size: int
@@ -121,7 +122,7 @@ def open_point(ns_fd: int, home_fd: int, ifname: str, label: str, path: str,
     out = open(path, "wb", buffering=1 << 20)
     pcapng.write_header(out.write, [label])
     out.flush()
-    return Point(label, sock, ring, block_size, block_count, out, path)
+    return Point(label, label.rsplit(":", 1)[0], sock, ring, block_size, block_count, out, path)
 
 
 def _drain_point(p: Point) -> int:

@@ -1,0 +1,554 @@
+"""Docker's networking on a lab: a Docker host with ``docker0``, containers as namespaces, published
+ports through real DNAT/MASQUERADE rules, and libnetwork's networks (bridge and null drivers).
+
+Images and filesystems are out of scope: a container is a network namespace running a command (with
+its own hostname and ``/etc/hosts``, as Docker gives it). Every address, interface name and netfilter
+rule follows Docker (see ``rules.DOCKER_RELEASE``) so a student can compare line by line.
+
+>>> from netnb import Lab
+>>> lab = Lab("docker")
+>>> lan = lab.switch("lan", subnet="192.168.3.0/24")
+>>> ubuntu1 = DockerHost(lab, "ubuntu1", lan, ip="192.168.3.2")
+>>> [str(b.address) for b in lab.resolved().node("ubuntu1").bridges]
+['172.17.0.1/16']
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import os
+import shlex
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from ipaddress import IPv4Address, IPv4Network
+from typing import Any
+
+from netnb.docker.rules import DOCKER_RELEASE, PlacedRule, daemon_chains, daemon_rules, network_forward_rules, \
+    network_rules, port_rules
+from netnb.errors import NetnbError
+from netnb.lab import Host, Lab, Process, Switch
+from netnb.model import NodeKind, NodeSpec
+from netnb.model.topology import BridgeSpec
+from netnb.plan import (
+    FRESH_NAMESPACE_SYSCTLS,
+    AddAddress,
+    AddBridge,
+    AddNamespace,
+    AddRoute,
+    AddVeth,
+    IptablesRule,
+    Operation,
+    SetLinkState,
+    SetSysctl,
+)
+from netnb.view.table import Table
+
+DRIVERS = ("bridge", "null")
+_DEFAULT_POOLS = [IPv4Network(f"172.{n}.0.0/16") for n in range(18, 32)] + \
+    [IPv4Network(f"192.168.{n}.0/20") for n in range(0, 256, 16)]
+
+
+class DockerError(NetnbError):
+    """What ``docker`` itself would refuse (a name in use, a port taken, an unknown network...)."""
+
+
+def _docker_id(*parts: str) -> str:
+    """A 64-hex id, derived from the names so a lab is the same every time it runs."""
+    return hashlib.sha256("/".join(parts).encode()).hexdigest()
+
+
+@dataclass
+class Network:
+    """A libnetwork network on one Docker host."""
+
+    name: str
+    id: str
+    driver: str
+    subnet: IPv4Network | None
+    bridge: str | None
+    builtin: bool = False
+    ips: dict[str, IPv4Address] = field(default_factory=dict)   # container name -> address
+
+    @property
+    def gateway(self) -> IPv4Address | None:
+        """The bridge's address (the first of the subnet), the containers' default gateway."""
+        return next(self.subnet.hosts()) if self.subnet is not None else None
+
+    def allocate(self, wanted: str | None = None) -> IPv4Address:
+        """The next free address (Docker's IPAM hands them out in order), or ``wanted`` if free."""
+        assert self.subnet is not None
+        taken = set(self.ips.values()) | {self.gateway}
+        if wanted is not None:
+            ip = IPv4Address(wanted)
+            if ip not in self.subnet or ip in taken:
+                raise DockerError(f"address {ip} is not free in network {self.name!r} ({self.subnet})")
+            return ip
+        for ip in self.subnet.hosts():
+            if ip not in taken:
+                return ip
+        raise DockerError(f"network {self.name!r} ({self.subnet}) has no free address left")
+
+
+@dataclass
+class Endpoint:
+    """A container's attachment to a network: its interface inside, the veth outside, address, MAC."""
+
+    network: Network
+    ifname: str
+    host_veth: str
+    ip: IPv4Address
+    mac: str
+    ops: list[Operation]
+
+
+class Container(Host):
+    """A container: a network namespace on a Docker host running a command."""
+
+    def __init__(self, host: DockerHost, name: str, image: str, command: str | list[str], seq: int) -> None:
+        super().__init__(host.lab, NodeSpec(f"{host.name}/{name}", NodeKind.HOST, role="container"))
+        self.docker_host = host
+        self.container_name = name
+        self.image = image
+        self.command = command
+        self.id = _docker_id(host.lab.name, host.name, name, str(seq))
+        self.endpoints: dict[str, Endpoint] = {}
+        self.ports: list[tuple[int, int, str]] = []            # (host port, container port, proto)
+        self.exposed: list[int] = []
+        self.process: Process | None = None
+        self.proxies: list[Process] = []
+        self.created = time.time()
+        self.base_ops: list[Operation] = []
+        self.port_ops: list[Operation] = []
+        self.hosts_file = ""
+        self.null = False
+        self.publish_all = False
+
+    # -- addresses --------------------------------------------------------------------------
+    @property
+    def ip(self) -> str:
+        """Address on its first network ('' for the null driver), like ``NetworkSettings.IPAddress``."""
+        first = next(iter(self.endpoints.values()), None)
+        return str(first.ip) if first else ""
+
+    @property
+    def addresses(self) -> list[ipaddress.IPv4Interface]:
+        return [ipaddress.IPv4Interface(f"{e.ip}/{e.network.subnet.prefixlen}") for e in self.endpoints.values()
+                if e.network.subnet is not None]
+
+    # -- commands run inside the container, with its hostname and /etc/hosts ----------------------
+    def _wrap(self, command: str | list[str]) -> list[str]:
+        argv = ["/bin/sh", "-c", command] if isinstance(command, str) else list(command)
+        setup = 'hostname "$1" && mount --bind "$2" /etc/hosts && shift 2 && exec "$@"'
+        return ["unshare", "--mount", "--uts", "--propagation", "private", "/bin/sh", "-c", setup, "sh",
+                self.id[:12], self.hosts_file, *argv]
+
+    def run(self, command: str | list[str], *, timeout: float | None = 60, check: bool = False,
+            stdin: str | None = None) -> Any:
+        """Run a command in the container (like ``docker exec``)."""
+        result = super().run(self._wrap(command), timeout=timeout, check=check, stdin=stdin)
+        text = command if isinstance(command, str) else shlex.join(command)
+        return type(result)(result.node, text, result.rc, result.stdout, result.stderr, result.duration_s)
+
+    def popen(self, command: str | list[str]) -> Process:
+        """Start a command in the container in the background."""
+        proc = super().popen(self._wrap(command))
+        proc.command = command if isinstance(command, str) else shlex.join(command)
+        return proc
+
+    @property
+    def running(self) -> bool:
+        """Whether its main command still runs."""
+        return self.process is not None and self.process.running
+
+    def __repr__(self) -> str:
+        return f"<Container {self.container_name!r} {self.id[:12]} on {self.docker_host.name!r} ip={self.ip or '-'}>"
+
+
+class DockerHost:
+    """A Linux host running "Docker": ``docker0`` with NAT, containers, networks, published ports.
+
+    Describing it adds the host to the lab (linked to ``lan`` at ``ip``, forwarding on, ``docker0`` at the
+    first address of ``bridge_subnet``, the daemon's iptables rules); containers are made while the lab runs.
+    Its methods are Docker's (``run`` is ``docker run``); the host itself is ``.node`` (a Host:
+    ``ubuntu1.node.run("ip -br addr")``), also ``lab["ubuntu1"]``.
+    """
+
+    def __init__(self, lab: Lab, name: str, lan: Switch, ip: str, *, bridge_subnet: str = "172.17.0.0/16",
+                 gateway: str | None = None, port_range: tuple[int, int] = (49153, 65535)) -> None:
+        lab._require_not_running("add a Docker host")
+        self.lab = lab
+        self.node: Host = lab._add(NodeSpec(name, NodeKind.HOST, forward=True, role="docker-host"), Host)
+        spec = self.node.spec
+        try:
+            subnet = IPv4Network(bridge_subnet, strict=True)
+        except ValueError as exc:
+            raise DockerError(f"bridge_subnet {bridge_subnet!r} is not a subnet like '172.17.0.0/16' ({exc})") from exc
+        self.bridge_subnet = subnet
+        gw = next(subnet.hosts())
+        spec.bridges.append(BridgeSpec("docker0", f"{gw}/{subnet.prefixlen}"))
+        spec.chains.extend(daemon_chains())
+        spec.rules.extend(daemon_rules("docker0", str(subnet)))
+        lab.link(self.node, lan, ip=ip)
+        if gateway is None:
+            gateway = _lan_gateway(lab, lan)
+        if gateway is not None:
+            self.node.route("default", via=gateway)
+        self.port_range = port_range
+        self.release = DOCKER_RELEASE
+        self._reset()
+        lab.on_start(self._on_start, self._on_stop)
+
+    @property
+    def name(self) -> str:
+        """The host's node name."""
+        return self.node.name
+
+    @property
+    def ip(self) -> str | None:
+        """The host's address on its LAN."""
+        return self.node.ip
+
+    def route(self, dest: str, *, via: str | None = None, dev: str | None = None) -> None:
+        """A static route on the host (e.g. to another host's container subnet, the article's cross-host case)."""
+        self.node.route(dest, via=via, dev=dev)
+
+    # -- lifetime -----------------------------------------------------------------------------
+    def _reset(self) -> None:
+        default = Network("bridge", _docker_id(self.lab.name, self.name, "bridge"), "bridge", self.bridge_subnet,
+                          "docker0", builtin=True)
+        none = Network("none", _docker_id(self.lab.name, self.name, "none"), "null", None, None, builtin=True)
+        self.networks: dict[str, Network] = {"bridge": default, "none": none}
+        self.containers: dict[str, Container] = {}
+        self._network_ops: dict[str, list[Operation]] = {}
+        self._seq = 0
+        self._dir = ""
+
+    def _on_start(self, lab: Lab) -> None:
+        self._reset()
+        self._dir = tempfile.mkdtemp(prefix=f"netnb-docker-{self.name}-")
+        os.chmod(self._dir, 0o755)
+
+    def _on_stop(self, lab: Lab) -> None:
+        for c in self.containers.values():
+            c.process = None
+        if self._dir:
+            shutil.rmtree(self._dir, ignore_errors=True)
+
+    # -- docker network ------------------------------------------------------------------------
+    def network_create(self, name: str, driver: str = "bridge", subnet: str | None = None) -> Network:
+        """``docker network create``: a bridge network gets its own ``br-<id>`` bridge, subnet and rules."""
+        self.lab._agent()
+        if name in self.networks:
+            raise DockerError(f"network with name {name} already exists")
+        if driver not in DRIVERS:
+            raise DockerError(f"plugin {driver!r} not found: this lab has the drivers {', '.join(DRIVERS)}")
+        if driver == "null":
+            raise DockerError("only one instance of \"null\" network is allowed (it is called 'none')")
+        net_id = _docker_id(self.lab.name, self.name, "network", name)
+        if subnet is None:
+            pool = next((p for p in _DEFAULT_POOLS if not self._overlaps(p)), None)
+            if pool is None:
+                raise DockerError("could not find an available, non-overlapping IPv4 address pool")
+            chosen = pool
+        else:
+            try:
+                chosen = IPv4Network(subnet, strict=True)
+            except ValueError as exc:
+                raise DockerError(f"invalid subnet {subnet!r}: {exc}") from exc
+            clash = self._overlaps(chosen)
+            if clash:
+                raise DockerError(f"Pool overlaps with other one on this address space ({clash})")
+        net = Network(name, net_id, driver, chosen, f"br-{net_id[:12]}")
+        gw = net.gateway
+        placed = network_rules(net.bridge, str(chosen)) + network_forward_rules(net.bridge)
+        ops: list[Operation] = [AddBridge(self.name, net.bridge, 30000), AddAddress(self.name, net.bridge,
+                                f"{gw}/{chosen.prefixlen}"), *self._rule_ops(placed)]
+        self.lab.apply(ops)
+        self._network_ops[name] = ops
+        self.networks[name] = net
+        return net
+
+    def _overlaps(self, subnet: IPv4Network) -> str:
+        for net in self.networks.values():
+            if net.subnet is not None and net.subnet.overlaps(subnet):
+                return f"{net.name}: {net.subnet}"
+        for addr in self.node.addresses:
+            if addr.network.overlaps(subnet) and addr.network != self.bridge_subnet:
+                return f"{self.name}'s own network {addr.network}"
+        return ""
+
+    def network_rm(self, name: str) -> None:
+        """``docker network rm``: only for user-defined networks without containers."""
+        net = self._network(name)
+        if net.builtin:
+            raise DockerError(f"{name} is a pre-defined network and cannot be removed")
+        if net.ips:
+            raise DockerError(f"network {name} has active endpoints ({', '.join(sorted(net.ips))})")
+        self.lab.undo(self._network_ops.pop(name))
+        del self.networks[name]
+
+    def _network(self, name: str) -> Network:
+        try:
+            return self.networks[name]
+        except KeyError:
+            raise DockerError(f"network {name} not found (networks here: {', '.join(self.networks)})") from None
+
+    def _rule_ops(self, placed: list[PlacedRule]) -> list[Operation]:
+        return [IptablesRule(self.name, p.rule.table, p.rule.chain, p.rule.args, p.position) for p in placed]
+
+    # -- docker run / rm ---------------------------------------------------------------------------
+    def run(self, name: str, command: str | list[str] = "sleep infinity", *, image: str = "netnb/none",
+            network: str = "bridge", publish: dict[int, int] | None = None, publish_all: bool = False,
+            expose: list[int] | tuple[int, ...] = (), ip: str | None = None) -> Container:
+        """``docker run -d``: a container on ``network`` (``bridge``, ``none`` or one you created).
+
+        ``publish={49153: 8080}`` maps host port 49153 to container port 8080 (``-p 49153:8080``);
+        ``publish_all=True`` maps every ``expose``d port to a free host port from 49153 up (``-P``).
+        Everything is checked before anything is created.
+        """
+        self.lab._agent()
+        if name in self.containers:
+            raise DockerError(f'the container name "/{name}" is already in use by container '
+                              f'"{self.containers[name].id[:12]}"; remove it or choose another name')
+        if not name or not all(c.isalnum() or c in "_.-" for c in name) or not name[0].isalnum():
+            raise DockerError(f"invalid container name {name!r}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
+        net = self._network(network)
+        ports = self._ports_for(publish or {}, list(expose), publish_all)
+        if ports and net.driver == "null":
+            raise DockerError("a container on the 'none' network cannot publish ports")
+        self._seq += 1
+        c = Container(self, name, image, command, self._seq)
+        c.exposed = sorted(set(expose) | {cp for _, cp, _ in ports})
+        c.null, c.publish_all = net.driver == "null", publish_all
+        c.hosts_file = os.path.join(self._dir, f"{name}.hosts")
+        ops: list[Operation] = [AddNamespace(c.name)]
+        if not self.lab.topology.ipv6:
+            for key in ("net.ipv6.conf.all.disable_ipv6", "net.ipv6.conf.default.disable_ipv6"):
+                ops.append(SetSysctl(c.name, key, "1", FRESH_NAMESPACE_SYSCTLS[key]))
+        key = "net.ipv4.igmp_link_local_mcast_reports"
+        ops += [SetSysctl(c.name, key, "0", FRESH_NAMESPACE_SYSCTLS[key]), SetLinkState(c.name, "lo", True)]
+        endpoint = None
+        if net.driver == "bridge":
+            endpoint = self._endpoint(c, net, ip, default_route=True)
+            ops += endpoint.ops
+        port_ops = []
+        if endpoint is not None:
+            for host_port, cport, proto in ports:
+                port_ops += self._rule_ops(port_rules(net.bridge or "", str(endpoint.ip), host_port, cport, proto))
+        self.lab.apply(ops + port_ops)
+        c.base_ops, c.port_ops, c.ports = ops, port_ops, ports
+        if endpoint is not None:
+            c.endpoints[net.name] = endpoint
+            net.ips[name] = endpoint.ip
+        self.containers[name] = c
+        self.lab._handles.setdefault(c.name, c)
+        self._write_hosts()
+        for host_port, cport, proto in ports:
+            c.proxies.append(self.node.popen([sys.executable, "-m", "netnb.docker.proxy", "-proto", proto,
+                                         "-host-ip", "0.0.0.0", "-host-port", str(host_port),
+                                         "-container-ip", c.ip, "-container-port", str(cport)]))
+        c.process = c.popen(command)
+        return c
+
+    def _ports_for(self, publish: dict[int, int], expose: list[int], publish_all: bool) -> list[tuple[int, int, str]]:
+        used = {hp for c in self.containers.values() for hp, _, _ in c.ports}
+        out: list[tuple[int, int, str]] = []
+        for host_port, cport in publish.items():
+            for p in (host_port, cport):
+                if not (isinstance(p, int) and 1 <= p <= 65535):
+                    raise DockerError(f"invalid port {p!r}: use 1-65535")
+            if host_port in used:
+                owner = next(c.container_name for c in self.containers.values() if any(hp == host_port for hp, _, _ in c.ports))
+                raise DockerError(f"Bind for 0.0.0.0:{host_port} failed: port is already allocated (by {owner})")
+            used.add(host_port)
+            out.append((host_port, cport, "tcp"))
+        if publish_all:
+            mapped = {cp for _, cp, _ in out}
+            for cport in expose:
+                if cport in mapped:
+                    continue
+                host_port = next((p for p in range(self.port_range[0], self.port_range[1] + 1) if p not in used), None)
+                if host_port is None:
+                    raise DockerError(f"no free host port left in {self.port_range}")
+                used.add(host_port)
+                out.append((host_port, cport, "tcp"))
+        return out
+
+    def _endpoint(self, c: Container, net: Network, ip: str | None, default_route: bool) -> Endpoint:
+        addr = net.allocate(ip)
+        index = len(c.endpoints)
+        ifname = f"eth{index}"
+        mac = "02:42:" + ":".join(f"{b:02x}" for b in addr.packed)   # Docker derives the MAC from the IP
+        veth = "veth" + hashlib.sha256(f"{c.id}/{net.id}".encode()).hexdigest()[:7]
+        assert net.subnet is not None and net.bridge is not None
+        ops: list[Operation] = [
+            AddVeth(self.name, veth, c.name, ifname, master=net.bridge, peer_mac=mac),
+            AddAddress(c.name, ifname, f"{addr}/{net.subnet.prefixlen}"),
+        ]
+        if default_route:
+            ops.append(AddRoute(c.name, "0.0.0.0/0", str(net.gateway)))
+        return Endpoint(net, ifname, veth, addr, mac, ops)
+
+    def rm(self, container: Container | str, *, force: bool = True) -> None:
+        """``docker rm -f``: stop it, remove its namespace, addresses, ports and rules."""
+        c = self.container(container)
+        for p in [*c.proxies, *([c.process] if c.process else [])]:
+            p.stop(timeout=1)
+        self.lab.undo(c.base_ops + c.port_ops + [op for e in c.endpoints.values() for op in e.ops])
+        for e in c.endpoints.values():
+            e.network.ips.pop(c.container_name, None)
+        del self.containers[c.container_name]
+        self.lab._handles.pop(c.name, None)
+        self._write_hosts()
+
+    def container(self, ref: Container | str) -> Container:
+        """A container by name, short id or object."""
+        if isinstance(ref, Container):
+            return ref
+        for c in self.containers.values():
+            if ref in (c.container_name, c.id) or (len(ref) >= 4 and c.id.startswith(ref)):
+                return c
+        raise DockerError(f"No such container: {ref}")
+
+    # -- docker network connect / disconnect -------------------------------------------------------
+    def connect(self, container: Container | str, network: str, *, ip: str | None = None) -> None:
+        """``docker network connect``: a new interface (eth1, eth2...) on that network."""
+        c = self.container(container)
+        net = self._network(network)
+        if net.name in c.endpoints:
+            raise DockerError(f"endpoint with name {c.container_name} already exists in network {net.name}")
+        if net.driver != "bridge":
+            raise DockerError(f"cannot connect a container to the {net.driver!r} network {net.name!r}")
+        if c.null:
+            raise DockerError("container cannot be connected to multiple networks with one of the networks in "
+                              "private (none) mode")
+        endpoint = self._endpoint(c, net, ip, default_route=not c.endpoints)
+        self.lab.apply(endpoint.ops)
+        c.endpoints[net.name] = endpoint
+        net.ips[c.container_name] = endpoint.ip
+        self._write_hosts()
+
+    def disconnect(self, container: Container | str, network: str) -> None:
+        """``docker network disconnect``: the interface on that network goes away."""
+        c = self.container(container)
+        net = self._network(network)
+        endpoint = c.endpoints.pop(net.name, None)
+        if endpoint is None:
+            raise DockerError(f"container {c.container_name} is not connected to network {net.name}")
+        self.lab.undo(endpoint.ops)
+        net.ips.pop(c.container_name, None)
+        self._write_hosts()
+
+    # -- /etc/hosts: names resolve inside user-defined networks ------------------------------------
+    def _write_hosts(self) -> None:
+        for c in self.containers.values():
+            lines = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback"]
+            if c.ip:
+                lines.append(f"{c.ip}\t{c.id[:12]}")
+            peers: dict[str, str] = {}
+            for e in c.endpoints.values():
+                if e.network.builtin:
+                    continue  # the default bridge has no name resolution, as in Docker
+                for other, addr in sorted(e.network.ips.items()):
+                    if other != c.container_name:
+                        peers.setdefault(other, str(addr))
+            lines += [f"{addr}\t{other}" for other, addr in peers.items()]
+            text = "\n".join(lines) + "\n"
+            # Rewritten in place: running containers have this very file bind-mounted on /etc/hosts.
+            mode = "r+" if os.path.exists(c.hosts_file) else "w"
+            with open(c.hosts_file, mode) as f:
+                f.seek(0)
+                f.write(text)
+                f.truncate()
+            os.chmod(c.hosts_file, 0o644)
+
+    # -- looking ---------------------------------------------------------------------------------
+    def ps(self) -> Table:
+        """``docker ps``: id, image, command, created, status, ports, names."""
+        rows = []
+        now = time.time()
+        for c in self.containers.values():
+            cmd = c.command if isinstance(c.command, str) else shlex.join(c.command)
+            cmd = f'"{cmd[:19]}…"' if len(cmd) > 20 else f'"{cmd}"'
+            status = f"Up {_ago(now - c.created)}" if c.running else "Exited"
+            ports = ", ".join(f"0.0.0.0:{hp}->{cp}/{proto}" for hp, cp, proto in c.ports)
+            rows.append([c.id[:12], c.image, cmd, f"{_ago(now - c.created)} ago", status, ports, c.container_name])
+        return Table(["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"], rows,
+                     title=f"docker ps on {self.name}")
+
+    def network_ls(self) -> Table:
+        """``docker network ls``."""
+        rows = [[n.id[:12], n.name, n.driver, "local", str(n.subnet or ""), n.bridge or ""]
+                for n in self.networks.values()]
+        return Table(["NETWORK ID", "NAME", "DRIVER", "SCOPE", "SUBNET", "BRIDGE"], rows,
+                     title=f"docker network ls on {self.name}")
+
+    def inspect(self, ref: Container | str) -> dict[str, Any]:
+        """``docker inspect``: the fields that describe its networking, in Docker's shape."""
+        c = self.container(ref)
+        first = next(iter(c.endpoints.values()), None)
+        ports = {f"{cp}/tcp": None for cp in c.exposed}
+        for hp, cp, proto in c.ports:
+            ports[f"{cp}/{proto}"] = [{"HostIp": "0.0.0.0", "HostPort": str(hp)}]
+        networks = {
+            e.network.name: {"NetworkID": e.network.id, "EndpointID": _docker_id(c.id, e.network.id),
+                             "Gateway": str(e.network.gateway), "IPAddress": str(e.ip),
+                             "IPPrefixLen": e.network.subnet.prefixlen if e.network.subnet else 0,
+                             "MacAddress": e.mac, "Aliases": None if e.network.builtin else [c.container_name]}
+            for e in c.endpoints.values()
+        }
+        if not c.endpoints:
+            none = self.networks["none"]
+            networks = {"none": {"NetworkID": none.id, "Gateway": "", "IPAddress": "", "MacAddress": ""}}
+        return {
+            "Id": c.id,
+            "Name": f"/{c.container_name}",
+            "Config": {"Hostname": c.id[:12], "Image": c.image, "ExposedPorts": {f"{p}/tcp": {} for p in c.exposed},
+                       "Cmd": shlex.split(c.command) if isinstance(c.command, str) else list(c.command)},
+            "State": {"Status": "running" if c.running else "exited", "Running": c.running},
+            "HostConfig": {"NetworkMode": next(iter(c.endpoints), "none") if c.endpoints else "none",
+                           "PortBindings": {f"{cp}/{proto}": [{"HostIp": "", "HostPort": str(hp)}]
+                                            for hp, cp, proto in c.ports},
+                           "PublishAllPorts": c.publish_all},
+            "NetworkSettings": {
+                "IPAddress": str(first.ip) if first and first.network.builtin else "",
+                "Gateway": str(first.network.gateway) if first and first.network.builtin else "",
+                "MacAddress": first.mac if first and first.network.builtin else "",
+                "Ports": ports,
+                "Networks": networks,
+            },
+        }
+
+    def iptables(self, args: str = "-t nat -nvL") -> str:
+        """The real ``iptables`` output inside this host (counters included), e.g. ``iptables("-t nat -nvL")``."""
+        return self.lab._agent().call("iptables", {"node": self.name, "argv": shlex.split(args)}, wait=60)
+
+    def iptables_save(self) -> str:
+        """``iptables-save`` inside this host."""
+        return self.lab._agent().call("iptables", {"node": self.name, "argv": ["save"]}, wait=60)
+
+    def __repr__(self) -> str:
+        return f"<DockerHost {self.name!r}: {len(getattr(self, 'containers', {}))} containers>"
+
+
+def _lan_gateway(lab: Lab, lan: Switch) -> str | None:
+    """The gateway address of ``lan`` if the lab has an internet router on it."""
+    for link in lab.topology.links:
+        ends = {link.a, link.b}
+        node = lab.topology.node(next(iter(ends - {lan.name}), ""))
+        if lan.name in ends and node is not None and node.role == "internet" and node.kind is NodeKind.ROUTER:
+            ip = link.ip if isinstance(link.ip, str) else None
+            return ip.split("/")[0] if ip else None
+    return None
+
+
+def _ago(seconds: float) -> str:
+    seconds = int(seconds)
+    if seconds < 60:
+        return "Less than a second" if seconds < 1 else f"{seconds} second{'s' if seconds != 1 else ''}"
+    minutes = seconds // 60
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
