@@ -210,7 +210,7 @@ class DelLink(Operation):
     peer_node: str | None = None
 
     def reverse(self) -> Operation:
-        raise NotImplementedError("a deleted link is recreated from the operation that made it")
+        raise NotImplementedError("a deleted link is recreated by the operation that made it, not by DelLink")
 
     def commands(self) -> list[str]:
         return [f"{_ns(self.node)} link del {self.ifname}"]

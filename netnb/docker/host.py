@@ -32,6 +32,7 @@ from netnb.docker.rules import DOCKER_RELEASE, PlacedRule, daemon_chains, daemon
 from netnb.errors import NetnbError
 from netnb.lab import Host, Lab, Process, Switch
 from netnb.model import NodeKind, NodeSpec
+from netnb.model.firewall import Rule
 from netnb.model.topology import BridgeSpec
 from netnb.plan import (
     FRESH_NAMESPACE_SYSCTLS,
@@ -216,6 +217,31 @@ class DockerHost:
         """A static route on the host (e.g. to another host's container subnet, the article's cross-host case)."""
         self.node.route(dest, via=via, dev=dev)
 
+    def route_to(self, other: DockerHost) -> None:
+        """Let this host's containers reach ``other``'s by their own addresses (the article's cross-host case).
+
+        A route alone is not enough on a Docker host: the source would be masqueraded to this host's
+        address, and ``other`` drops forwarded traffic it did not publish (FORWARD policy DROP). So, as
+        Docker's documentation advises, this adds the route, a ``RETURN`` before the MASQUERADE here,
+        and an ``ACCEPT`` in ``other``'s DOCKER-USER chain.
+        """
+        mine, theirs = str(self.bridge_subnet), str(other.bridge_subnet)
+        if other.ip is None:
+            raise DockerError(f"{other.name} has no LAN address to route through")
+        keep = Rule("nat", "POSTROUTING", ("-s", mine, "-d", theirs, "-j", "RETURN"))
+        accept = Rule("filter", "DOCKER-USER", ("-s", mine, "-d", theirs, "-j", "ACCEPT"))
+        has_route = any(r.dest == theirs for r in self.node.spec.routes)
+        if not self.lab.running:
+            if not has_route:
+                self.node.route(theirs, via=other.ip)
+            self.node.spec.rules.insert(0, keep)
+            users = other.node.spec.rules
+            users.insert(users.index(Rule("filter", "DOCKER-USER", ("-j", "RETURN"))), accept)
+            return
+        route = [] if has_route else [AddRoute(self.name, theirs, other.ip)]
+        self.lab.apply([*route, IptablesRule(self.name, keep.table, keep.chain, keep.args, 1),
+                        IptablesRule(other.name, accept.table, accept.chain, accept.args, 1)])
+
     # -- lifetime -----------------------------------------------------------------------------
     def _reset(self) -> None:
         default = Network("bridge", _docker_id(self.lab.name, self.name, "bridge"), "bridge", self.bridge_subnet,
@@ -331,15 +357,12 @@ class DockerHost:
                 ops.append(SetSysctl(c.name, key, "1", FRESH_NAMESPACE_SYSCTLS[key]))
         key = "net.ipv4.igmp_link_local_mcast_reports"
         ops += [SetSysctl(c.name, key, "0", FRESH_NAMESPACE_SYSCTLS[key]), SetLinkState(c.name, "lo", True)]
-        endpoint = None
-        if net.driver == "bridge":
-            endpoint = self._endpoint(c, net, ip, default_route=True)
-            ops += endpoint.ops
+        endpoint = self._endpoint(c, net, ip, default_route=True) if net.driver == "bridge" else None
         port_ops = []
         if endpoint is not None:
             for host_port, cport, proto in ports:
                 port_ops += self._rule_ops(port_rules(net.bridge or "", str(endpoint.ip), host_port, cport, proto))
-        self.lab.apply(ops + port_ops)
+        self.lab.apply(ops + (endpoint.ops if endpoint else []) + port_ops)
         c.base_ops, c.port_ops, c.ports = ops, port_ops, ports
         if endpoint is not None:
             c.endpoints[net.name] = endpoint
@@ -351,6 +374,12 @@ class DockerHost:
             c.proxies.append(self.node.popen([sys.executable, "-m", "netnb.docker.proxy", "-proto", proto,
                                          "-host-ip", "0.0.0.0", "-host-port", str(host_port),
                                          "-container-ip", c.ip, "-container-port", str(cport)]))
+        deadline = time.monotonic() + 10
+        for proxy in c.proxies:  # docker run returns once its proxies listen
+            while "docker-proxy" not in proxy.output():
+                if time.monotonic() > deadline or not proxy.running:
+                    raise DockerError(f"docker-proxy for {name} did not start: {proxy.output()[-300:]}")
+                time.sleep(0.01)
         c.process = c.popen(command)
         return c
 

@@ -93,7 +93,7 @@ class Server:
                 self.rpc_capture_stop(ident)
         for node in gone:
             self.processes.stop_node(node)
-        return {"done": self.dataplane.apply(operations)}
+        return {"done": self.dataplane.remove(operations)}
 
     def rpc_wait_ready(self, timeout: float) -> dict[str, Any]:
         return {"waited_s": self.dataplane.wait_ready(timeout)}

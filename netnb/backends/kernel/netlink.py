@@ -102,6 +102,21 @@ class Dataplane:
         """Run ``ops`` in order; if one fails, undo the ones done (last first) and raise."""
         return self._call(lambda: self._apply(list(ops)))
 
+    def remove(self, ops: Iterable[Operation]) -> int:
+        """Run undo operations, all of them even if some fail (then raise, naming each failure)."""
+        def run() -> int:
+            errors = []
+            todo = list(ops)
+            for op in todo:
+                try:
+                    self._execute(op)
+                except Exception as exc:  # keep removing the rest
+                    errors.append(str(_translate(op, exc)))
+            if errors:
+                raise BackendError("some of the lab could not be removed: " + "; ".join(errors[:5]))
+            return len(todo)
+        return self._call(run)
+
     def _apply(self, ops: list[Operation]) -> int:
         done: list[Operation] = []
         for op in ops:
