@@ -217,6 +217,57 @@ class DelLink(Operation):
 
 
 @dataclass(frozen=True)
+class AddVxlan(Operation):
+    """A VXLAN tunnel endpoint: frames entering it leave as UDP from ``local`` to ``port`` (4789)."""
+
+    kind: ClassVar[str] = "add_vxlan"
+    ifname: str
+    vni: int
+    local: str
+    port: int = 4789
+    master: str | None = None
+    target_node: str | None = None
+
+    @property
+    def home(self) -> str:
+        """Where the device lives: ``target_node`` if given (it still sends its UDP from ``node``)."""
+        return self.target_node or self.node
+
+    def reverse(self) -> Operation:
+        return DelLink(self.home, self.ifname)
+
+    @property
+    def namespaced(self) -> bool:
+        return True
+
+    def commands(self) -> list[str]:
+        master = f" master {self.master}" if self.master else ""
+        move = f" netns {shlex.quote(self.target_node)}" if self.target_node else ""
+        return [f"{_ns(self.node)} link add {self.ifname} type vxlan id {self.vni} local {self.local} "
+                f"dstport {self.port} nolearning{move}",
+                f"{_ns(self.home)} link set {self.ifname}{master} up"]
+
+
+@dataclass(frozen=True)
+class AddFdb(Operation):
+    """A forwarding entry on a VXLAN device: frames for ``mac`` go to the tunnel endpoint ``dst``
+    (``00:00:00:00:00:00``: where broadcasts and unknown destinations are copied)."""
+
+    kind: ClassVar[str] = "add_fdb"
+    ifname: str
+    mac: str
+    dst: str
+    delete: bool = False
+
+    def reverse(self) -> Operation:
+        return AddFdb(self.node, self.ifname, self.mac, self.dst, not self.delete)
+
+    def commands(self) -> list[str]:
+        verb = "del" if self.delete else "append"
+        return [f"ip netns exec {shlex.quote(self.node)} bridge fdb {verb} {self.mac} dev {self.ifname} dst {self.dst}"]
+
+
+@dataclass(frozen=True)
 class AddAddress(Operation):
     """Add an IPv4 address (CIDR) to an interface."""
 

@@ -34,81 +34,88 @@ def _tcp_flags(value: int) -> str:
 
 
 def _l4(ip: Packet) -> tuple[str, str]:
-    if ICMP in ip:
-        icmp = ip[ICMP]
-        name = _ICMP_TYPES.get(icmp.type, f"type={icmp.type}")
-        extra = f" id={icmp.id} seq={icmp.seq}" if icmp.type in (0, 8) else f" code={icmp.code}"
+    l4 = ip.payload
+    if isinstance(l4, ICMP):
+        name = _ICMP_TYPES.get(l4.type, f"type={l4.type}")
+        extra = f" id={l4.id} seq={l4.seq}" if l4.type in (0, 8) else f" code={l4.code}"
         return "ICMP", f"{name}{extra} ttl={ip.ttl}"
-    if TCP in ip:
-        t = ip[TCP]
-        return "TCP", f"{t.sport} → {t.dport} [{_tcp_flags(int(t.flags))}] seq={t.seq} ack={t.ack} len={len(t.payload)}"
-    if UDP in ip:
-        u = ip[UDP]
-        if VXLAN in u:
-            inner = u[VXLAN].payload
-            return "VXLAN", f"vni={u[VXLAN].vni} [{describe(inner).info if isinstance(inner, Ether) else inner.summary()}]"
-        return "UDP", f"{u.sport} → {u.dport} len={len(u.payload)}"
+    if isinstance(l4, TCP):
+        return "TCP", f"{l4.sport} → {l4.dport} [{_tcp_flags(int(l4.flags))}] seq={l4.seq} ack={l4.ack} len={len(l4.payload)}"
+    if isinstance(l4, UDP):
+        if isinstance(l4.payload, VXLAN):
+            inner = l4.payload.payload
+            what = describe(inner) if isinstance(inner, Ether) else None
+            text = f"{what.src} → {what.dst} {what.info}" if what else inner.summary()
+            return "VXLAN", f"vni={l4.payload.vni} [{text}]"
+        return "UDP", f"{l4.sport} → {l4.dport} len={len(l4.payload)}"
     return f"IP/{ip.proto}", ip.summary()
 
 
 def describe(pkt: Packet) -> Summary:
-    """Source, destination, protocol and a one-line explanation of a frame."""
-    if ARP in pkt:
-        a = pkt[ARP]
-        if a.op == 1:
-            info = f"ARP who has {a.pdst}? tell {a.psrc}"
-        elif a.op == 2:
-            info = f"ARP {a.psrc} is at {a.hwsrc}"
+    """Source, destination, protocol and a one-line explanation of a frame (its outermost headers)."""
+    l3 = pkt.payload if isinstance(pkt, Ether) else pkt
+    if isinstance(l3, ARP):
+        if l3.op == 1:
+            info = f"ARP who has {l3.pdst}? tell {l3.psrc}"
+        elif l3.op == 2:
+            info = f"ARP {l3.psrc} is at {l3.hwsrc}"
         else:
-            info = f"ARP op={a.op}"
-        return Summary(a.hwsrc, a.hwdst if a.op == 2 else "broadcast", "ARP", info)
-    if IP in pkt:
-        ip = pkt[IP]
-        proto, info = _l4(ip)
-        return Summary(ip.src, ip.dst, proto, info)
-    if Ether in pkt:
-        e = pkt[Ether]
-        if e.type == 0x86DD:
-            return Summary(e.src, e.dst, "IPv6", pkt.summary())
-        return Summary(e.src, e.dst, f"0x{e.type:04x}", pkt.summary())
+            info = f"ARP op={l3.op}"
+        return Summary(l3.hwsrc, l3.hwdst if l3.op == 2 else "broadcast", "ARP", info)
+    if isinstance(l3, IP):
+        proto, info = _l4(l3)
+        return Summary(l3.src, l3.dst, proto, info)
+    if isinstance(pkt, Ether):
+        if pkt.type == 0x86DD:
+            return Summary(pkt.src, pkt.dst, "IPv6", pkt.summary())
+        return Summary(pkt.src, pkt.dst, f"0x{pkt.type:04x}", pkt.summary())
     return Summary("", "", type(pkt).__name__, pkt.summary())
 
 
-def identity(pkt: Packet) -> tuple[object, ...] | None:
-    """What stays the same for one packet across hops, NAT and TTL changes (None: unidentifiable).
+def _innermost(pkt: Packet, layer: type[Packet]) -> Packet | None:
+    count = 0
+    while pkt.getlayer(layer, nb=count + 1) is not None:
+        count += 1
+    return pkt.getlayer(layer, nb=count) if count else None
 
-    IP id + the layer-4 fields NAT leaves alone (ICMP echo seq, TCP seq/ack/flags) + a payload hash.
+
+def identity(pkt: Packet) -> tuple[object, ...] | None:
+    """What stays the same for one packet across hops, NAT, TTL changes and tunnels (None: unidentifiable).
+
+    The innermost IP header's id + the layer-4 fields NAT leaves alone (ICMP echo sequence, TCP
+    sequence/ack/flags) + a payload hash; a packet carried in VXLAN is the same packet as before.
     """
-    if IP in pkt:
-        ip = pkt[IP]
-        if ICMP in ip:
-            icmp = ip[ICMP]
-            inner = (icmp.type, icmp.seq) if icmp.type in (0, 8) else (icmp.type, icmp.code)
-            body: bytes = bytes(icmp.payload)
-            return ("icmp", ip.id, *inner, hashlib.blake2s(body, digest_size=8).digest())
-        if TCP in ip:
-            t = ip[TCP]
-            return ("tcp", ip.id, t.seq, t.ack, int(t.flags), hashlib.blake2s(bytes(t.payload), digest_size=8).digest())
-        if UDP in ip:
-            return ("udp", ip.id, hashlib.blake2s(bytes(ip[UDP].payload), digest_size=8).digest())
+    ip = _innermost(pkt, IP)
+    if ip is not None:
+        l4 = ip.payload
+        if isinstance(l4, ICMP):
+            inner = (l4.type, l4.seq) if l4.type in (0, 8) else (l4.type, l4.code)
+            return ("icmp", ip.id, *inner, hashlib.blake2s(bytes(l4.payload), digest_size=8).digest())
+        if isinstance(l4, TCP):
+            return ("tcp", ip.id, l4.seq, l4.ack, int(l4.flags), hashlib.blake2s(bytes(l4.payload), digest_size=8).digest())
+        if isinstance(l4, UDP):
+            return ("udp", ip.id, hashlib.blake2s(bytes(l4.payload), digest_size=8).digest())
         return ("ip", ip.id, ip.proto)
-    if ARP in pkt:
-        a = pkt[ARP]
-        return ("arp", a.op, a.hwsrc, a.psrc, a.pdst)
+    arp = _innermost(pkt, ARP)
+    if arp is not None:
+        return ("arp", arp.op, arp.hwsrc, arp.psrc, arp.pdst)
     return None
 
 
 def header_fields(pkt: Packet) -> dict[str, str]:
-    """The header fields a journey compares between hops."""
+    """The outermost header fields a journey compares between hops (and the tunnel, if any)."""
     out: dict[str, str] = {}
-    if Ether in pkt:
-        out["eth.src"], out["eth.dst"] = pkt[Ether].src, pkt[Ether].dst
-    if IP in pkt:
-        ip = pkt[IP]
+    if isinstance(pkt, Ether):
+        out["eth.src"], out["eth.dst"] = pkt.src, pkt.dst
+    ip = pkt.payload if isinstance(pkt, Ether) else pkt
+    if isinstance(ip, IP):
         out["ip.src"], out["ip.dst"], out["ip.ttl"] = ip.src, ip.dst, str(ip.ttl)
-        for layer, name in ((TCP, "tcp"), (UDP, "udp")):
-            if layer in ip:
-                out[f"{name}.sport"], out[f"{name}.dport"] = str(ip[layer].sport), str(ip[layer].dport)
-        if ICMP in ip and ip[ICMP].type in (0, 8):
-            out["icmp.id"] = str(ip[ICMP].id)
+        l4 = ip.payload
+        if isinstance(l4, UDP) and isinstance(l4.payload, VXLAN):
+            out["tunnel"] = f"VXLAN vni={l4.payload.vni}"
+        elif isinstance(l4, (TCP, UDP)):
+            name = "tcp" if isinstance(l4, TCP) else "udp"
+            out[f"{name}.sport"], out[f"{name}.dport"] = str(l4.sport), str(l4.dport)
+        elif isinstance(l4, ICMP) and l4.type in (0, 8):
+            out["icmp.id"] = str(l4.id)
     return out

@@ -16,7 +16,7 @@ from netnb.errors import NetnbError
 from netnb.view.table import Table
 
 _COLUMNS = ["eth.src", "eth.dst", "ip.src", "ip.dst", "ip.ttl", "tcp.sport", "tcp.dport", "udp.sport",
-            "udp.dport", "icmp.id"]
+            "udp.dport", "icmp.id", "tunnel"]
 
 
 @dataclass(frozen=True)
@@ -56,9 +56,11 @@ class Journey:
         out = []
         for i in range(1, len(self.hops)):
             before, after = self.hops[i - 1].fields, self.hops[i].fields
-            for key in after:
-                if key in before and before[key] != after[key]:
+            for key in sorted(set(before) | set(after), key=lambda k: (k != "tunnel", k)):
+                if key in before and key in after and before[key] != after[key]:
                     out.append(Change(i, key, before[key], after[key]))
+                elif key == "tunnel":
+                    out.append(Change(i, key, before.get(key, "-"), after.get(key, "-")))
         return out
 
     def changed(self, field: str) -> list[tuple[str, str]]:
@@ -102,6 +104,8 @@ def build_journey(store: FrameStore, pkt: Packet) -> Journey:
 
 def _cheap_mismatch(data: bytes, key: tuple[object, ...]) -> bool:
     """Skip frames whose raw IPv4 id differs without dissecting them (journeys over big captures)."""
-    if key[0] in ("icmp", "tcp", "udp", "ip") and len(data) >= 20 and data[12:14] == b"\x08\x00":
+    if key[0] in ("icmp", "tcp", "udp", "ip") and len(data) >= 24 and data[12:14] == b"\x08\x00":
+        if data[23] == 17:
+            return False  # UDP may carry a tunnelled copy (VXLAN): look inside
         return int.from_bytes(data[18:20], "big") != key[1]
     return False

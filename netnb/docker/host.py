@@ -23,6 +23,7 @@ import shutil
 import sys
 import tempfile
 import time
+import weakref
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network
 from typing import Any
@@ -38,9 +39,11 @@ from netnb.plan import (
     FRESH_NAMESPACE_SYSCTLS,
     AddAddress,
     AddBridge,
+    AddFdb,
     AddNamespace,
     AddRoute,
     AddVeth,
+    AddVxlan,
     IptablesRule,
     Operation,
     SetLinkState,
@@ -48,9 +51,10 @@ from netnb.plan import (
 )
 from netnb.view.table import Table
 
-DRIVERS = ("bridge", "null")
+DRIVERS = ("bridge", "null", "overlay")
 _DEFAULT_POOLS = [IPv4Network(f"172.{n}.0.0/16") for n in range(18, 32)] + \
     [IPv4Network(f"192.168.{n}.0/20") for n in range(0, 256, 16)]
+_OVERLAY_POOLS = [IPv4Network(f"10.0.{n}.0/24") for n in range(256)]
 
 
 class DockerError(NetnbError):
@@ -72,11 +76,17 @@ class Network:
     subnet: IPv4Network | None
     bridge: str | None
     builtin: bool = False
-    ips: dict[str, IPv4Address] = field(default_factory=dict)   # container name -> address
+    ips: dict[str, IPv4Address] = field(default_factory=dict)   # container node ("host/name") -> address
+    vni: int | None = None
+
+    @property
+    def scope(self) -> str:
+        """``swarm`` for overlay networks (usable on every Docker host of the lab), else ``local``."""
+        return "swarm" if self.driver == "overlay" else "local"
 
     @property
     def gateway(self) -> IPv4Address | None:
-        """The bridge's address (the first of the subnet), the containers' default gateway."""
+        """The first address of the subnet: the bridge's, the containers' default gateway (bridge driver)."""
         return next(self.subnet.hosts()) if self.subnet is not None else None
 
     def allocate(self, wanted: str | None = None) -> IPv4Address:
@@ -104,6 +114,33 @@ class Endpoint:
     ip: IPv4Address
     mac: str
     ops: list[Operation]
+
+
+class Swarm:
+    """What the Docker hosts of one lab share: overlay networks, and which hosts each one spans."""
+
+    def __init__(self) -> None:
+        self.hosts: list[DockerHost] = []
+        self.reset()
+
+    def reset(self) -> None:
+        self.overlays: dict[str, Network] = {}
+        self.members: dict[str, list[DockerHost]] = {}   # network name -> hosts with its VTEP
+
+    def containers_on(self, net: Network) -> list[Container]:
+        return [c for h in self.hosts for c in h.containers.values() if net.name in c.endpoints]
+
+
+_SWARMS: weakref.WeakKeyDictionary[Lab, Swarm] = weakref.WeakKeyDictionary()
+
+
+def swarm_of(lab: Lab) -> Swarm:
+    """The lab's shared Docker state (made on first use)."""
+    return _SWARMS.setdefault(lab, Swarm())
+
+
+OVERLAY_MTU = 1450   # 1500 minus VXLAN's 50 bytes of outer Ethernet, IP, UDP and VXLAN headers
+VXLAN_PORT = 4789
 
 
 class Container(Host):
@@ -200,6 +237,8 @@ class DockerHost:
             self.node.route("default", via=gateway)
         self.port_range = port_range
         self.release = DOCKER_RELEASE
+        self.swarm = swarm_of(lab)
+        self.swarm.hosts.append(self)
         self._reset()
         lab.on_start(self._on_start, self._on_stop)
 
@@ -255,6 +294,7 @@ class DockerHost:
 
     def _on_start(self, lab: Lab) -> None:
         self._reset()
+        self.swarm.reset()
         self._dir = tempfile.mkdtemp(prefix=f"netnb-docker-{self.name}-")
         os.chmod(self._dir, 0o755)
 
@@ -274,6 +314,10 @@ class DockerHost:
             raise DockerError(f"plugin {driver!r} not found: this lab has the drivers {', '.join(DRIVERS)}")
         if driver == "null":
             raise DockerError("only one instance of \"null\" network is allowed (it is called 'none')")
+        if name in self.swarm.overlays:
+            raise DockerError(f"network with name {name} already exists (an overlay network of this swarm)")
+        if driver == "overlay":
+            return self._overlay_create(name, subnet)
         net_id = _docker_id(self.lab.name, self.name, "network", name)
         if subnet is None:
             pool = next((p for p in _DEFAULT_POOLS if not self._overlaps(p)), None)
@@ -298,8 +342,57 @@ class DockerHost:
         self.networks[name] = net
         return net
 
+    def _overlay_create(self, name: str, subnet: str | None) -> Network:
+        """An overlay network: one subnet across every Docker host of the lab, carried in VXLAN."""
+        hosts = self.swarm.hosts
+        def clash(candidate: IPv4Network) -> str:
+            return next((c for c in (h._overlaps(candidate) for h in hosts) if c), "")
+        if subnet is None:
+            chosen = next((p for p in _OVERLAY_POOLS if not clash(p)), None)
+            if chosen is None:
+                raise DockerError("could not find an available, non-overlapping IPv4 address pool")
+        else:
+            try:
+                chosen = IPv4Network(subnet, strict=True)
+            except ValueError as exc:
+                raise DockerError(f"invalid subnet {subnet!r}: {exc}") from exc
+            if clash(chosen):
+                raise DockerError(f"Pool overlaps with other one on this address space ({clash(chosen)})")
+        net_id = _docker_id(self.lab.name, "swarm", "network", name)
+        vni = 4096 + len(self.swarm.overlays) + 1     # Docker's overlay driver numbers VXLAN ids from 4097
+        net = Network(name, net_id, "overlay", chosen, "br0", vni=vni)
+        self.swarm.overlays[name] = net
+        return net
+
+    def _overlay_ns(self, net: Network) -> str:
+        return f"{self.name}/ov-{net.name}"
+
+    def _join_overlay(self, net: Network) -> list[Operation]:
+        """Operations that give this host a VTEP for ``net`` (none if it has one already)."""
+        members = self.swarm.members.setdefault(net.name, [])
+        if self in members:
+            return []
+        if self.ip is None:
+            raise DockerError(f"{self.name} has no LAN address to carry overlay traffic")
+        ns, zero = self._overlay_ns(net), "00:00:00:00:00:00"
+        ops: list[Operation] = [AddNamespace(ns), *_quiet_namespace(self.lab, ns), SetLinkState(ns, "lo", True),
+                                AddBridge(ns, "br0", 30000),
+                                AddVxlan(self.name, "vxlan0", net.vni or 0, self.ip, VXLAN_PORT, "br0", ns)]
+        for other in members:
+            assert other.ip is not None
+            ops += [AddFdb(ns, "vxlan0", zero, other.ip), AddFdb(other._overlay_ns(net), "vxlan0", zero, self.ip)]
+            for c in other.containers.values():
+                if net.name in c.endpoints:
+                    ops.append(AddFdb(ns, "vxlan0", c.endpoints[net.name].mac, other.ip))
+        return ops
+
+    def _joined(self, net: Network) -> None:
+        """Record that this host now has a VTEP for ``net`` (after its operations succeeded)."""
+        if net.driver == "overlay" and self not in self.swarm.members.setdefault(net.name, []):
+            self.swarm.members[net.name].append(self)
+
     def _overlaps(self, subnet: IPv4Network) -> str:
-        for net in self.networks.values():
+        for net in [*self.networks.values(), *self.swarm.overlays.values()]:
             if net.subnet is not None and net.subnet.overlaps(subnet):
                 return f"{net.name}: {net.subnet}"
         for addr in self.node.addresses:
@@ -314,14 +407,20 @@ class DockerHost:
             raise DockerError(f"{name} is a pre-defined network and cannot be removed")
         if net.ips:
             raise DockerError(f"network {name} has active endpoints ({', '.join(sorted(net.ips))})")
+        if net.driver == "overlay":
+            for host in self.swarm.members.pop(name, []):
+                self.lab.undo([AddNamespace(host._overlay_ns(net))])
+            del self.swarm.overlays[name]
+            return
         self.lab.undo(self._network_ops.pop(name))
         del self.networks[name]
 
     def _network(self, name: str) -> Network:
-        try:
-            return self.networks[name]
-        except KeyError:
-            raise DockerError(f"network {name} not found (networks here: {', '.join(self.networks)})") from None
+        net = self.networks.get(name) or self.swarm.overlays.get(name)
+        if net is None:
+            known = ", ".join([*self.networks, *self.swarm.overlays])
+            raise DockerError(f"network {name} not found (networks here: {known})")
+        return net
 
     def _rule_ops(self, placed: list[PlacedRule]) -> list[Operation]:
         return [IptablesRule(self.name, p.rule.table, p.rule.chain, p.rule.args, p.position) for p in placed]
@@ -351,25 +450,22 @@ class DockerHost:
         c.exposed = sorted(set(expose) | {cp for _, cp, _ in ports})
         c.null, c.publish_all = net.driver == "null", publish_all
         c.hosts_file = os.path.join(self._dir, f"{name}.hosts")
-        ops: list[Operation] = [AddNamespace(c.name)]
-        if not self.lab.topology.ipv6:
-            for key in ("net.ipv6.conf.all.disable_ipv6", "net.ipv6.conf.default.disable_ipv6"):
-                ops.append(SetSysctl(c.name, key, "1", FRESH_NAMESPACE_SYSCTLS[key]))
-        key = "net.ipv4.igmp_link_local_mcast_reports"
-        ops += [SetSysctl(c.name, key, "0", FRESH_NAMESPACE_SYSCTLS[key]), SetLinkState(c.name, "lo", True)]
-        endpoint = self._endpoint(c, net, ip, default_route=True) if net.driver == "bridge" else None
+        ops: list[Operation] = [AddNamespace(c.name), *_quiet_namespace(self.lab, c.name),
+                                SetLinkState(c.name, "lo", True)]
+        endpoint = self._endpoint(c, net, ip, default_route=True) if net.driver != "null" else None
         port_ops = []
         if endpoint is not None:
             for host_port, cport, proto in ports:
                 port_ops += self._rule_ops(port_rules(net.bridge or "", str(endpoint.ip), host_port, cport, proto))
         self.lab.apply(ops + (endpoint.ops if endpoint else []) + port_ops)
+        self._joined(net)
         c.base_ops, c.port_ops, c.ports = ops, port_ops, ports
         if endpoint is not None:
             c.endpoints[net.name] = endpoint
-            net.ips[name] = endpoint.ip
+            net.ips[c.name] = endpoint.ip
         self.containers[name] = c
         self.lab._handles.setdefault(c.name, c)
-        self._write_hosts()
+        self._write_all_hosts()
         for host_port, cport, proto in ports:
             c.proxies.append(self.node.popen([sys.executable, "-m", "netnb.docker.proxy", "-proto", proto,
                                          "-host-ip", "0.0.0.0", "-host-port", str(host_port),
@@ -408,18 +504,27 @@ class DockerHost:
         return out
 
     def _endpoint(self, c: Container, net: Network, ip: str | None, default_route: bool) -> Endpoint:
+        """A new interface for ``c`` on ``net``: veth to the network's bridge, address, MAC, routes and,
+        on an overlay, this host's VTEP and the forwarding entries the other hosts need."""
         addr = net.allocate(ip)
-        index = len(c.endpoints)
-        ifname = f"eth{index}"
+        ifname = f"eth{len(c.endpoints)}"
         mac = "02:42:" + ":".join(f"{b:02x}" for b in addr.packed)   # Docker derives the MAC from the IP
         veth = "veth" + hashlib.sha256(f"{c.id}/{net.id}".encode()).hexdigest()[:7]
         assert net.subnet is not None and net.bridge is not None
-        ops: list[Operation] = [
-            AddVeth(self.name, veth, c.name, ifname, master=net.bridge, peer_mac=mac),
-            AddAddress(c.name, ifname, f"{addr}/{net.subnet.prefixlen}"),
-        ]
-        if default_route:
+        ops: list[Operation] = []
+        if net.driver == "overlay":
+            ops += self._join_overlay(net)
+            ops.append(AddVeth(self._overlay_ns(net), veth, c.name, ifname, mtu=OVERLAY_MTU, master=net.bridge,
+                               peer_mac=mac))
+        else:
+            ops.append(AddVeth(self.name, veth, c.name, ifname, master=net.bridge, peer_mac=mac))
+        ops.append(AddAddress(c.name, ifname, f"{addr}/{net.subnet.prefixlen}"))
+        if default_route and net.driver == "bridge":
             ops.append(AddRoute(c.name, "0.0.0.0/0", str(net.gateway)))
+        if net.driver == "overlay":
+            assert self.ip is not None
+            ops += [AddFdb(other._overlay_ns(net), "vxlan0", mac, self.ip)
+                    for other in self.swarm.members.get(net.name, []) if other is not self]
         return Endpoint(net, ifname, veth, addr, mac, ops)
 
     def rm(self, container: Container | str, *, force: bool = True) -> None:
@@ -427,12 +532,14 @@ class DockerHost:
         c = self.container(container)
         for p in [*c.proxies, *([c.process] if c.process else [])]:
             p.stop(timeout=1)
-        self.lab.undo(c.base_ops + c.port_ops + [op for e in c.endpoints.values() for op in e.ops])
+        endpoint_ops = [op for e in c.endpoints.values() for op in e.ops if not _is_vtep_op(op)]
+        self._forget_macs(list(c.endpoints.values()))
+        self.lab.undo(c.base_ops + c.port_ops + endpoint_ops)
         for e in c.endpoints.values():
-            e.network.ips.pop(c.container_name, None)
+            e.network.ips.pop(c.name, None)
         del self.containers[c.container_name]
         self.lab._handles.pop(c.name, None)
-        self._write_hosts()
+        self._write_all_hosts()
 
     def container(self, ref: Container | str) -> Container:
         """A container by name, short id or object."""
@@ -450,16 +557,17 @@ class DockerHost:
         net = self._network(network)
         if net.name in c.endpoints:
             raise DockerError(f"endpoint with name {c.container_name} already exists in network {net.name}")
-        if net.driver != "bridge":
+        if net.driver == "null":
             raise DockerError(f"cannot connect a container to the {net.driver!r} network {net.name!r}")
         if c.null:
             raise DockerError("container cannot be connected to multiple networks with one of the networks in "
                               "private (none) mode")
         endpoint = self._endpoint(c, net, ip, default_route=not c.endpoints)
         self.lab.apply(endpoint.ops)
+        self._joined(net)
         c.endpoints[net.name] = endpoint
-        net.ips[c.container_name] = endpoint.ip
-        self._write_hosts()
+        net.ips[c.name] = endpoint.ip
+        self._write_all_hosts()
 
     def disconnect(self, container: Container | str, network: str) -> None:
         """``docker network disconnect``: the interface on that network goes away."""
@@ -468,11 +576,27 @@ class DockerHost:
         endpoint = c.endpoints.pop(net.name, None)
         if endpoint is None:
             raise DockerError(f"container {c.container_name} is not connected to network {net.name}")
-        self.lab.undo(endpoint.ops)
-        net.ips.pop(c.container_name, None)
-        self._write_hosts()
+        self._forget_macs([endpoint])
+        self.lab.undo([op for op in endpoint.ops if not _is_vtep_op(op)])
+        net.ips.pop(c.name, None)
+        self._write_all_hosts()
+
+    def _forget_macs(self, endpoints: list[Endpoint]) -> None:
+        """Delete the other hosts' forwarding entries for overlay endpoints that go away."""
+        assert self.ip is not None or not endpoints
+        ops: list[Operation] = [
+            AddFdb(other._overlay_ns(e.network), "vxlan0", e.mac, str(self.ip), delete=True)
+            for e in endpoints if e.network.driver == "overlay"
+            for other in self.swarm.members.get(e.network.name, []) if other is not self]
+        if ops:
+            self.lab.apply(ops)
 
     # -- /etc/hosts: names resolve inside user-defined networks ------------------------------------
+    def _write_all_hosts(self) -> None:
+        for host in self.swarm.hosts:
+            if host._dir:
+                host._write_hosts()
+
     def _write_hosts(self) -> None:
         for c in self.containers.values():
             lines = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback"]
@@ -483,8 +607,8 @@ class DockerHost:
                 if e.network.builtin:
                     continue  # the default bridge has no name resolution, as in Docker
                 for other, addr in sorted(e.network.ips.items()):
-                    if other != c.container_name:
-                        peers.setdefault(other, str(addr))
+                    if other != c.name:
+                        peers.setdefault(other.rsplit("/", 1)[-1], str(addr))
             lines += [f"{addr}\t{other}" for other, addr in peers.items()]
             text = "\n".join(lines) + "\n"
             # Rewritten in place: running containers have this very file bind-mounted on /etc/hosts.
@@ -511,8 +635,8 @@ class DockerHost:
 
     def network_ls(self) -> Table:
         """``docker network ls``."""
-        rows = [[n.id[:12], n.name, n.driver, "local", str(n.subnet or ""), n.bridge or ""]
-                for n in self.networks.values()]
+        rows = [[n.id[:12], n.name, n.driver, n.scope, str(n.subnet or ""), n.bridge or ""]
+                for n in [*self.networks.values(), *self.swarm.overlays.values()]]
         return Table(["NETWORK ID", "NAME", "DRIVER", "SCOPE", "SUBNET", "BRIDGE"], rows,
                      title=f"docker network ls on {self.name}")
 
@@ -562,6 +686,22 @@ class DockerHost:
 
     def __repr__(self) -> str:
         return f"<DockerHost {self.name!r}: {len(getattr(self, 'containers', {}))} containers>"
+
+
+def _quiet_namespace(lab: Lab, ns: str) -> list[Operation]:
+    """The sysctls every lab namespace gets (IPv6 off unless the lab wants it, no link-local IGMP)."""
+    keys = [] if lab.topology.ipv6 else ["net.ipv6.conf.all.disable_ipv6", "net.ipv6.conf.default.disable_ipv6"]
+    ops: list[Operation] = [SetSysctl(ns, k, "1", FRESH_NAMESPACE_SYSCTLS[k]) for k in keys]
+    key = "net.ipv4.igmp_link_local_mcast_reports"
+    return ops + [SetSysctl(ns, key, "0", FRESH_NAMESPACE_SYSCTLS[key])]
+
+
+def _is_vtep_op(op: Operation) -> bool:
+    """Part of a host's VTEP (overlay namespace, VXLAN device, forwarding entries): it outlives the
+    container whose arrival made it; a leaving container's own entries are deleted explicitly."""
+    if isinstance(op, (AddFdb, AddVxlan)):
+        return True
+    return "/ov-" in op.node and not isinstance(op, AddVeth)
 
 
 def _lan_gateway(lab: Lab, lan: Switch) -> str | None:

@@ -257,3 +257,33 @@ def test_container_names_and_time():
             ubuntu1.container("nope")
         with pytest.raises(DockerError, match="invalid container name"):
             ubuntu1.run("-bad")
+
+
+def test_overlay_spans_hosts_and_the_underlay_sees_only_hosts():
+    lab, host_a, host_b = cross_host_lab("overlay")
+    with lab:
+        net = host_a.network_create("multi", driver="overlay")   # created once, usable on every host
+        assert net.scope == "swarm" and "multi" in host_b.network_ls().text()
+        a = host_a.run("containerA", network="multi")
+        b = host_b.run("containerB", network="multi")
+        assert (a.ip, b.ip) == ("10.0.0.2", "10.0.0.3")
+        assert next(i.mtu for i in a.interfaces() if i.name == "eth0") == 1450
+        with lab.capture(lab["lan"], a, b) as cap:
+            assert a.ping(b.ip, count=2).ok
+            assert a.run("ping -c1 -W1 containerB").ok               # names resolve across hosts
+        at_lan = cap.at(lab["lan"])
+        ip_frames = at_lan.filter("ip")
+        assert len(ip_frames) > 0 and len(ip_frames) == len(at_lan.filter("udp port 4789"))
+        assert {p["IP"].src for p in ip_frames} == {"192.168.3.2", "192.168.3.3"}   # only hosts on the wire
+        request = cap.at(a).filter("icmp[icmptype] = icmp-echo")[0]
+        journey = cap.journey(request)
+        assert journey.points[0] == "hostA/containerA:eth0" and journey.points[-1] == "hostB/containerB:eth0"
+        assert ("-", "VXLAN vni=4097") in journey.changed("tunnel")
+        assert a.ping(b.ip, count=1, size=1422, dont_fragment=True).ok       # 1450 - 28: fits
+        assert not a.ping(b.ip, count=1, size=1423, dont_fragment=True, timeout=0.5).ok
+        other = host_a.run("other")                                          # default bridge: not on the overlay
+        assert not other.ping(b.ip, count=1, timeout=0.5).ok
+        host_b.rm(b)
+        assert not a.ping("10.0.0.3", count=1, timeout=0.5).ok
+        host_b.run("again", network="multi")                               # the freed address is reused
+        assert a.ping("10.0.0.3", count=1).ok

@@ -30,9 +30,11 @@ from netnb.errors import BackendError, FeatureMissingError, NetnbError
 from netnb.plan import (
     AddAddress,
     AddBridge,
+    AddFdb,
     AddNamespace,
     AddRoute,
     AddVeth,
+    AddVxlan,
     DelAddress,
     DelLink,
     DelNamespace,
@@ -160,6 +162,8 @@ class Dataplane:
             if ns is not None:
                 ns.ipr.close()
                 os.close(ns.fd)
+                for other in self.namespaces.values():
+                    other.ifindex.clear()  # veth peers elsewhere went with it; their names may come back
             return
         ns = self.ns(op.node)
         if isinstance(op, SetSysctl):
@@ -207,6 +211,18 @@ class Dataplane:
             if op.dev:
                 spec["oif"] = self._index(ns, op.dev)
             ns.ipr.route("add" if isinstance(op, AddRoute) else "del", **spec)
+        elif isinstance(op, AddVxlan):
+            # Created from the underlay namespace (its UDP socket stays there, as Docker's overlay does),
+            # then living in target_node's namespace with the overlay bridge.
+            home = self.ns(op.home)
+            move = {"net_ns_fd": home.fd} if op.target_node else {}
+            ns.ipr.link("add", ifname=op.ifname, kind="vxlan", vxlan_id=op.vni, vxlan_local=op.local,
+                        vxlan_port=op.port, vxlan_learning=0, **move)
+            master = {"master": self._index(home, op.master)} if op.master else {}
+            home.ipr.link("set", ifname=op.ifname, state="up", **master)
+        elif isinstance(op, AddFdb):
+            ns.ipr.fdb("del" if op.delete else "append", ifindex=self._index(ns, op.ifname), lladdr=op.mac,
+                       dst=op.dst)
         elif isinstance(op, (IptablesChain, IptablesRule)):
             self._iptables(ns, op.argv())
         else:
