@@ -16,6 +16,7 @@ rule follows Docker (see ``rules.DOCKER_RELEASE``) so a student can compare line
 from __future__ import annotations
 
 import hashlib
+import html
 import ipaddress
 import os
 import shlex
@@ -237,6 +238,7 @@ class DockerHost:
             self.node.route("default", via=gateway)
         self.port_range = port_range
         self.release = DOCKER_RELEASE
+        self.last_nat: Table | None = None
         self.swarm = swarm_of(lab)
         self.swarm.hosts.append(self)
         self._reset()
@@ -684,8 +686,46 @@ class DockerHost:
         """``iptables-save`` inside this host."""
         return self.lab._agent().call("iptables", {"node": self.name, "argv": ["save"]}, wait=60)
 
+    def nat(self) -> Table:
+        """The nat table read now, as a table with packet and byte counters (``iptables -t nat -nvxL``)."""
+        self.last_nat = rules_table(self.iptables("-t nat -nvxL"), f"nat table of {self.name}")
+        return self.last_nat
+
+    def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> dict[str, str]:
+        parts = [self.ps(), self.network_ls()] if self.lab.running else []
+        if self.lab.running and getattr(self, "last_nat", None) is not None:
+            parts.append(self.last_nat)
+        text = repr(self) + "".join(f"\n\n{t.text()}" for t in parts)
+        html_parts = "".join(t.html() for t in parts) or f"<p>{html.escape(repr(self))} (the lab is not running)</p>"
+        note = "" if getattr(self, "last_nat", None) else "<p><i>ubuntu1.nat() reads the NAT table with its counters</i></p>"
+        return {"text/plain": text, "text/html": html_parts + note.replace("ubuntu1", html.escape(self.name))}
+
     def __repr__(self) -> str:
         return f"<DockerHost {self.name!r}: {len(getattr(self, 'containers', {}))} containers>"
+
+
+_PROTOCOLS = {"0": "all", "1": "icmp", "6": "tcp", "17": "udp"}
+
+
+def rules_table(listing: str, title: str) -> Table:
+    """``iptables -nvxL`` output as one table: chain, packets, bytes, target, protocol, in, out, source,
+    destination and the rest of the match (iptables prints no machine-readable form; its columns are fixed)."""
+    rows, chain = [], ""
+    for line in listing.splitlines():
+        if line.startswith("Chain "):
+            words = line.split()
+            chain = words[1]
+            if "policy" in line:
+                rows.append([chain, words[4], words[6], f"policy {words[3]}", "", "", "", "", "", ""])
+            continue
+        words = line.split()
+        if not words or words[0] == "pkts":
+            continue
+        pkts, byts, target, prot, _opt, iface_in, iface_out, src, dst, *rest = words + [""] * 9
+        prot = _PROTOCOLS.get(prot, prot)  # iptables-nft 1.8.9 prints numbers where older releases said "all"
+        rows.append([chain, pkts, byts, target, prot, iface_in, iface_out, src, dst, " ".join(rest).strip()])
+    return Table(["chain", "pkts", "bytes", "target", "prot", "in", "out", "source", "destination", "match"], rows,
+                 title=title)
 
 
 def _quiet_namespace(lab: Lab, ns: str) -> list[Operation]:

@@ -82,6 +82,11 @@ def test_published_port_through_dnat_and_masquerade_with_proof():
         dnat = next(line for line in nat.splitlines() if "DNAT" in line and "49153" in line)
         masq = next(line for line in nat.splitlines() if "MASQUERADE" in line and "172.17.0.0/16" in line)
         assert int(dnat.split()[0]) >= 1 and int(masq.split()[0]) >= 1   # the counters moved
+        table = ubuntu1.nat()
+        row = next(r for r in table.rows if r[3] == "DNAT")
+        assert row[0] == "DOCKER" and int(row[1]) >= 1 and row[4] == "tcp" and "to:172.17.0.2:8080" in row[9]
+        bundle = ubuntu1._repr_mimebundle_()
+        assert "0.0.0.0:49153->8080/tcp" in bundle["text/plain"] and "DNAT" in bundle["text/html"]
 
 
 def test_published_port_from_the_host_itself_and_from_another_container():
