@@ -15,6 +15,7 @@ namespaces owned by a per-lab agent process, and :meth:`Lab.stop` removes all of
 
 from __future__ import annotations
 
+import io
 import ipaddress
 import itertools
 import os
@@ -42,9 +43,16 @@ from netnb.model import (
     resolve,
 )
 from netnb.model.firewall import Rule
+from netnb.view.draw import Drawing, DrawLink, DrawNode, draw, end_label
+from netnb.view.records import RecordList
+from netnb.view.table import Table
 from netnb.plan import Operation, Plan, compile_plan, route_operation, teardown_of
 
+from html import escape as html_escape
+
 if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
     from netnb.capture.capture import Capture
 
 _lab_ids = itertools.count(1)
@@ -305,6 +313,77 @@ class Lab:
         """The pid of the agent process holding this lab, while it runs."""
         return self._client.process.pid if self._client is not None and self._client.process else None
 
+    # -- looking ----------------------------------------------------------------------------
+    def drawing(self, live: bool = False) -> Drawing:
+        """What draw() shows, as data: nodes (with kinds and groups) and labelled links.
+
+        ``live`` reads every interface from the kernel once (state and packet counters).
+        """
+        resolved = self.resolved()
+        state: dict[tuple[str, str], dict[str, Any]] = {}
+        if live:
+            for node, links in self._agent().call("all_links", wait=60).items():
+                for link in links:
+                    state[(node, link["name"])] = link
+        def label(node: str, ifname: str, address: Any) -> str:
+            got = state.get((node, ifname))
+            counters = {"rx": got["rx_packets"], "tx": got["tx_packets"]} if got else None
+            return end_label(ifname, [str(address)] if address else [], counters)
+        def down(*ends: tuple[str, str]) -> bool:
+            return bool(state) and any(state.get(e, {}).get("state") not in ("UP", "UNKNOWN", None) for e in ends)
+        d = Drawing(title=f"lab {self.name} ({self._state})")
+        for node in resolved.nodes:
+            d.nodes.append(DrawNode(node.name, node.role or node.kind.value))
+        for link in resolved.links:
+            d.links.append(DrawLink(link.a.node, link.b.node, label(link.a.node, link.a.name, link.a.address),
+                                    label(link.b.node, link.b.name, link.b.address),
+                                    down((link.a.node, link.a.name), (link.b.node, link.b.name))))
+        for name, handle in self._handles.items():  # nodes made while running (containers) live in a machine
+            if "/" in name and handle.spec.role:
+                group = name.split("/", 1)[0]
+                addrs = " ".join(str(a.ip) for a in getattr(handle, "addresses", []))
+                d.nodes.append(DrawNode(name, handle.spec.role, group, note=addrs))
+                d.links.append(DrawLink(name, group))
+        return d
+
+    def draw(self, live: bool = False) -> Figure:
+        """The topology as a matplotlib Figure (``lab.draw().savefig("lab.svg")``)."""
+        return draw(self.drawing(live=live))
+
+    def widget(self) -> Any:
+        """An interactive view: topology, node details on click, a live capture panel (ipywidgets)."""
+        from netnb.view.widget import LabWidget
+
+        return LabWidget(self)
+
+    def tables(self) -> list[Table]:
+        """Nodes, links and subnets as described (no I/O)."""
+        resolved = self.resolved()
+        nodes = Table(["node", "kind", "interfaces", "addresses"], [
+            [n.name, n.role or n.kind.value, str(len(n.interfaces)), " ".join(str(a) for a in n.addresses)]
+            for n in resolved.nodes], title="nodes")
+        links = Table(["from", "to", "mtu"], [
+            [f"{lk.a.node}:{lk.a.name} {lk.a.address or ''}".strip(), f"{lk.b.node}:{lk.b.name} {lk.b.address or ''}".strip(),
+             str(lk.mtu or 1500)] for lk in resolved.links], title="links")
+        nets: dict[str, list[str]] = {}
+        for n in resolved.nodes:
+            for a in n.addresses:
+                nets.setdefault(str(a.network), []).append(n.name)
+        subnets = Table(["subnet", "nodes"], [[k, ", ".join(v)] for k, v in nets.items()], title="subnets")
+        return [nodes, links, subnets]
+
+    def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> dict[str, str]:
+        try:
+            tables = self.tables()
+        except TopologyError as exc:
+            return {"text/plain": f"{self!r}\n{exc}", "text/html": f"<pre>{html_escape(str(exc))}</pre>"}
+        svg = io.StringIO()
+        fig = draw(self.drawing())
+        fig.savefig(svg, format="svg")
+        body = svg.getvalue()
+        body = body[body.find("<svg"):]
+        return {"text/plain": repr(self), "text/html": f"<div>{body}</div>" + "".join(t.html() for t in tables)}
+
     def __repr__(self) -> str:
         kinds: dict[str, int] = {}
         for spec in self.topology.nodes:
@@ -333,9 +412,10 @@ class Node:
     def _call(self, method: str, **params: Any) -> Any:
         return self.lab._agent().call(method, {"node": self.name, **params}, wait=60)
 
-    def interfaces(self) -> list[InterfaceState]:
+    def interfaces(self) -> RecordList[InterfaceState]:
         """The node's interfaces as the kernel reports them now (name, MAC, state, MTU, addresses)."""
-        return [InterfaceState(**{**d, "addresses": tuple(d["addresses"])}) for d in self._call("links")]
+        items = [InterfaceState(**{**d, "addresses": tuple(d["addresses"])}) for d in self._call("links")]
+        return RecordList(items, f"interfaces of {self.name}", hide=("index", "peer_index"))
 
     def run(self, command: str | list[str], *, timeout: float | None = 60, check: bool = False,
             stdin: str | None = None) -> CommandResult:
@@ -361,6 +441,41 @@ class Node:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r} of lab {self.lab.name!r}>"
+
+    def description(self) -> Table:
+        """The node's interfaces as described (no I/O): name, address, peer, MTU."""
+        try:
+            node = self.lab.resolved().node(self.name)
+        except (KeyError, TopologyError):
+            return Table(["interface", "address", "connects to", "mtu"], [], title=f"{self.kind.value} {self.name}")
+        rows = [[i.name, str(i.address or ""), f"{i.peer_node}:{i.peer_name}", str(i.mtu or "")]
+                for i in node.interfaces]
+        rows += [[b.name, str(b.address or ""), "(bridge)", ""] for b in node.bridges if not node.kind.is_l2]
+        routes = "; ".join(f"{r.dest_text} via {r.via}" if r.via else f"{r.dest_text} dev {r.dev}"
+                           for r in node.routes)
+        note = (f"routes: {routes}. " if routes else "") + \
+            (f"{self.name}.inspect() reads its live state" if self.lab.running else f"lab is {self.lab.state}")
+        return Table(["interface", "address", "connects to", "mtu"], rows,
+                     title=f"{node.role or self.kind.value} {self.name}", note=note)
+
+    def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> dict[str, str]:
+        table = self.description()
+        brief = "\n".join(f"{r[0]:<16} {r[1]}".rstrip() for r in table.rows)
+        return {"text/plain": f"{table.title}\n{brief}".rstrip(), "text/html": table.html()}
+
+
+class NodeState:
+    """A node's live state, read by one explicit call (``node.inspect()``)."""
+
+    def __init__(self, name: str, interfaces: RecordList[InterfaceState], routes: RecordList[RouteEntry],
+                 neighbours: RecordList[NeighbourEntry]) -> None:
+        self.name, self.interfaces, self.routes, self.neighbours = name, interfaces, routes, neighbours
+
+    def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> dict[str, str]:
+        text = "\n".join(i.brief() for i in self.interfaces)
+        text += "\n\n" + "\n".join(r.brief() for r in self.routes)
+        html = "".join(part.table().html() for part in (self.interfaces, self.routes, self.neighbours))
+        return {"text/plain": text, "text/html": html}
 
 
 class Host(Node):
@@ -412,13 +527,17 @@ class Host(Node):
 
         return sr1(self, pkt, timeout, iface)
 
-    def routes(self) -> list[RouteEntry]:
+    def routes(self) -> RecordList[RouteEntry]:
         """The main routing table, read now."""
-        return [RouteEntry(**d) for d in self._call("routes")]
+        return RecordList([RouteEntry(**d) for d in self._call("routes")], f"routes of {self.name}")
 
-    def neighbours(self) -> list[NeighbourEntry]:
+    def neighbours(self) -> RecordList[NeighbourEntry]:
         """The ARP table, read now."""
-        return [NeighbourEntry(**d) for d in self._call("neighbours")]
+        return RecordList([NeighbourEntry(**d) for d in self._call("neighbours")], f"ARP table of {self.name}")
+
+    def inspect(self) -> NodeState:
+        """Interfaces, routes and ARP table read now, shown together."""
+        return NodeState(self.name, self.interfaces(), self.routes(), self.neighbours())
 
     def route(self, dest: str, *, via: str | None = None, dev: str | None = None) -> None:
         """Add a static route (``dest`` is ``"default"`` or a CIDR). On a running lab it applies at once."""
@@ -449,14 +568,16 @@ class Switch(Node):
         """The name of the bridge device inside the switch's namespace."""
         return self.name
 
-    def fdb(self, *, include_local: bool = False) -> list[FdbEntry]:
+    def fdb(self, *, include_local: bool = False) -> RecordList[FdbEntry]:
         """The learned MAC table: MAC, port and seconds since last seen (local entries on request)."""
         entries = [FdbEntry(**d) for d in self._call("fdb", bridge=self.bridge)]
-        return [e for e in entries if include_local or not (e.local or e.static)]
+        kept = [e for e in entries if include_local or not (e.local or e.static)]
+        return RecordList(kept, f"MAC table of {self.name}", hide=() if include_local else ("local", "static"))
 
-    def ports(self) -> list[InterfaceState]:
+    def ports(self) -> RecordList[InterfaceState]:
         """The bridge's ports, read now."""
-        return [i for i in self.interfaces() if i.master == self.bridge]
+        ports = [i for i in self.interfaces() if i.master == self.bridge]
+        return RecordList(ports, f"ports of {self.name}", hide=("index", "peer_index", "addresses"))
 
 
 class Internet:

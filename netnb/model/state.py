@@ -33,6 +33,11 @@ class CommandResult:
         out = (self.stdout.strip().splitlines() or [""])[0][:60]
         return f"<CommandResult {self.node}$ {self.command!r} rc={self.rc} {out!r}>"
 
+    def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> dict[str, str]:
+        from netnb.view.render import bundle  # the view knows how to show it; the model stays pure data
+
+        return bundle(self)
+
 
 @dataclass(frozen=True)
 class PingResult:
@@ -61,6 +66,11 @@ class PingResult:
         rtt = f" rtt avg {self.rtt_avg_ms:.3f} ms" if self.rtt_avg_ms is not None else ""
         return f"<PingResult {self.source}→{self.target} {self.received}/{self.sent} received{rtt}>"
 
+    def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> dict[str, str]:
+        from netnb.view.render import bundle
+
+        return bundle(self)
+
 
 @dataclass(frozen=True)
 class InterfaceState:
@@ -75,6 +85,8 @@ class InterfaceState:
     addresses: tuple[str, ...] = ()
     master: str | None = None
     peer_index: int | None = None
+    rx_packets: int = 0
+    tx_packets: int = 0
 
     def brief(self) -> str:
         """One line in the style of ``ip -br addr``."""

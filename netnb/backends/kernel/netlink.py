@@ -335,6 +335,8 @@ class Dataplane:
                 "addresses": addrs.get(link["index"], []),
                 "master": names.get(link.get("IFLA_MASTER")) if link.get("IFLA_MASTER") else None,
                 "peer_index": link.get("IFLA_LINK"),
+                "rx_packets": (link.get("IFLA_STATS64") or {}).get("rx_packets", 0),
+                "tx_packets": (link.get("IFLA_STATS64") or {}).get("tx_packets", 0),
             })
         return out
 

@@ -1,0 +1,145 @@
+"""Drawing a lab: networkx lays it out (seeded, so the same lab always looks the same), matplotlib draws
+it on a ``Figure`` of its own (never pyplot's global state).
+
+Node kinds differ by shape and colour, with a legend; each link end is labelled with its interface and
+address; containers are drawn inside their Docker host's box. With ``live`` (read from the kernel by
+the caller) links that are down are dashed red and each end shows its packet counters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import networkx as nx
+from matplotlib.figure import Figure
+from matplotlib.patches import FancyBboxPatch
+
+STYLE = {  # kind -> (marker, colour, label)
+    "host": ("o", "#4a90d9", "host"),
+    "router": ("D", "#e67e22", "router"),
+    "switch": ("s", "#27ae60", "switch (bridge)"),
+    "hub": ("s", "#95a5a6", "hub"),
+    "docker-host": ("h", "#34495e", "Docker host"),
+    "container": ("o", "#16a085", "container"),
+    "internet": ("p", "#8e44ad", "outside world"),
+    "tap-vm": ("^", "#c0392b", "VM on a TAP"),
+}
+
+
+@dataclass
+class DrawNode:
+    """A node as the drawing needs it: name, kind, and the machine it lives in (for grouping)."""
+
+    name: str
+    kind: str
+    group: str | None = None
+    note: str = ""
+
+
+@dataclass
+class DrawLink:
+    """A link between two nodes with each end's label text."""
+
+    a: str
+    b: str
+    label_a: str = ""
+    label_b: str = ""
+    down: bool = False
+
+
+@dataclass
+class Drawing:
+    """Everything ``draw`` puts on the figure (tests read this instead of pixels)."""
+
+    nodes: list[DrawNode] = field(default_factory=list)
+    links: list[DrawLink] = field(default_factory=list)
+    title: str = ""
+
+
+def layout(drawing: Drawing, seed: int = 7) -> dict[str, tuple[float, float]]:
+    """Positions for every node: grouped nodes sit in a row below their machine."""
+    graph = nx.Graph()
+    top = [n.name for n in drawing.nodes if n.group is None]
+    graph.add_nodes_from(top)
+    owner = {n.name: (n.group or n.name) for n in drawing.nodes}
+    for link in drawing.links:
+        a, b = owner.get(link.a, link.a), owner.get(link.b, link.b)
+        if a != b:
+            graph.add_edge(a, b)
+    if len(graph) <= 2:
+        pos = {n: (float(i), 0.0) for i, n in enumerate(graph.nodes)}
+    elif len(graph) <= 60:
+        pos = {k: tuple(v) for k, v in nx.kamada_kawai_layout(graph).items()}
+        pos = {k: (float(v[0]), float(v[1])) for k, v in pos.items()}
+    else:
+        raw = nx.spring_layout(graph, seed=seed, iterations=40)
+        pos = {k: (float(v[0]), float(v[1])) for k, v in raw.items()}
+    span = max((max(abs(x), abs(y)) for x, y in pos.values()), default=1.0) or 1.0
+    pos = {k: (x / span, y / span) for k, (x, y) in pos.items()}
+    members: dict[str, list[str]] = {}
+    for n in drawing.nodes:
+        if n.group is not None:
+            members.setdefault(n.group, []).append(n.name)
+    for group, names in members.items():
+        gx, gy = pos.get(group, (0.0, 0.0))
+        width = 0.22 * (len(names) - 1)
+        for i, name in enumerate(names):
+            pos[name] = (gx - width / 2 + 0.22 * i, gy - 0.28)
+    return pos
+
+
+def draw(drawing: Drawing, size: tuple[float, float] | None = None) -> Figure:
+    """Render a Drawing on a new Figure."""
+    pos = layout(drawing)
+    n = len(drawing.nodes)
+    side = size or (min(16.0, 6.0 + 0.12 * n), min(12.0, 4.5 + 0.09 * n))
+    fig = Figure(figsize=side)
+    ax = fig.add_subplot()
+    small = n > 40
+    # Machine boxes behind their members.
+    for group in {node.group for node in drawing.nodes if node.group}:
+        inside = [pos[node.name] for node in drawing.nodes if node.group == group] + [pos[group]]
+        xs, ys = [p[0] for p in inside], [p[1] for p in inside]
+        ax.add_patch(FancyBboxPatch((min(xs) - 0.13, min(ys) - 0.12), max(xs) - min(xs) + 0.26,
+                                    max(ys) - min(ys) + 0.24, boxstyle="round,pad=0.02", fc="#ecf0f1",
+                                    ec="#34495e", lw=1.2, zorder=0, label="_machine"))
+    for link in drawing.links:
+        (x1, y1), (x2, y2) = pos[link.a], pos[link.b]
+        ax.plot([x1, x2], [y1, y2], color="#c0392b" if link.down else "#7f8c8d", lw=1.0 if small else 1.6,
+                ls="--" if link.down else "-", zorder=1)
+        if not small:
+            for (xa, ya), (xb, yb), text in (((x1, y1), (x2, y2), link.label_a), ((x2, y2), (x1, y1), link.label_b)):
+                if text:
+                    ax.text(xa + 0.27 * (xb - xa), ya + 0.27 * (yb - ya), text, fontsize=6.5, ha="center",
+                            va="center", zorder=3, bbox={"fc": "white", "ec": "none", "alpha": 0.85, "pad": 0.6})
+    kinds_seen: list[str] = []
+    for node in drawing.nodes:
+        marker, colour, _ = STYLE.get(node.kind, STYLE["host"])
+        x, y = pos[node.name]
+        big = 420 if node.kind in ("switch", "hub", "docker-host", "internet", "router") else 300
+        ax.scatter([x], [y], s=(big // 3 if small else big), marker=marker, c=colour, edgecolors="white",
+                   linewidths=1.5, zorder=4)
+        label = node.name.split("/", 1)[-1] + (f"\n{node.note}" if node.note else "")
+        ax.text(x, y - (0.06 if small else 0.085), label, fontsize=6 if small else 8.5, ha="center", va="top",
+                zorder=5, fontweight="bold")
+        if node.kind not in kinds_seen:
+            kinds_seen.append(node.kind)
+    handles = [ax.scatter([], [], marker=STYLE[k][0], c=STYLE[k][1], s=80, label=STYLE[k][2])
+               for k in kinds_seen if k in STYLE]
+    if handles:
+        ax.legend(handles=handles, loc="upper left", fontsize=7.5, frameon=False, bbox_to_anchor=(1.0, 1.0))
+    ax.set_title(drawing.title, fontsize=10)
+    ax.set_aspect("equal", adjustable="datalim")
+    ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def end_label(ifname: str, addresses: Sequence[str], counters: Mapping[str, int] | None = None) -> str:
+    """``eth0 10.0.0.1/24`` (and ``rx/tx`` packet counts when live)."""
+    text = " ".join([ifname, *addresses])
+    if counters:
+        text += f"\nrx {counters.get('rx', 0)} tx {counters.get('tx', 0)}"
+    return text
+

@@ -1,0 +1,40 @@
+"""Display bundles for the model's result records (imported lazily by them, so the model stays pure).
+
+>>> from netnb.model import PingResult
+>>> "3/3" in bundle(PingResult("10.0.0.2", 3, 3, 0.1, 0.2, 0.3, source="A"))["text/plain"]
+True
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+from netnb.model.state import CommandResult, PingResult
+from netnb.view.table import _CSS
+
+
+def _box(title: str, body: str, ok: bool) -> str:
+    colour = "#1e8449" if ok else "#c0392b"
+    return (f'<div class="netnb">{_CSS}<div class="netnb-title" style="color:{colour}">{html.escape(title)}</div>'
+            f"{body}</div>")
+
+
+def bundle(obj: Any) -> dict[str, str]:
+    """text/plain and text/html for a PingResult or CommandResult."""
+    if isinstance(obj, PingResult):
+        rtt = (f"rtt min/avg/max {obj.rtt_min_ms:.3f}/{obj.rtt_avg_ms:.3f}/{obj.rtt_max_ms:.3f} ms"
+               if obj.rtt_avg_ms is not None else "no reply")
+        text = (f"ping {obj.source} → {obj.target}: {obj.received}/{obj.sent} received, "
+                f"{obj.loss:.0%} loss, {rtt}")
+        body = f"<pre>{html.escape(obj.output.strip())}</pre>" if obj.output else ""
+        return {"text/plain": text, "text/html": _box(("✔ " if obj.ok else "✘ ") + text, body, obj.ok)}
+    if isinstance(obj, CommandResult):
+        head = f"{obj.node}$ {obj.command}  (rc={obj.rc}, {obj.duration_s * 1000:.0f} ms)"
+        text = head + (f"\n{obj.stdout.rstrip()}" if obj.stdout.strip() else "") + \
+            (f"\n[stderr]\n{obj.stderr.rstrip()}" if obj.stderr.strip() else "")
+        body = f"<pre>{html.escape(obj.stdout.rstrip())}</pre>" if obj.stdout.strip() else ""
+        if obj.stderr.strip():
+            body += f'<pre style="color:#c0392b">{html.escape(obj.stderr.rstrip())}</pre>'
+        return {"text/plain": text, "text/html": _box(head, body, obj.ok)}
+    raise TypeError(f"no display for {type(obj).__name__}")
