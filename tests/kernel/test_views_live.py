@@ -23,7 +23,7 @@ def test_live_drawing_marks_down_links_and_counts_packets():
         d = lab.drawing(live=True)
         down = {(lk.a, lk.b) for lk in d.links if lk.down}
         assert down == {("C", "sw")}
-        a_end = next(lk.label_b for lk in d.links if lk.b == "A")
+        a_end = next(lk.label_a for lk in d.links if lk.a == "A")
         assert "eth0 10.0.0.1/24" in a_end and "tx" in a_end
         tx = int(a_end.split("tx ")[1])
         assert tx >= 3  # ARP request + 2 echo requests
