@@ -23,7 +23,8 @@ from netnb.errors import (
     PrivilegeError,
     TopologyError,
 )
-from netnb.lab import Host, Lab, Node, Process, Router, Switch
+from netnb.environment import check, require_labs
+from netnb.lab import Host, Internet, Lab, Node, Process, Router, Switch
 from netnb.model import (
     CommandResult,
     FdbEntry,
@@ -46,6 +47,7 @@ __all__ = [
     "FeatureMissingError",
     "Host",
     "InterfaceState",
+    "Internet",
     "Lab",
     "LabStateError",
     "NeighbourEntry",
@@ -59,4 +61,6 @@ __all__ = [
     "Router",
     "Switch",
     "TopologyError",
+    "check",
+    "require_labs",
 ]

@@ -1,0 +1,68 @@
+"""Can this machine build labs? A quick, honest answer for the first cell of every notebook.
+
+>>> isinstance(check().ok, bool)
+True
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+
+from netnb.backends.kernel import nsutil
+from netnb.errors import NetnbError
+
+
+@dataclass(frozen=True)
+class Environment:
+    """The outcome of :func:`check`: whether labs can be built here, how, and what to do if not."""
+
+    ok: bool
+    mode: str
+    reason: str
+
+    def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> dict[str, str]:
+        text = f"netnb: labs run here in {self.mode} mode" if self.ok else f"netnb cannot build labs here: {self.reason}"
+        colour = "#1e8449" if self.ok else "#c0392b"
+        return {"text/plain": text, "text/html": f'<p style="color:{colour}"><b>{text}</b></p>'}
+
+
+def check() -> Environment:
+    """Try, in a throwaway child process, what a lab's agent does first (new network namespace)."""
+    root = os.geteuid() == 0
+    flags = nsutil.CLONE_NEWNET if root else nsutil.CLONE_NEWUSER | nsutil.CLONE_NEWNET
+    pid = os.fork()
+    if pid == 0:  # the child tries and reports by exit status; it touches nothing else
+        try:
+            nsutil.unshare(flags)
+            os._exit(0)
+        except BaseException:
+            os._exit(1)
+    _, status = os.waitpid(pid, 0)
+    if os.waitstatus_to_exitcode(status) == 0:
+        return Environment(True, "root" if root else "rootless", "")
+    why = ("this process may not create network namespaces (no root, and unprivileged user namespaces "
+           "are disabled or blocked, as on Binder and most hosted notebooks)")
+    return Environment(False, "none", why)
+
+
+class LabsUnavailable(NetnbError):
+    """Raised by :func:`require_labs`; Jupyter shows its message instead of a traceback."""
+
+    def _render_traceback_(self) -> list[str]:
+        return [str(self)]
+
+
+def require_labs() -> Environment:
+    """First cell of a tutorial: say how labs run here, or stop the notebook with what to do instead."""
+    env = check()
+    if not env.ok:
+        raise LabsUnavailable(
+            f"netnb cannot build labs here: {env.reason}.\n"
+            "Run the tutorials on a Linux machine where you are root (or allowed user namespaces):\n"
+            "    git clone <this repository> && cd netnb && bash scripts/setup.sh\n"
+            "    .venv/bin/jupyter lab notebooks/\n"
+            "Everything you read here still applies; the cells below need a real Linux kernel.")
+    print(f"netnb {sys.modules['netnb'].__version__}: labs run here in {env.mode} mode")
+    return env
