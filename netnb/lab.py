@@ -43,7 +43,6 @@ from netnb.model import (
     resolve,
 )
 from netnb.model.firewall import Rule
-from netnb.view.draw import Drawing, DrawLink, DrawNode, draw, end_label
 from netnb.view.records import RecordList
 from netnb.view.table import Table
 from netnb.plan import Operation, Plan, compile_plan, route_operation, teardown_of
@@ -52,6 +51,8 @@ from html import escape as html_escape
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
+
+    from netnb.view.draw import Drawing
 
     from netnb.capture.capture import Capture
 
@@ -319,6 +320,8 @@ class Lab:
 
         ``live`` reads every interface from the kernel once (state and packet counters).
         """
+        from netnb.view.draw import Drawing, DrawLink, DrawNode, end_label  # matplotlib loads only when drawing
+
         resolved = self.resolved()
         state: dict[tuple[str, str], dict[str, Any]] = {}
         if live:
@@ -348,6 +351,8 @@ class Lab:
 
     def draw(self, live: bool = False) -> Figure:
         """The topology as a matplotlib Figure (``lab.draw().savefig("lab.svg")``)."""
+        from netnb.view.draw import draw
+
         return draw(self.drawing(live=live))
 
     def widget(self) -> Any:
@@ -378,7 +383,7 @@ class Lab:
         except TopologyError as exc:
             return {"text/plain": f"{self!r}\n{exc}", "text/html": f"<pre>{html_escape(str(exc))}</pre>"}
         svg = io.StringIO()
-        fig = draw(self.drawing())
+        fig = self.draw()
         fig.savefig(svg, format="svg")
         body = svg.getvalue()
         body = body[body.find("<svg"):]

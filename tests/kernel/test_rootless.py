@@ -42,18 +42,22 @@ with lab:
 
 
 def _prepare() -> str:
+    """A venv of Debian's python3 outside /root with netnb (a copy of this tree) and its dependencies."""
     python = "/usr/bin/python3"
     if not os.path.exists(python):
         pytest.skip("Debian's /usr/bin/python3 is needed for the unprivileged user")
     venv = os.path.join(BASE, "venv")
     if not os.path.exists(os.path.join(venv, "bin", "python")):
         subprocess.run([python, "-m", "venv", venv], check=True)
-    subprocess.run([os.path.join(venv, "bin", "pip"), "install", "-q", "pyroute2>=0.9.7,<0.10", "scapy>=2.6"],
-                   check=True)
     src = os.path.join(BASE, "src")
     shutil.rmtree(src, ignore_errors=True)
+    os.makedirs(src)
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(os.path.join(REPO, name), src)
     shutil.copytree(os.path.join(REPO, "netnb"), os.path.join(src, "netnb"),
                     ignore=shutil.ignore_patterns("__pycache__"))
+    subprocess.run([os.path.join(venv, "bin", "pip"), "install", "-q", "--disable-pip-version-check", src],
+                   check=True)
     subprocess.run(["chmod", "-R", "a+rX", BASE], check=True)
     return venv
 
@@ -66,7 +70,7 @@ def test_unprivileged_user_builds_a_lab_in_a_user_namespace():
     home = os.path.join(BASE, "home")
     os.makedirs(home, exist_ok=True)
     os.chown(home, nobody.pw_uid, nobody.pw_gid)
-    env = {"PATH": "/usr/bin:/bin", "HOME": home, "PYTHONPATH": os.path.join(BASE, "src")}
+    env = {"PATH": "/usr/bin:/bin", "HOME": home}
     proc = subprocess.run(
         ["setpriv", f"--reuid={nobody.pw_uid}", f"--regid={nobody.pw_gid}", "--clear-groups",
          os.path.join(venv, "bin", "python"), "-c", SCRIPT],

@@ -72,7 +72,8 @@ def test_sigkill_in_the_middle_of_a_build_leaves_nothing_behind():
     proc = python_script(LAB_SCRIPT.format(name="crashbuild", hosts=400, after="time.sleep(120)"))
     assert proc.stdout.readline().strip() == "building"
     assert wait_until(lambda: bool(agents_of(proc.pid)), timeout=10, step=0.005)
-    time.sleep(0.3)  # the agent is now creating namespaces
+    # Kill once the agent is creating namespaces (the build of 400 hosts takes well over a second).
+    assert wait_until(lambda: len(netns_inodes_in_use() - before) > 20, timeout=10, step=0.01)
     agents = agents_of(proc.pid)
     grew = len(netns_inodes_in_use() - before)
     proc.send_signal(signal.SIGKILL)
