@@ -4,11 +4,23 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+extras="test"
+browser=0
+for arg in "$@"; do
+  case "$arg" in
+    --browser) browser=1; extras="test,notebook,browser" ;;   # the widget's browser test: Chromium + JupyterLab
+    *) echo "usage: $0 [--browser]" >&2; exit 2 ;;
+  esac
+done
+
 need=()
 command -v iptables >/dev/null 2>&1 || need+=(iptables)
 command -v ping >/dev/null 2>&1 || need+=(iputils-ping)
 command -v tcpdump >/dev/null 2>&1 || need+=(tcpdump)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
+command -v curl >/dev/null 2>&1 || need+=(curl)
+[ -e /usr/lib/x86_64-linux-gnu/libpcap.so.0.8 ] || [ -e /usr/lib/aarch64-linux-gnu/libpcap.so.0.8 ] || need+=(libpcap0.8)
+[ "$browser" = 1 ] && { command -v chromium >/dev/null 2>&1 || need+=(chromium); }
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "installing ${need[*]}"
@@ -21,5 +33,5 @@ fi
 
 PYTHON=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
-.venv/bin/python -m pip install -q --disable-pip-version-check -e ".[test]"
+.venv/bin/python -m pip install -q --disable-pip-version-check -e ".[$extras]"
 echo "netnb is set up: .venv/bin/netnb doctor tells what this machine allows"

@@ -1,0 +1,125 @@
+"""The lab widget in a real browser: headless Chromium opens JupyterLab, runs a notebook that shows the
+widget, clicks a node and the capture button, and the packet table fills while traffic flows.
+
+Needs Debian's chromium, JupyterLab and Playwright (installed by scripts/setup.sh --browser, which
+.ci/run calls); skipped with the reason otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from ..conftest import kernel_available
+
+pytestmark = [pytest.mark.kernel, pytest.mark.browser]
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CELLS = [
+    "import netnb\nlab = netnb.Lab('browser')\na, b, c = lab.host('A'), lab.host('B'), lab.host('C')\n"
+    "sw = lab.switch('sw')\nfor i, h in enumerate((a, b, c)):\n    lab.link(h, sw, ip=f'10.0.0.{i + 1}/24')\n"
+    "lab.start()\nw = lab.widget()\nw",
+    "import time\ntime.sleep(1.0)\nfor _ in range(4):\n    a.ping(b, count=1)\n    time.sleep(0.3)\n"
+    "print('pinged')",
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _notebook(path: str) -> None:
+    nb = {"nbformat": 4, "nbformat_minor": 5, "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                                          "language": "python"}},
+          "cells": [{"cell_type": "code", "metadata": {}, "source": src, "outputs": [], "execution_count": None,
+                     "id": f"c{i}"} for i, src in enumerate(CELLS)]}
+    with open(path, "w") as f:
+        json.dump(nb, f)
+
+
+@pytest.fixture()
+def jupyter(tmp_path):
+    reason = kernel_available()
+    if reason:
+        pytest.skip(reason)
+    pytest.importorskip("jupyterlab", reason="pip install -e '.[browser]' (scripts/setup.sh --browser)")
+    pytest.importorskip("playwright", reason="pip install -e '.[browser]' (scripts/setup.sh --browser)")
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("Debian's chromium is not installed (scripts/setup.sh --browser)")
+    _notebook(str(tmp_path / "widget.ipynb"))
+    port, token = _free_port(), secrets.token_hex(16)
+    log = open(tmp_path / "jupyter.log", "w")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root", f"--port={port}",
+         "--ip=127.0.0.1", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={tmp_path}",
+         "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=1)
+            break
+        except OSError:
+            if time.monotonic() > deadline or server.poll() is not None:
+                server.kill()
+                raise RuntimeError((tmp_path / "jupyter.log").read_text()[-2000:]) from None
+            time.sleep(0.2)
+    yield base, token, tmp_path
+    os.killpg(server.pid, signal.SIGTERM)  # the server we started, its kernels (and so their labs) with it
+    try:
+        server.wait(15)
+    except subprocess.TimeoutExpired:
+        os.killpg(server.pid, signal.SIGKILL)
+    log.close()
+
+
+def test_widget_click_and_live_capture_in_jupyterlab(jupyter):
+    from playwright.sync_api import sync_playwright
+
+    base, token, folder = jupyter
+    shot = folder / "widget.png"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                                          "--disable-component-update", "--no-first-run", "--disable-sync"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1800})
+        page.goto(f"{base}/lab/tree/widget.ipynb?token={token}")
+        page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=60_000)
+        page.get_by_text("| Idle").first.wait_for(timeout=60_000)            # the kernel is up and connected
+        page.locator(".jp-Notebook .jp-Cell .jp-InputArea-editor").first.click()
+        page.keyboard.press("Shift+Enter")                                  # build the lab, show the widget
+        node_b = page.locator(".jp-OutputArea button", has_text="B").first
+        node_b.wait_for(timeout=60_000)
+        image = page.locator(".widget-image").first
+        image.wait_for(timeout=30_000)
+        assert page.evaluate("el => el.naturalWidth", image.element_handle()) > 100   # the drawing is there
+        node_b.click()                                                      # click a node
+        page.get_by_text("10.0.0.2/24").first.wait_for(timeout=30_000)       # its details appear
+        page.get_by_role("button", name="start capture").click()
+        page.get_by_text("capturing at").wait_for(timeout=30_000)
+        page.locator(".jp-Notebook .jp-Cell .jp-InputArea-editor").nth(1).click()
+        page.keyboard.press("Shift+Enter")                                  # the next cell pings while we watch
+        page.get_by_text("echo-request").first.wait_for(timeout=60_000)     # the table filled while capturing
+        page.get_by_role("button", name="stop").click()
+        page.get_by_text("stopped:").wait_for(timeout=30_000)
+        page.screenshot(path=str(shot), full_page=True)
+        status = page.locator(".widget-html-content", has_text="stopped:").first.inner_text()
+        browser.close()
+    assert "0 dropped" in status and int(status.split("stopped: ")[1].split()[0]) >= 2
+    assert shot.stat().st_size > 20_000
+    keep = os.environ.get("NETNB_SCREENSHOT_DIR")
+    if keep:
+        shutil.copy(shot, os.path.join(keep, "widget-in-jupyterlab.png"))
