@@ -66,3 +66,25 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "kernel" in item.keywords:
             item.add_marker(pytest.mark.skip(reason=reason))
+
+
+@pytest.fixture(scope="session")
+def this_python_kernel(tmp_path_factory):
+    """A 'python3' kernel spec for the interpreter running the tests, first on JUPYTER_PATH, so that
+    notebooks run with the netnb under test whatever other kernels this machine has."""
+    import json
+    import sys
+
+    root = tmp_path_factory.mktemp("jupyter")
+    spec = root / "kernels" / "python3"
+    spec.mkdir(parents=True)
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "Python 3 (ipykernel)", "language": "python"}))
+    old = os.environ.get("JUPYTER_PATH")
+    os.environ["JUPYTER_PATH"] = os.pathsep.join(p for p in (str(root), old) if p)
+    yield "python3"
+    if old is None:
+        os.environ.pop("JUPYTER_PATH", None)
+    else:
+        os.environ["JUPYTER_PATH"] = old

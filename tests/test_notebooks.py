@@ -28,7 +28,7 @@ def test_ipynb_is_the_pair_of_its_source_without_outputs(path):
 
 @pytest.mark.kernel
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=os.path.basename)
-def test_notebook_runs_top_to_bottom(path, tmp_path):
+def test_notebook_runs_top_to_bottom(path, tmp_path, this_python_kernel):
     reason = kernel_available()
     if reason:
         pytest.skip(reason)
@@ -36,7 +36,7 @@ def test_notebook_runs_top_to_bottom(path, tmp_path):
 
     nb = nbformat.read(path, as_version=4)
     started = time.monotonic()
-    NotebookClient(nb, timeout=120, kernel_name="python3",
+    NotebookClient(nb, timeout=120, kernel_name=this_python_kernel,
                    resources={"metadata": {"path": str(tmp_path)}}).execute()
     took = time.monotonic() - started
     print(f"{os.path.basename(path)}: {took:.1f} s")

@@ -50,7 +50,7 @@ def _notebook(path: str) -> None:
 
 
 @pytest.fixture()
-def jupyter(tmp_path):
+def jupyter(tmp_path, this_python_kernel):
     reason = kernel_available()
     if reason:
         pytest.skip(reason)
@@ -96,6 +96,26 @@ def test_widget_click_and_live_capture_in_jupyterlab(jupyter):
                                     args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                                           "--disable-component-update", "--no-first-run", "--disable-sync"])
         page = browser.new_page(viewport={"width": 1400, "height": 1800})
+        try:
+            status = _drive(page, base, token, shot)
+        except Exception as exc:
+            page.screenshot(path=str(folder / "failure.png"), full_page=True)
+            keep = os.environ.get("NETNB_SCREENSHOT_DIR")
+            if keep:
+                shutil.copy(folder / "failure.png", os.path.join(keep, "widget-failure.png"))
+            raise AssertionError(f"{exc}\n--- page text ---\n{page.inner_text('body')[:3000]}") from exc
+        finally:
+            browser.close()
+    assert "0 dropped" in status and int(status.split("stopped: ")[1].split()[0]) >= 2
+    assert shot.stat().st_size > 20_000
+    keep = os.environ.get("NETNB_SCREENSHOT_DIR")
+    if keep:
+        shutil.copy(shot, os.path.join(keep, "widget-in-jupyterlab.png"))
+
+
+def _drive(page, base: str, token: str, shot) -> str:
+    """Open the notebook, run it, click node B and the capture buttons; returns the final status line."""
+    if True:
         page.goto(f"{base}/lab/tree/widget.ipynb?token={token}")
         page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=60_000)
         page.get_by_text("| Idle").first.wait_for(timeout=60_000)            # the kernel is up and connected
@@ -116,10 +136,4 @@ def test_widget_click_and_live_capture_in_jupyterlab(jupyter):
         page.get_by_role("button", name="stop").click()
         page.get_by_text("stopped:").wait_for(timeout=30_000)
         page.screenshot(path=str(shot), full_page=True)
-        status = page.locator(".widget-html-content", has_text="stopped:").first.inner_text()
-        browser.close()
-    assert "0 dropped" in status and int(status.split("stopped: ")[1].split()[0]) >= 2
-    assert shot.stat().st_size > 20_000
-    keep = os.environ.get("NETNB_SCREENSHOT_DIR")
-    if keep:
-        shutil.copy(shot, os.path.join(keep, "widget-in-jupyterlab.png"))
+        return page.locator(".widget-html-content", has_text="stopped:").first.inner_text()
