@@ -28,8 +28,8 @@ def test_live_drawing_marks_down_links_and_counts_packets():
         tx = int(a_end.split("tx ")[1])
         assert tx >= 3  # ARP request + 2 echo requests
         fig = lab.draw(live=True)
-        dashed = [ln for ln in fig.axes[0].lines if ln.get_linestyle() == "--"]
-        assert len(dashed) == 1
+        down_lines = [c for c in fig.axes[0].collections if c.get_label() == "_down"]
+        assert len(down_lines) == 1 and len(down_lines[0].get_segments()) == 1
 
 
 def test_node_state_and_switch_tables():
