@@ -15,11 +15,13 @@ namespaces owned by a per-lab agent process, and :meth:`Lab.stop` removes all of
 
 from __future__ import annotations
 
+import hashlib
 import io
 import ipaddress
 import itertools
 import os
 import re
+import sys
 import time
 import weakref
 from collections.abc import Callable, Iterator, Sequence
@@ -43,9 +45,10 @@ from netnb.model import (
     resolve,
 )
 from netnb.model.firewall import Rule
+from netnb.model.topology import BridgeSpec, InnerVethSpec, TapSpec
 from netnb.view.records import RecordList
 from netnb.view.table import Table
-from netnb.plan import Operation, Plan, compile_plan, route_operation, teardown_of
+from netnb.plan import IptablesRule, Operation, Plan, compile_plan, route_operation, teardown_of
 
 from html import escape as html_escape
 
@@ -84,6 +87,7 @@ class Lab:
         self._live_ops: list[Operation] = []
         self._start_hooks: list[Callable[[Lab], None]] = []
         self._stop_hooks: list[Callable[[Lab], None]] = []
+        self._vms: list[Vm] = []
 
     # -- describing -------------------------------------------------------------------------
     @property
@@ -118,6 +122,19 @@ class Lab:
     def hub(self, name: str, subnet: str | None = None) -> Switch:
         """A hub: a bridge that learns nothing (ageing 0), so every frame goes out of every port."""
         return self._add(NodeSpec(name, NodeKind.HUB, subnet=subnet), Switch)
+
+    def vm(self, name: str, host: Host, *, bridge: str, ip: str, gateway: str | None = None,
+           mac: str | None = None) -> Vm:
+        """A virtual machine on ``host``: a TAP device that joins ``bridge``, and a guest process on it that
+        answers ARP and ping (a hypervisor's view of a VM's network card)."""
+        self._require_not_running("add a VM")
+        tap = f"tap-{name}"[:15]
+        host.spec.taps.append(TapSpec(tap, bridge))
+        mac = mac or "52:54:00:" + ":".join(f"{b:02x}" for b in hashlib.sha256(f"{self.name}/{name}".encode()).digest()[:3])
+        machine = Vm(self, name, host, tap, mac, ip, gateway)
+        self._vms.append(machine)
+        self.on_start(machine._boot)
+        return machine
 
     def internet(self, lan: Switch, *, gateway: str, name: str = "internet", nat: bool = False) -> Internet:
         """The outside world, reached from ``lan`` through a router at ``gateway``.
@@ -341,6 +358,25 @@ class Lab:
             d.links.append(DrawLink(link.a.node, link.b.node, label(link.a.node, link.a.name, link.a.address),
                                     label(link.b.node, link.b.name, link.b.address),
                                     down((link.a.node, link.a.name), (link.b.node, link.b.name))))
+        for node in resolved.nodes:  # bridges wired inside a host (not docker0-like ones) are drawn in its box
+            if node.kind.is_l2 or not node.inner:
+                continue
+            for b in node.bridges:
+                d.nodes.append(DrawNode(f"{node.name}/{b.name}", "switch", node.name))
+            inner = {x.name: x for x in node.inner}
+            for x in node.inner:
+                if x.kind != "veth" or x.peer is None or x.name > x.peer:
+                    continue
+                peer = inner[x.peer]
+                ends = [f"{node.name}/{m}" if m else node.name for m in (x.master, peer.master)]
+                d.links.append(DrawLink(ends[0], ends[1], "" if x.master else f"{x.name} {x.address or ''}".strip(),
+                                        "" if peer.master else f"{peer.name} {peer.address or ''}".strip()))
+        for machine in self._vms:
+            bridge = next((t.master for t in machine.host.spec.taps if t.name == machine.tap), None)
+            d.nodes.append(DrawNode(f"{machine.host.name}/{machine.name}", "tap-vm", machine.host.name,
+                                    note=machine.ip.split("/")[0]))
+            d.links.append(DrawLink(f"{machine.host.name}/{machine.name}",
+                                    f"{machine.host.name}/{bridge}" if bridge else machine.host.name))
         for name, handle in self._handles.items():  # nodes made while running (containers) live in a machine
             if "/" in name and handle.spec.role:
                 group = name.split("/", 1)[0]
@@ -544,6 +580,26 @@ class Host(Node):
         """Interfaces, routes and ARP table read now, shown together."""
         return NodeState(self.name, self.interfaces(), self.routes(), self.neighbours())
 
+    def bridge(self, name: str, *, ip: str | None = None) -> str:
+        """A Linux bridge inside this host (like a hypervisor's ``virbr0``), with an address if given."""
+        self.lab._require_not_running("add a bridge")
+        self.spec.bridges.append(BridgeSpec(name, ip))
+        return name
+
+    def veth(self, a: str, b: str, *, master: tuple[str | None, str | None] = (None, None),
+             ip: tuple[str | None, str | None] = (None, None)) -> None:
+        """A veth pair inside this host: ``master`` makes an end a port of one of its bridges, ``ip``
+        gives an end an address (the host's own interface)."""
+        self.lab._require_not_running("add a veth pair")
+        self.spec.inner_veths.append(InnerVethSpec(a, b, master[0], master[1], ip[0], ip[1]))
+
+    def masquerade(self, source: str, out: str) -> None:
+        """Rewrite the source of packets from ``source`` leaving through ``out`` to this host's address."""
+        rule = Rule("nat", "POSTROUTING", ("-s", source, "-o", out, "-j", "MASQUERADE"))
+        if self.lab.running:
+            self.lab.apply([IptablesRule(self.name, rule.table, rule.chain, rule.args)])
+        self.spec.rules.append(rule)
+
     def route(self, dest: str, *, via: str | None = None, dev: str | None = None) -> None:
         """Add a static route (``dest`` is ``"default"`` or a CIDR). On a running lab it applies at once."""
         spec = RouteSpec(dest, via, dev)
@@ -583,6 +639,61 @@ class Switch(Node):
         """The bridge's ports, read now."""
         ports = [i for i in self.interfaces() if i.master == self.bridge]
         return RecordList(ports, f"ports of {self.name}", hide=("index", "peer_index", "addresses"))
+
+
+class Vm:
+    """A VM on a TAP device (see :meth:`Lab.vm`); ``ping`` asks its guest to ping."""
+
+    def __init__(self, lab: Lab, name: str, host: Host, tap: str, mac: str, ip: str, gateway: str | None) -> None:
+        self.lab, self.name, self.host, self.tap, self.mac, self.ip, self.gateway = lab, name, host, tap, mac, ip, gateway
+        self.process: Process | None = None
+        self._control = ""
+
+    def _boot(self, lab: Lab) -> None:
+        import tempfile
+
+        folder = tempfile.mkdtemp(prefix=f"netnb-vm-{self.name}-")
+        self._control = os.path.join(folder, "control")
+        argv = [sys.executable, "-m", "netnb.vm", "--tap", self.tap, "--mac", self.mac, "--ip", self.ip,
+                "--control", self._control] + (["--gateway", self.gateway] if self.gateway else [])
+        self.process = self.host.popen(argv)
+        deadline = time.monotonic() + 10
+        while not os.path.exists(self._control):
+            if time.monotonic() > deadline or not self.process.running:
+                raise NetnbError(f"VM {self.name} did not start: {self.process.output()[-300:]}")
+            time.sleep(0.01)
+        self.lab._agent().call("wait_ready", {"timeout": 10}, wait=20)  # its TAP now has a carrier
+
+    def _ask(self, request: dict[str, Any], wait: float) -> Any:
+        import json
+        import socket
+        import tempfile
+
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+            reply_path = os.path.join(tempfile.mkdtemp(prefix="netnb-vmc-"), "r")
+            sock.bind(reply_path)
+            sock.settimeout(wait)
+            sock.sendto(json.dumps(request).encode(), self._control)
+            data = sock.recv(65535)
+            os.unlink(reply_path)
+            os.rmdir(os.path.dirname(reply_path))
+        return json.loads(data)
+
+    def ping(self, target: str, count: int = 3, *, timeout: float = 1.0) -> PingResult:
+        """Ping from inside the VM (through its gateway when the target is on another network)."""
+        if not self.lab.running or not self._control:
+            raise LabStateError(f"lab {self.lab.name!r} is not running; start it first")
+        got = self._ask({"cmd": "ping", "dst": target, "count": count, "timeout": timeout}, count * (timeout + 1) + 5)
+        rtts = got["rtt_ms"]
+        return PingResult(target, got["sent"], got["received"], min(rtts) if rtts else None,
+                          sum(rtts) / len(rtts) if rtts else None, max(rtts) if rtts else None, source=self.name)
+
+    def arp(self) -> dict[str, str]:
+        """The guest's ARP table (IP -> MAC)."""
+        return dict(self._ask({"cmd": "arp"}, 5))
+
+    def __repr__(self) -> str:
+        return f"<Vm {self.name!r} on {self.host.name}:{self.tap} {self.ip} {self.mac}>"
 
 
 class Internet:

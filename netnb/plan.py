@@ -29,6 +29,7 @@ FRESH_NAMESPACE_SYSCTLS = {
     "net.ipv6.conf.all.disable_ipv6": "0",
     "net.ipv6.conf.default.disable_ipv6": "0",
     "net.ipv4.igmp_link_local_mcast_reports": "1",
+    "net.bridge.bridge-nf-call-iptables": "1",
 }
 
 
@@ -214,6 +215,23 @@ class DelLink(Operation):
 
     def commands(self) -> list[str]:
         return [f"{_ns(self.node)} link del {self.ifname}"]
+
+
+@dataclass(frozen=True)
+class AddTap(Operation):
+    """A persistent TAP device (a VM's network card, seen from the host), optionally a bridge port."""
+
+    kind: ClassVar[str] = "add_tap"
+    ifname: str
+    master: str | None = None
+
+    def reverse(self) -> Operation:
+        return DelLink(self.node, self.ifname)
+
+    def commands(self) -> list[str]:
+        master = f" master {self.master}" if self.master else ""
+        return [f"{_ns(self.node)} tuntap add dev {self.ifname} mode tap",
+                f"{_ns(self.node)} link set {self.ifname}{master} up"]
 
 
 @dataclass(frozen=True)
@@ -474,6 +492,20 @@ def compile_plan(lab: ResolvedLab) -> Plan:
             ops.append(AddBridge(node.name, b.name, b.ageing_cs, b.stp))
             if b.address is not None:
                 ops.append(AddAddress(node.name, b.name, str(b.address)))
+        if node.inner:
+            # Frames crossing this host's bridges would otherwise meet iptables (br_netfilter) while still
+            # bridged, fixing a "no NAT" decision before the host routes them out (and MASQUERADEs).
+            key = "net.bridge.bridge-nf-call-iptables"
+            ops.append(SetSysctl(node.name, key, "0", FRESH_NAMESPACE_SYSCTLS[key]))
+        done: set[str] = set()
+        for d in node.inner:
+            if d.kind == "tap":
+                ops.append(AddTap(node.name, d.name, d.master))
+            elif d.name not in done and d.peer is not None:
+                peer = next(x for x in node.inner if x.name == d.peer)
+                ops.append(AddVeth(node.name, d.name, node.name, peer.name, master=d.master, peer_master=peer.master))
+                done |= {d.name, peer.name}
+        ops += [AddAddress(node.name, d.name, str(d.address)) for d in node.inner if d.address is not None]
     for link in lab.links:
         # Create from the bridge side, so the port joins its bridge in the same step.
         first, second = (link.b, link.a) if link.b.bridge and not link.a.bridge else (link.a, link.b)

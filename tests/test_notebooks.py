@@ -35,6 +35,10 @@ def test_notebook_runs_top_to_bottom(path, tmp_path, this_python_kernel):
     from nbclient import NotebookClient
 
     nb = nbformat.read(path, as_version=4)
+    solve = "exercise" in path
+    if solve:  # run the exercise solved: every check must then say PASS (the unsolved run is below)
+        for cell in nb.cells:
+            cell.source = cell.source.replace("SOLVE = False", "SOLVE = True")
     started = time.monotonic()
     NotebookClient(nb, timeout=120, kernel_name=this_python_kernel,
                    resources={"metadata": {"path": str(tmp_path)}}).execute()
@@ -42,3 +46,21 @@ def test_notebook_runs_top_to_bottom(path, tmp_path, this_python_kernel):
     print(f"{os.path.basename(path)}: {took:.1f} s")
     errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert not errors
+    if solve:
+        text = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
+        assert text.count("PASS") == 3 and "FAIL" not in text and "3/3 fixed" in text
+
+
+@pytest.mark.kernel
+def test_the_exercise_fails_until_it_is_fixed(tmp_path, this_python_kernel):
+    reason = kernel_available()
+    if reason:
+        pytest.skip(reason)
+    from nbclient import NotebookClient
+
+    path = next(p for p in NOTEBOOKS if "exercise" in p)
+    nb = nbformat.read(path, as_version=4)
+    NotebookClient(nb, timeout=120, kernel_name=this_python_kernel,
+                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+    text = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
+    assert text.count("FAIL") == 3 and "hint:" in text and "0/3 fixed" in text

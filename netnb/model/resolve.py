@@ -61,6 +61,18 @@ class ResolvedBridge:
 
 
 @dataclass(frozen=True)
+class ResolvedInner:
+    """A device wired inside a node: one end of an inner veth pair (``kind`` veth) or a TAP (``kind`` tap)."""
+
+    node: str
+    name: str
+    kind: str
+    master: str | None
+    address: IPv4Interface | None = None
+    peer: str | None = None
+
+
+@dataclass(frozen=True)
 class ResolvedRoute:
     """A static route with parsed addresses; ``dest`` 0.0.0.0/0 is the default route."""
 
@@ -88,6 +100,7 @@ class ResolvedNode:
     chains: tuple[Chain, ...] = ()
     rules: tuple[Rule, ...] = ()
     role: str = ""
+    inner: tuple[ResolvedInner, ...] = ()
 
     @property
     def bridge(self) -> ResolvedBridge | None:
@@ -100,9 +113,10 @@ class ResolvedNode:
 
     @property
     def addresses(self) -> tuple[IPv4Interface, ...]:
-        """All addresses of the node: its interfaces' in link order, then its bridges'."""
+        """All addresses of the node: its interfaces' in link order, then its bridges', then inner devices'."""
         return tuple([i.address for i in self.interfaces if i.address is not None]
-                     + [b.address for b in self.bridges if b.address is not None])
+                     + [b.address for b in self.bridges if b.address is not None]
+                     + [d.address for d in self.inner if d.address is not None])
 
 
 @dataclass(frozen=True)
@@ -430,12 +444,15 @@ def resolve(topo: Topology) -> ResolvedLab:
             problems.add(f"node {node_name!r}: address {ip} is on two of its interfaces; give each its own")
 
     bridges = _resolve_bridges(nodes, ends_by_node, problems)
+    inner = _resolve_inner(nodes, ends_by_node, bridges, problems)
     _check_firewall(nodes, problems)
-    routes = _resolve_routes(nodes, ends_by_node, bridges, problems)
+    for name, devices in inner.items():  # inner addresses count as connected subnets for routes
+        bridges.setdefault(name, [])
+    routes = _resolve_routes(nodes, ends_by_node, bridges, problems, inner)
 
     if problems.items:
         raise TopologyError(problems.items)
-    return _freeze(topo, nodes, pairs, ends_by_node, routes, bridges)
+    return _freeze(topo, nodes, pairs, ends_by_node, routes, bridges, inner)
 
 
 def _resolve_bridges(
@@ -479,6 +496,50 @@ def _resolve_bridges(
     return out
 
 
+def _resolve_inner(
+    nodes: dict[str, NodeSpec], ends_by_node: dict[str, list[_End]],
+    bridges: dict[str, list[ResolvedBridge]], problems: _Problems
+) -> dict[str, list[ResolvedInner]]:
+    """Inner veth pairs and TAP devices: unique valid names, masters among the node's bridges."""
+    out: dict[str, list[ResolvedInner]] = {}
+    for node in nodes.values():
+        if not (node.inner_veths or node.taps):
+            continue
+        where = f"node {node.name!r}"
+        if node.kind.is_l2:
+            problems.add(f"{where}: a {node.kind.value} cannot hold veth pairs or TAP devices; use a host")
+            continue
+        taken = {e.name for e in ends_by_node.get(node.name, [])} | {b.name for b in bridges.get(node.name, [])} | {"lo"}
+        own_bridges = {b.name for b in bridges.get(node.name, [])}
+        devices: list[tuple[str, str, str | None, str | None, str | None]] = []
+        for v in node.inner_veths:
+            devices += [(v.a, "veth", v.master_a, v.ip_a, v.b), (v.b, "veth", v.master_b, v.ip_b, v.a)]
+        devices += [(t.name, "tap", t.master, None, None) for t in node.taps]
+        for name, kind, master, ip, peer in devices:
+            why = check_ifname(name)
+            if why:
+                problems.add(f"{where}: {kind} name {why}")
+                continue
+            if name in taken:
+                problems.add(f"{where}: two interfaces are both called {name!r}; names must be unique per node")
+                continue
+            taken.add(name)
+            if master is not None and master not in own_bridges:
+                problems.add(f"{where}: {kind} {name!r} joins bridge {master!r}, which the node does not have "
+                             f"(its bridges: {', '.join(sorted(own_bridges)) or 'none'})")
+            address = None
+            if ip is not None:
+                try:
+                    address = IPv4Interface(ip)
+                except (ValueError, TypeError) as exc:
+                    problems.add(f"{where}: {name!r} address {ip!r} is not like '10.0.1.1/24' ({exc})")
+                if "/" not in str(ip):
+                    problems.add(f"{where}: {name!r} address {ip!r} needs a prefix length")
+                    address = None
+            out.setdefault(node.name, []).append(ResolvedInner(node.name, name, kind, master, address, peer))
+    return out
+
+
 def _check_firewall(nodes: dict[str, NodeSpec], problems: _Problems) -> None:
     for node in nodes.values():
         where = f"node {node.name!r}"
@@ -505,7 +566,8 @@ def _check_firewall(nodes: dict[str, NodeSpec], problems: _Problems) -> None:
 
 def _resolve_routes(
     nodes: dict[str, NodeSpec], ends_by_node: dict[str, list[_End]],
-    bridges: dict[str, list[ResolvedBridge]], problems: _Problems
+    bridges: dict[str, list[ResolvedBridge]], problems: _Problems,
+    inner: dict[str, list[ResolvedInner]] | None = None,
 ) -> dict[str, list[ResolvedRoute]]:
     out: dict[str, list[ResolvedRoute]] = {}
     for node in nodes.values():
@@ -513,7 +575,10 @@ def _resolve_routes(
             continue
         ends = ends_by_node.get(node.name, [])
         connected = [e.address for e in ends if e.address is not None] + [
-            b.address for b in bridges.get(node.name, []) if b.address is not None]
+            b.address for b in bridges.get(node.name, []) if b.address is not None] + [
+            d.address for d in (inner or {}).get(node.name, []) if d.address is not None]
+        devices = {e.name for e in ends} | {b.name for b in bridges.get(node.name, [])} | {
+            d.name for d in (inner or {}).get(node.name, [])}
         seen: set[IPv4Network] = set()
         for r in node.routes:
             where = f"node {node.name!r}: route {r.dest!r}"
@@ -544,8 +609,8 @@ def _resolve_routes(
                         f"{where}: the gateway {via} is on no subnet this node is connected to "
                         f"(its subnets: {nets}); use an address on one of them"
                     )
-            if r.dev is not None and r.dev not in {e.name for e in ends}:
-                names = ", ".join(sorted(e.name for e in ends if e.name)) or "none"
+            if r.dev is not None and r.dev not in devices:
+                names = ", ".join(sorted(n for n in devices if n)) or "none"
                 problems.add(f"{where}: the node has no interface {r.dev!r} (it has: {names})")
             if r.via is None and r.dev is None:
                 problems.add(f"{where}: give a gateway (via=...) or an interface (dev=...)")
@@ -560,6 +625,7 @@ def _freeze(
     ends_by_node: dict[str, list[_End]],
     routes: dict[str, list[ResolvedRoute]],
     bridges: dict[str, list[ResolvedBridge]],
+    inner: dict[str, list[ResolvedInner]],
 ) -> ResolvedLab:
     frozen: dict[int, ResolvedInterface] = {}
     links = []
@@ -577,5 +643,5 @@ def _freeze(
         ifaces = tuple(frozen[id(e)] for e in ends_by_node.get(node.name, []))
         out_nodes.append(ResolvedNode(node.name, node.kind, node.forwards, tuple(own), ifaces,
                                       tuple(routes.get(node.name, [])), tuple(node.chains), tuple(node.rules),
-                                      node.role))
+                                      node.role, tuple(inner.get(node.name, []))))
     return ResolvedLab(topo.name, topo.ipv6, tuple(out_nodes), tuple(links))

@@ -57,6 +57,26 @@ class BridgeSpec:
 
 
 @dataclass
+class InnerVethSpec:
+    """A veth pair with both ends inside one node (e.g. joining two of its bridges)."""
+
+    a: str
+    b: str
+    master_a: str | None = None
+    master_b: str | None = None
+    ip_a: str | None = None
+    ip_b: str | None = None
+
+
+@dataclass
+class TapSpec:
+    """A TAP device inside a node: a network card whose other side is a process (a VM)."""
+
+    name: str
+    master: str | None = None
+
+
+@dataclass
 class NodeSpec:
     """One node of a lab; ``subnet`` and ``ageing_s`` only mean something for switches and hubs.
 
@@ -75,6 +95,8 @@ class NodeSpec:
     chains: list[Chain] = field(default_factory=list)
     rules: list[Rule] = field(default_factory=list)
     role: str = ""
+    inner_veths: list[InnerVethSpec] = field(default_factory=list)
+    taps: list[TapSpec] = field(default_factory=list)
 
     @property
     def forwards(self) -> bool:

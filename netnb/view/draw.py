@@ -84,9 +84,10 @@ def layout(drawing: Drawing, seed: int = 7) -> dict[str, tuple[float, float]]:
             members.setdefault(n.group, []).append(n.name)
     for group, names in members.items():
         gx, gy = pos.get(group, (0.0, 0.0))
-        width = 0.22 * (len(names) - 1)
+        step = 0.3
+        width = step * (len(names) - 1)
         for i, name in enumerate(names):
-            pos[name] = (gx - width / 2 + 0.22 * i, gy - 0.28)
+            pos[name] = (gx - width / 2 + step * i, gy - 0.3 - (0.12 if i % 2 and len(names) > 4 else 0))
     return pos
 
 

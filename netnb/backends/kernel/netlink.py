@@ -33,6 +33,7 @@ from netnb.plan import (
     AddFdb,
     AddNamespace,
     AddRoute,
+    AddTap,
     AddVeth,
     AddVxlan,
     DelAddress,
@@ -69,6 +70,7 @@ class Namespace:
     inode: int
     ifindex: dict[str, int] = field(default_factory=dict)
     bridges: dict[str, bool] = field(default_factory=dict)  # bridge name -> STP on
+    taps: set[str] = field(default_factory=set)  # TAP devices: no carrier until their process opens them
 
 
 class Dataplane:
@@ -211,6 +213,14 @@ class Dataplane:
             if op.dev:
                 spec["oif"] = self._index(ns, op.dev)
             ns.ipr.route("add" if isinstance(op, AddRoute) else "del", **spec)
+        elif isinstance(op, AddTap):
+            # pyroute2 makes TAPs with ioctls on /dev/net/tun, not netlink: the device appears in the
+            # namespace of the calling thread, so the thread must stand in the node's namespace.
+            with nsutil.inside(ns.fd, self.home):
+                ns.ipr.link("add", ifname=op.ifname, kind="tuntap", mode="tap")
+            ns.taps.add(op.ifname)
+            master = {"master": self._index(ns, op.master)} if op.master else {}
+            ns.ipr.link("set", ifname=op.ifname, state="up", **master)
         elif isinstance(op, AddVxlan):
             # Created from the underlay namespace (its UDP socket stays there, as Docker's overlay does),
             # then living in target_node's namespace with the overlay bridge.
@@ -288,7 +298,7 @@ class Dataplane:
         with nsutil.inside(ns.fd, self.home):
             with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
                 for _, name in socket.if_nameindex():
-                    if name == "lo":
+                    if name == "lo" or name in ns.taps:
                         continue
                     flags = _ioctl_flags(sock, name)
                     if not flags & _IFF_UP:
@@ -463,6 +473,9 @@ def _translate(op: Operation, exc: BaseException) -> NetnbError:
     reason = os.strerror(code) if isinstance(code, int) and code > 0 else str(exc)
     if code == errno.EOPNOTSUPP and isinstance(op, (AddBridge, AddVeth)):
         return FeatureMissingError(f"`{cmd}` failed: {reason}; {_MISSING_KIND_HINT}")
+    if isinstance(op, AddTap) and code in (errno.EPERM, errno.EACCES):
+        return FeatureMissingError(f"`{cmd}` failed: {reason}; TAP devices need /dev/net/tun, which only root "
+                                   f"may open here: run this lab as root (VMs cannot run rootless)")
     hint = {
         errno.EEXIST: "it exists already",
         errno.EPERM: "not permitted: run as root, or rootless (see `netnb doctor`)",

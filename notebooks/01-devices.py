@@ -1,0 +1,125 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Linux virtual network devices
+#
+# *Example 1 of the article "Docker networking" (in Chinese, see `shared/seed`).*
+#
+# `eth0` is only a name for something that sends and receives frames. Linux can make such things out of
+# nothing: a **veth pair** (two cards joined by a cable), a **bridge** (a switch), a **TAP** device (a
+# card whose other side is a program, such as a VM), routes and forwarding (a router), NAT (a gateway).
+# With them, one machine emulates hosts, L2 switches, routers, gateways, NICs — and even, when the
+# kernel has the module, 802.1Q VLAN switches.
+
+# %%
+import netnb
+
+netnb.require_labs()
+
+# %% [markdown]
+# ## A fresh namespace has only `lo`
+
+# %%
+lab = netnb.Lab("devices")
+box = lab.host("box")
+peer = lab.host("peer")
+lab.start()
+box.run("ip -d link")
+
+# %%
+assert [i.name for i in box.interfaces()] == ["lo"]
+
+# %% [markdown]
+# ## veth: a cable with a card at each end
+#
+# One end stays here, the other goes into `peer`'s namespace. netnb's namespaces have no names under
+# `/run/netns` (that is why nothing is left behind if a notebook dies), so instead of `netns peer` we
+# give `ip` the id of a process that lives in `peer`: it means "that process's namespace".
+
+# %%
+anchor = peer.popen("sleep infinity")
+box.run(f"ip link add v-box type veth peer name v-peer netns {anchor.pid}", check=True)
+box.run("ip addr add 10.9.0.1/24 dev v-box && ip link set v-box up", check=True)
+peer.run("ip addr add 10.9.0.2/24 dev v-peer && ip link set v-peer up", check=True)
+import time
+
+time.sleep(0.2)
+assert box.ping("10.9.0.2", count=1).ok
+box.run("ip -br link show v-box")
+
+# %% [markdown]
+# ## bridge: a switch
+#
+# Ports are added with `master`. The bridge learns which MAC is behind which port.
+
+# %%
+box.run("ip link add br0 type bridge && ip link set br0 up", check=True)
+box.run("ip link set v-box nomaster; ip addr flush dev v-box; ip link set v-box master br0", check=True)
+box.run("ip addr add 10.9.0.1/24 dev br0", check=True)
+time.sleep(0.2)
+assert box.ping("10.9.0.2", count=1).ok
+box.run("bridge link; bridge fdb show br br0 | grep -v permanent")
+
+# %% [markdown]
+# ## TAP: a card whose other side is a program
+#
+# Frames the kernel sends to a TAP device are read by whoever holds `/dev/net/tun` open for it — a VM's
+# hypervisor, or here a tiny guest (notebook 02 builds four). Unopened, the TAP has no carrier.
+
+# %%
+box.run("ip tuntap add dev tap0 mode tap && ip link set tap0 master br0 up", check=True)
+box.run("ip -br link show tap0")
+
+# %% [markdown]
+# ## Routes and forwarding: a router
+#
+# With `ip_forward=1` a namespace forwards between its cards, following its routing table.
+
+# %%
+box.run("sysctl -w net.ipv4.ip_forward=1 && ip route")
+
+# %% [markdown]
+# ## Hairpin mode
+#
+# A bridge never sends a frame back out of the port it came in on — unless that port is in *hairpin*
+# mode, which virtual switches need when two VMs sit behind one port (or one host talks to itself
+# through a NAT on the other side).
+
+# %%
+box.run("bridge link set dev v-box hairpin on && bridge -d link show dev v-box | grep -o 'hairpin on'")
+
+# %% [markdown]
+# ## 802.1Q VLANs
+#
+# A VLAN-aware switch tags frames with a 12-bit VLAN id, so one cable carries several separate LANs.
+# **This machine's kernel has no 802.1Q support** (no `8021q` VLAN devices and no bridge VLAN
+# filtering): `netnb doctor` lists it, and the command below says so. What a tagged frame looks like
+# we can still build and show with scapy.
+
+# %%
+vlan = box.run("ip link add link v-box name v-box.10 type vlan id 10")
+print(vlan.stderr.strip() or "VLAN device created")
+if not vlan.ok:
+    from scapy.layers.inet import ICMP, IP
+    from scapy.layers.l2 import Dot1Q, Ether
+
+    tagged = Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02") / Dot1Q(vlan=10) / IP(dst="10.9.0.2") / ICMP()
+    tagged.show()
+
+# %% [markdown]
+# On a kernel with 802.1Q, `v-box.10` would send exactly that: the Ethernet header, then a 4-byte tag
+# (TPID 0x8100, priority, VLAN id 10), then the IP packet.
+
+# %%
+lab.stop()
