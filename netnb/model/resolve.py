@@ -455,6 +455,21 @@ def resolve(topo: Topology) -> ResolvedLab:
     return _freeze(topo, nodes, pairs, ends_by_node, routes, bridges, inner)
 
 
+def _parse_cidr(text: str | None, what: str, problems: _Problems) -> IPv4Interface | None:
+    """An address with its prefix length (``10.0.1.1/24``) for a device inside a node, or None."""
+    if text is None:
+        return None
+    try:
+        address = IPv4Interface(text)
+    except (ValueError, TypeError) as exc:
+        problems.add(f"{what}: address {text!r} is not like '10.0.1.1/24' ({exc})")
+        return None
+    if "/" not in text:
+        problems.add(f"{what}: address {text!r} needs a prefix length")
+        return None
+    return address
+
+
 def _resolve_bridges(
     nodes: dict[str, NodeSpec], ends_by_node: dict[str, list[_End]], problems: _Problems
 ) -> dict[str, list[ResolvedBridge]]:
@@ -478,18 +493,11 @@ def _resolve_bridges(
                 problems.add(f"{where}: bridge {spec.name!r} has the name of another of its interfaces")
                 continue
             taken.add(spec.name)
-            address = None
-            if spec.ip is not None:
-                try:
-                    address = IPv4Interface(spec.ip)
-                except (ValueError, TypeError) as exc:
-                    problems.add(f"{where}: bridge {spec.name!r} address {spec.ip!r} is not like '172.17.0.1/16' ({exc})")
-                else:
-                    if "/" not in spec.ip:
-                        problems.add(f"{where}: bridge {spec.name!r} address {spec.ip!r} needs a prefix length")
-                    elif address.ip in own:
-                        problems.add(f"{where}: address {address.ip} is on two of its interfaces; give each its own")
-                    own.add(address.ip)
+            address = _parse_cidr(spec.ip, f"{where}: bridge {spec.name!r}", problems)
+            if address is not None:
+                if address.ip in own:
+                    problems.add(f"{where}: address {address.ip} is on two of its interfaces; give each its own")
+                own.add(address.ip)
             ageing = DEFAULT_AGEING_S if spec.ageing_s is None else spec.ageing_s
             out.setdefault(node.name, []).append(
                 ResolvedBridge(node.name, spec.name, int(round(ageing * 100)), False, address))
@@ -527,15 +535,7 @@ def _resolve_inner(
             if master is not None and master not in own_bridges:
                 problems.add(f"{where}: {kind} {name!r} joins bridge {master!r}, which the node does not have "
                              f"(its bridges: {', '.join(sorted(own_bridges)) or 'none'})")
-            address = None
-            if ip is not None:
-                try:
-                    address = IPv4Interface(ip)
-                except (ValueError, TypeError) as exc:
-                    problems.add(f"{where}: {name!r} address {ip!r} is not like '10.0.1.1/24' ({exc})")
-                if "/" not in str(ip):
-                    problems.add(f"{where}: {name!r} address {ip!r} needs a prefix length")
-                    address = None
+            address = _parse_cidr(ip, f"{where}: {name!r}", problems)
             out.setdefault(node.name, []).append(ResolvedInner(node.name, name, kind, master, address, peer))
     return out
 
