@@ -64,3 +64,39 @@ def test_the_exercise_fails_until_it_is_fixed(tmp_path, this_python_kernel):
                    resources={"metadata": {"path": str(tmp_path)}}).execute()
     text = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
     assert text.count("FAIL") == 3 and "hint:" in text and "0/3 fixed" in text
+
+
+@pytest.mark.kernel
+def test_a_failing_cell_leaves_nothing_behind(tmp_path, this_python_kernel):
+    """A notebook that dies half-way (a cell raises after the lab started) leaves no namespace behind."""
+    reason = kernel_available()
+    if reason:
+        pytest.skip(reason)
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    from .kernel.helpers import netns_inodes_in_use, wait_until
+
+    before = netns_inodes_in_use()
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("import netnb\nlab = netnb.Lab('dies')\na, b = lab.host('A'), lab.host('B')\n"
+                                  "lab.link(a, b, ip=('10.0.0.1/24', '10.0.0.2/24'))\nlab.start()\n"
+                                  "print(len(lab.namespace_inodes()))"),
+        nbformat.v4.new_code_cell("raise RuntimeError('a student typo')"),
+        nbformat.v4.new_code_cell("lab.stop()"),
+    ])
+    client = NotebookClient(nb, timeout=60, kernel_name=this_python_kernel,
+                            resources={"metadata": {"path": str(tmp_path)}})
+    with pytest.raises(CellExecutionError):
+        client.execute()
+    assert nb.cells[0].outputs[0]["text"].strip() == "2"
+    assert wait_until(lambda: netns_inodes_in_use() <= before, timeout=10)
+
+
+def test_labs_unavailable_reads_as_a_message_not_a_traceback():
+    from netnb.environment import Environment, LabsUnavailable
+
+    err = LabsUnavailable("netnb cannot build labs here: no root.\nRun the tutorials on Linux ...")
+    assert err._render_traceback_() == [str(err)]
+    env = Environment(False, "none", "no root")
+    assert "cannot build labs here: no root" in env._repr_mimebundle_()["text/plain"]

@@ -82,8 +82,11 @@ class Dataplane:
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="netnb-netlink")
 
     # -- plumbing ---------------------------------------------------------------------------
-    def _call(self, fn: Callable[[], T]) -> T:
+    def on_netlink_thread(self, fn: Callable[[], T]) -> T:
+        """Run ``fn`` on the thread that owns every pyroute2 socket, and return its result."""
         return self._thread.submit(fn).result()
+
+    _call = on_netlink_thread
 
     def ns(self, node: str) -> Namespace:
         """The namespace of ``node`` (NetnbError if the lab has none by that name)."""

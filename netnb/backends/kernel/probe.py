@@ -24,7 +24,7 @@ def probe_features(dataplane: Dataplane) -> dict[str, Any]:
 
         def attempt(fn: Any) -> bool | str:
             try:
-                dataplane._call(fn)
+                dataplane.on_netlink_thread(fn)
                 return True
             except Exception as exc:  # each failure is the answer we are looking for
                 return str(exc).splitlines()[0][:120]
@@ -34,7 +34,7 @@ def probe_features(dataplane: Dataplane) -> dict[str, Any]:
         result["veth"] = attempt(lambda: ipr.link("add", ifname="pv0", kind="veth", peer="pv1"))
         result["bridge"] = attempt(lambda: ipr.link("add", ifname="pbr0", kind="bridge"))
         # Looked up on the netlink thread: pyroute2 sockets must not be used from another thread.
-        parent = dataplane._call(lambda: (ipr.link_lookup(ifname="pv0") or [0])[0])
+        parent = dataplane.on_netlink_thread(lambda: (ipr.link_lookup(ifname="pv0") or [0])[0])
         result["vxlan"] = attempt(lambda: ipr.link("add", ifname="pvx0", kind="vxlan", vxlan_id=42,
                                                    vxlan_port=4789))
         result["macvlan"] = attempt(lambda: ipr.link("add", ifname="pmv0", kind="macvlan", link=parent,
