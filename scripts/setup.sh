@@ -6,10 +6,12 @@ cd "$(dirname "$0")/.."
 
 extras="test"
 browser=0
+tshark=0
 for arg in "$@"; do
   case "$arg" in
     --browser) browser=1; extras="test,notebook,browser" ;;   # the widget's browser test: Chromium + JupyterLab
-    *) echo "usage: $0 [--browser]" >&2; exit 2 ;;
+    --tshark) tshark=1 ;;                                      # pcaps are also read back by Wireshark's tshark
+    *) echo "usage: $0 [--browser] [--tshark]" >&2; exit 2 ;;
   esac
 done
 
@@ -21,6 +23,7 @@ command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v curl >/dev/null 2>&1 || need+=(curl)
 [ -e /usr/lib/x86_64-linux-gnu/libpcap.so.0.8 ] || [ -e /usr/lib/aarch64-linux-gnu/libpcap.so.0.8 ] || need+=(libpcap0.8)
 [ "$browser" = 1 ] && { command -v chromium >/dev/null 2>&1 || need+=(chromium); }
+[ "$tshark" = 1 ] && { command -v tshark >/dev/null 2>&1 || need+=(tshark); }
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "installing ${need[*]}"

@@ -92,9 +92,9 @@ class LabWidget(w.VBox):
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
+        self.redraw()  # the drawing's packet counters now include the capture's traffic
         if self.capture is not None:
             self.capture.stop()
             self.update_table()
             self.status.value = f"stopped: {len(self.capture)} packets, {self.capture.dropped} dropped"
         self.start_button.disabled, self.stop_button.disabled = False, True
-        self.redraw()

@@ -49,12 +49,14 @@ def _notebook(path: str) -> None:
         json.dump(nb, f)
 
 
-@pytest.fixture()
-def jupyter(tmp_path, this_python_kernel):
+@pytest.fixture(params=["lab", "notebook"])
+def jupyter(request, tmp_path, this_python_kernel):
     reason = kernel_available()
     if reason:
         pytest.skip(reason)
-    pytest.importorskip("jupyterlab", reason="pip install -e '.[browser]' (scripts/setup.sh --browser)")
+    app = request.param
+    pytest.importorskip("jupyterlab" if app == "lab" else "notebook",
+                        reason="pip install -e '.[browser]' (scripts/setup.sh --browser)")
     pytest.importorskip("playwright", reason="pip install -e '.[browser]' (scripts/setup.sh --browser)")
     if not os.path.exists(CHROMIUM):
         pytest.skip("Debian's chromium is not installed (scripts/setup.sh --browser)")
@@ -62,9 +64,8 @@ def jupyter(tmp_path, this_python_kernel):
     port, token = _free_port(), secrets.token_hex(16)
     log = open(tmp_path / "jupyter.log", "w")
     server = subprocess.Popen(
-        [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root", f"--port={port}",
-         "--ip=127.0.0.1", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={tmp_path}",
-         "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
+        [sys.executable, "-m", "jupyter", app, "--no-browser", "--allow-root", f"--port={port}",
+         "--ip=127.0.0.1", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={tmp_path}"],
         stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -77,7 +78,7 @@ def jupyter(tmp_path, this_python_kernel):
                 server.kill()
                 raise RuntimeError((tmp_path / "jupyter.log").read_text()[-2000:]) from None
             time.sleep(0.2)
-    yield base, token, tmp_path
+    yield base, token, tmp_path, app
     os.killpg(server.pid, signal.SIGTERM)  # the server we started, its kernels (and so their labs) with it
     try:
         server.wait(15)
@@ -86,23 +87,23 @@ def jupyter(tmp_path, this_python_kernel):
     log.close()
 
 
-def test_widget_click_and_live_capture_in_jupyterlab(jupyter):
+def test_widget_click_and_live_capture_in_jupyterlab_and_notebook7(jupyter):
     from playwright.sync_api import sync_playwright
 
-    base, token, folder = jupyter
-    shot = folder / "widget.png"
+    base, token, folder, app = jupyter
+    shot = folder / f"widget-{app}.png"
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
                                     args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                                           "--disable-component-update", "--no-first-run", "--disable-sync"])
         page = browser.new_page(viewport={"width": 1400, "height": 1800})
         try:
-            status = _drive(page, base, token, shot)
+            status = _drive(page, base, token, shot, app)
         except Exception as exc:
             page.screenshot(path=str(folder / "failure.png"), full_page=True)
             keep = os.environ.get("NETNB_SCREENSHOT_DIR")
             if keep:
-                shutil.copy(folder / "failure.png", os.path.join(keep, "widget-failure.png"))
+                shutil.copy(folder / "failure.png", os.path.join(keep, f"widget-failure-{app}.png"))
             raise AssertionError(f"{exc}\n--- page text ---\n{page.inner_text('body')[:3000]}") from exc
         finally:
             browser.close()
@@ -110,15 +111,26 @@ def test_widget_click_and_live_capture_in_jupyterlab(jupyter):
     assert shot.stat().st_size > 20_000
     keep = os.environ.get("NETNB_SCREENSHOT_DIR")
     if keep:
-        shutil.copy(shot, os.path.join(keep, "widget-in-jupyterlab.png"))
+        shutil.copy(shot, os.path.join(keep, f"widget-in-{app}.png"))
 
 
-def _drive(page, base: str, token: str, shot) -> str:
+def _kernel_idle(base: str, token: str) -> bool:
+    with urllib.request.urlopen(f"{base}/api/sessions?token={token}", timeout=5) as r:
+        sessions = json.load(r)
+    return bool(sessions) and all(s["kernel"]["execution_state"] == "idle" for s in sessions)
+
+
+def _drive(page, base: str, token: str, shot, app: str) -> str:
     """Open the notebook, run it, click node B and the capture buttons; returns the final status line."""
     if True:
-        page.goto(f"{base}/lab/tree/widget.ipynb?token={token}")
+        path = "lab/tree" if app == "lab" else "notebooks"
+        page.goto(f"{base}/{path}/widget.ipynb?token={token}")
         page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=60_000)
-        page.get_by_text("| Idle").first.wait_for(timeout=60_000)            # the kernel is up and connected
+        deadline = time.monotonic() + 60
+        while not _kernel_idle(base, token):                                # the kernel is up
+            assert time.monotonic() < deadline, "the kernel did not start"
+            time.sleep(0.2)
+        time.sleep(0.5)                                                     # and the page connected to it
         page.locator(".jp-Notebook .jp-Cell .jp-InputArea-editor").first.click()
         page.keyboard.press("Shift+Enter")                                  # build the lab, show the widget
         node_b = page.locator(".jp-OutputArea button", has_text="B").first
