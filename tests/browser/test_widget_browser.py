@@ -122,30 +122,29 @@ def _kernel_idle(base: str, token: str) -> bool:
 
 def _drive(page, base: str, token: str, shot, app: str) -> str:
     """Open the notebook, run it, click node B and the capture buttons; returns the final status line."""
-    if True:
-        path = "lab/tree" if app == "lab" else "notebooks"
-        page.goto(f"{base}/{path}/widget.ipynb?token={token}")
-        page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=60_000)
-        deadline = time.monotonic() + 60
-        while not _kernel_idle(base, token):                                # the kernel is up
-            assert time.monotonic() < deadline, "the kernel did not start"
-            time.sleep(0.2)
-        time.sleep(0.5)                                                     # and the page connected to it
-        page.locator(".jp-Notebook .jp-Cell .jp-InputArea-editor").first.click()
-        page.keyboard.press("Shift+Enter")                                  # build the lab, show the widget
-        node_b = page.locator(".jp-OutputArea button", has_text="B").first
-        node_b.wait_for(timeout=60_000)
-        image = page.locator(".widget-image").first
-        image.wait_for(timeout=30_000)
-        assert page.evaluate("el => el.naturalWidth", image.element_handle()) > 100   # the drawing is there
-        node_b.click()                                                      # click a node
-        page.get_by_text("10.0.0.2/24").first.wait_for(timeout=30_000)       # its details appear
-        page.get_by_role("button", name="start capture").click()
-        page.get_by_text("capturing at").wait_for(timeout=30_000)
-        page.locator(".jp-Notebook .jp-Cell .jp-InputArea-editor").nth(1).click()
-        page.keyboard.press("Shift+Enter")                                  # the next cell pings while we watch
-        page.get_by_text("echo-request").first.wait_for(timeout=60_000)     # the table filled while capturing
-        page.get_by_role("button", name="stop").click()
-        page.get_by_text("stopped:").wait_for(timeout=30_000)
-        page.screenshot(path=str(shot), full_page=True)
-        return page.locator(".widget-html-content", has_text="stopped:").first.inner_text()
+    path = "lab/tree" if app == "lab" else "notebooks"
+    page.goto(f"{base}/{path}/widget.ipynb?token={token}")
+    page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=60_000)
+    deadline = time.monotonic() + 60
+    while not _kernel_idle(base, token):                                # the kernel is up
+        assert time.monotonic() < deadline, "the kernel did not start"
+        time.sleep(0.2)
+    time.sleep(0.5)                                                     # and the page connected to it
+    page.locator(".jp-Notebook .jp-Cell .jp-InputArea-editor").first.click()
+    page.keyboard.press("Shift+Enter")                                  # build the lab, show the widget
+    node_b = page.locator(".jp-OutputArea button", has_text="B").first
+    node_b.wait_for(timeout=60_000)
+    image = page.locator(".widget-image").first
+    image.wait_for(timeout=30_000)
+    assert page.evaluate("el => el.naturalWidth", image.element_handle()) > 100   # the drawing is there
+    node_b.click()                                                      # click a node
+    page.get_by_text("10.0.0.2/24").first.wait_for(timeout=30_000)       # its details appear
+    page.get_by_role("button", name="start capture").click()
+    page.get_by_text("capturing at").wait_for(timeout=30_000)
+    page.locator(".jp-Notebook .jp-Cell .jp-InputArea-editor").nth(1).click()
+    page.keyboard.press("Shift+Enter")                                  # the next cell pings while we watch
+    page.get_by_text("echo-request").first.wait_for(timeout=60_000)     # the table filled while capturing
+    page.get_by_role("button", name="stop").click()
+    page.get_by_text("stopped:").wait_for(timeout=30_000)
+    page.screenshot(path=str(shot), full_page=True)
+    return page.locator(".widget-html-content", has_text="stopped:").first.inner_text()

@@ -91,13 +91,12 @@ def test_two_labs_with_the_same_names_run_at_once_without_touching():
     x.link(a, sw, ip="10.0.0.1/24")
     x.link(b, sw, ip="10.0.0.2/24")
     other = python_script("""
-        import sys, netnb
+        import netnb
         y = netnb.Lab("twins")
         a, b, sw = y.host("A"), y.host("B"), y.switch("sw")
         y.link(a, sw, ip="10.0.0.1/24"); y.link(b, sw, ip="10.0.0.3/24")
         with y:
             print("up", flush=True)
-            sys.stdin.readline() if False else None
             import time; time.sleep(3)
             print(int(a.ping("10.0.0.3", count=1).ok), int(a.ping("10.0.0.2", count=1, timeout=0.5).ok), flush=True)
     """)
