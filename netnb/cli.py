@@ -1,6 +1,7 @@
-"""The ``netnb`` command: ``doctor`` (what this machine allows), ``clean`` (leftovers), ``demo`` (a first lab).
+"""The ``netnb`` command: ``doctor`` (what this machine allows), ``clean`` (leftovers), ``demo`` (a first
+lab), ``run lab.yaml`` (a lab described in a file).
 
-Usage: ``netnb doctor``, ``netnb clean``, ``netnb demo`` (or ``python -m netnb.cli ...``).
+Usage: ``netnb doctor``, ``netnb clean``, ``netnb demo``, ``netnb run lab.yaml [--plan|--ping|--hold]``.
 """
 
 from __future__ import annotations
@@ -124,6 +125,31 @@ def demo() -> int:
     return 0
 
 
+def run(path: str, *, plan_only: bool, ping: bool, hold: bool) -> int:
+    """Validate a lab file; print its plan, or build it (ping all pairs, wait for Enter), then remove it."""
+    import netnb
+    from netnb.labfile import load, ping_matrix
+
+    try:
+        lab = load(path)
+    except netnb.TopologyError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    if plan_only:
+        print(lab.plan())
+        return 0
+    with lab:
+        print(f"lab {lab.name!r} is up ({sum(lab.timings.values()):.2f} s): {lab!r}")
+        if ping:
+            rows = ping_matrix(lab)
+            width = max(len(c) for r in rows for c in r) + 1
+            print("\n".join("".join(c.ljust(width) for c in r) for r in rows))
+        if hold:
+            input("press Enter to remove the lab… ")
+    print("lab removed")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``netnb`` command."""
     parser = argparse.ArgumentParser(prog="netnb", description="Linux virtual networks for Jupyter")
@@ -131,7 +157,14 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("doctor", help="what this machine allows (modes, tools, kernel features)")
     sub.add_parser("clean", help="remove labs whose notebook is gone (nothing else)")
     sub.add_parser("demo", help="build a three-PC lab, ping, show the MAC table, remove it")
+    run_p = sub.add_parser("run", help="build a lab described in a YAML file (see netnb/labfile.py)")
+    run_p.add_argument("file")
+    run_p.add_argument("--plan", action="store_true", help="only print the plan (the ip commands)")
+    run_p.add_argument("--ping", action="store_true", help="ping between every pair of hosts")
+    run_p.add_argument("--hold", action="store_true", help="keep the lab until Enter is pressed")
     args = parser.parse_args(argv)
+    if args.command == "run":
+        return run(args.file, plan_only=args.plan, ping=args.ping, hold=args.hold)
     if args.command == "doctor":
         return doctor()
     if args.command == "clean":

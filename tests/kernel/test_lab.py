@@ -169,3 +169,12 @@ def test_stp_switches_wait_until_ports_forward():
     with lab:
         assert lab.timings["ready_s"] > 3.0  # listening + learning, 2 x 2 s forward delay
         assert lab["A"].ping(lab["B"], count=1).ok
+
+
+def test_netnb_run_builds_a_lab_file_and_pings_every_pair(capsys):
+    from netnb import cli
+
+    assert cli.run(os.path.join(os.path.dirname(__file__), "..", "..", "examples", "routed.yaml"),
+                   plan_only=False, ping=True, hold=False) == 0
+    out = capsys.readouterr().out
+    assert "✘" not in out and out.count("✔") == 6 and "lab removed" in out
