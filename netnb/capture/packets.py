@@ -16,7 +16,7 @@ from scapy.packet import Packet
 from scapy.plist import PacketList
 
 from netnb.capture.bpf import BpfProgram
-from netnb.capture.dissect import describe, header_fields, identity
+from netnb.capture.dissect import describe
 from netnb.capture import pcapng
 from netnb.capture.pcapng import Frame
 from netnb.errors import NetnbError
@@ -193,11 +193,3 @@ class Packets:
         from netnb.capture.ladder import draw_ladder
 
         return draw_ladder(self._store, self._ids(), limit)
-
-    def identities(self) -> list[tuple[object, ...] | None]:
-        """The hop-independent identity of every frame (see dissect.identity)."""
-        return [identity(self._store.packet(i)) for i in self._ids()]
-
-    def fields(self, i: int) -> dict[str, str]:
-        """Header fields of frame ``i`` of this sequence."""
-        return header_fields(self[i])

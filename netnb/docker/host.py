@@ -128,9 +128,6 @@ class Swarm:
         self.overlays: dict[str, Network] = {}
         self.members: dict[str, list[DockerHost]] = {}   # network name -> hosts with its VTEP
 
-    def containers_on(self, net: Network) -> list[Container]:
-        return [c for h in self.hosts for c in h.containers.values() if net.name in c.endpoints]
-
 
 _SWARMS: weakref.WeakKeyDictionary[Lab, Swarm] = weakref.WeakKeyDictionary()
 
