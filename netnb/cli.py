@@ -57,6 +57,17 @@ def _is_our_agent(rec: registry.LabRecord) -> bool:
     return b"netnb.backends.kernel.agent" in argv and rec.lab_id.encode() in argv
 
 
+def _sudo_state() -> str:
+    """Whether ``sudo -n`` would start the agent without asking for a password."""
+    import shutil
+    import subprocess
+
+    if shutil.which("sudo") is None:
+        return "no (sudo is not installed)"
+    ok = subprocess.run(["sudo", "-n", "true"], capture_output=True, check=False).returncode == 0
+    return "yes" if ok else "no (sudo asks for a password: add a NOPASSWD rule for the agent command)"
+
+
 def doctor() -> int:
     """Print what this machine allows; returns 0 when labs can run here."""
     from netnb.backends.kernel.client import AgentClient, default_mode, userns_allowed
@@ -76,6 +87,7 @@ def doctor() -> int:
           + ("  (every command a lab runs is root on this machine)" if root else ""))
     print(f"  rootless  {'yes' if userns_allowed() else 'no (unprivileged user namespaces are disabled)'}"
           + ("  (TAP devices need /dev/net/tun, root-only here)" if not root else ""))
+    print(f"  sudo      {_sudo_state()}  (opt-in: Lab(..., mode='sudo'); root-equivalent)")
     print(f"  default   {default_mode()}")
     ok = True
     print("\ntools:")

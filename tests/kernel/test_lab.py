@@ -178,3 +178,18 @@ def test_netnb_run_builds_a_lab_file_and_pings_every_pair(capsys):
                    plan_only=False, ping=True, hold=False) == 0
     out = capsys.readouterr().out
     assert "✘" not in out and out.count("✔") == 6 and "lab removed" in out
+
+
+def test_unusable_modes_are_refused_before_anything_is_built():
+    import shutil
+
+    lab = three_pcs("modes")
+    lab.mode = "teleport"
+    with pytest.raises(netnb.PrivilegeError, match="use 'root', 'rootless' or 'sudo'"):
+        lab.start()
+    assert lab.state == "described" and lab.agent_pid is None
+    if shutil.which("sudo") is None:
+        lab.mode = "sudo"
+        with pytest.raises(netnb.PrivilegeError, match="needs the sudo command"):
+            lab.start()
+        assert lab.agent_pid is None
