@@ -10,32 +10,46 @@ ip netns add A
 
 Build it with ``with lab:`` (or ``lab.start()``/``lab.stop()``); everything lives in namespaces the lab
 owns, and the machine's own network is never touched.
+
+The names below load on first use (PEP 562), so that a lab's agent process, which imports this package
+too, starts without loading what only notebooks need.
 """
 
-from netnb.errors import (
-    AgentError,
-    BackendError,
-    CommandFailed,
-    CommandTimeout,
-    FeatureMissingError,
-    LabStateError,
-    NetnbError,
-    PrivilegeError,
-    TopologyError,
-)
-from netnb.environment import check, require_labs
-from netnb.lab import Host, Internet, Lab, Node, Process, Router, Switch
-from netnb.model import (
-    CommandResult,
-    FdbEntry,
-    InterfaceState,
-    NeighbourEntry,
-    PingResult,
-    RouteEntry,
-)
-from netnb.plan import Plan
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+_WHERE = {
+    "AgentError": "netnb.errors",
+    "BackendError": "netnb.errors",
+    "CommandFailed": "netnb.errors",
+    "CommandTimeout": "netnb.errors",
+    "FeatureMissingError": "netnb.errors",
+    "LabStateError": "netnb.errors",
+    "NetnbError": "netnb.errors",
+    "PrivilegeError": "netnb.errors",
+    "TopologyError": "netnb.errors",
+    "check": "netnb.environment",
+    "require_labs": "netnb.environment",
+    "Host": "netnb.lab",
+    "Internet": "netnb.lab",
+    "Lab": "netnb.lab",
+    "Node": "netnb.lab",
+    "Process": "netnb.lab",
+    "Router": "netnb.lab",
+    "Switch": "netnb.lab",
+    "Vm": "netnb.lab",
+    "CommandResult": "netnb.model",
+    "FdbEntry": "netnb.model",
+    "InterfaceState": "netnb.model",
+    "NeighbourEntry": "netnb.model",
+    "PingResult": "netnb.model",
+    "RouteEntry": "netnb.model",
+    "Plan": "netnb.plan",
+}
 
 __all__ = [
     "AgentError",
@@ -61,6 +75,38 @@ __all__ = [
     "Router",
     "Switch",
     "TopologyError",
+    "Vm",
     "check",
     "require_labs",
-]
+]  # tests/unit/test_api.py keeps this and _WHERE equal
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'netnb' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_WHERE])
+
+
+if TYPE_CHECKING:
+    from netnb.environment import check, require_labs
+    from netnb.errors import (
+        AgentError,
+        BackendError,
+        CommandFailed,
+        CommandTimeout,
+        FeatureMissingError,
+        LabStateError,
+        NetnbError,
+        PrivilegeError,
+        TopologyError,
+    )
+    from netnb.lab import Host, Internet, Lab, Node, Process, Router, Switch, Vm
+    from netnb.model import CommandResult, FdbEntry, InterfaceState, NeighbourEntry, PingResult, RouteEntry
+    from netnb.plan import Plan

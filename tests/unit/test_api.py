@@ -1,0 +1,22 @@
+"""The public API: curated, loaded on demand, every name documented."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import netnb
+
+
+def test_all_names_resolve_and_have_docstrings():
+    assert set(netnb.__all__) == set(netnb._WHERE)
+    for name in netnb.__all__:
+        obj = getattr(netnb, name)
+        assert obj.__doc__, name
+
+
+def test_the_agent_does_not_load_notebook_only_modules():
+    code = ("import sys, netnb.backends.kernel.agent, netnb.backends.kernel.netlink\n"
+            "print(sorted(m for m in ('netnb.lab', 'matplotlib', 'scapy', 'networkx', 'ipywidgets') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
