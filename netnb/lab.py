@@ -243,7 +243,7 @@ class Lab:
             t1 = time.perf_counter()
             client.call("apply", {"ops": [op.to_dict() for op in plan]}, wait=None)
             t2 = time.perf_counter()
-            client.call("wait_ready", {"timeout": timeout}, wait=timeout + 10)
+            client.call("wait_ready", {"timeout": timeout, "ipv6": self.topology.ipv6}, wait=timeout + 10)
             self.timings = {"agent_s": t1 - t0, "build_s": t2 - t1, "ready_s": time.perf_counter() - t2}
         except BaseException:
             client.close()

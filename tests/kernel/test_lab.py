@@ -193,3 +193,17 @@ def test_unusable_modes_are_refused_before_anything_is_built():
         with pytest.raises(netnb.PrivilegeError, match="needs the sudo command"):
             lab.start()
         assert lab.agent_pid is None
+
+
+def test_ipv6_is_off_by_default_and_on_when_asked():
+    for ipv6 in (False, True):
+        lab = netnb.Lab(f"v6-{ipv6}", ipv6=ipv6)
+        a, b = lab.host("A"), lab.host("B")
+        lab.link(a, b, ip=("10.0.0.1/24", "10.0.0.2/24"))
+        with lab:
+            addrs = a.run("ip -6 -o addr show dev eth0").stdout
+            assert ("fe80::" in addrs) == ipv6
+            if ipv6:  # start() waited for duplicate address detection: the first ping6 works
+                assert "tentative" not in a.run("ip -6 addr").stdout + b.run("ip -6 addr").stdout
+                peer = b.run("ip -6 -o addr show dev eth0 scope link").stdout.split()[3].split("/")[0]
+                assert a.run(f"ping -6 -c1 -W1 {peer}%eth0").ok

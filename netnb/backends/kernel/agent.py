@@ -95,8 +95,8 @@ class Server:
             self.processes.stop_node(node)
         return {"done": self.dataplane.remove(operations)}
 
-    def rpc_wait_ready(self, timeout: float) -> dict[str, Any]:
-        return {"waited_s": self.dataplane.wait_ready(timeout)}
+    def rpc_wait_ready(self, timeout: float, ipv6: bool = False) -> dict[str, Any]:
+        return {"waited_s": self.dataplane.wait_ready(timeout, ipv6)}
 
     def rpc_inodes(self) -> dict[str, int]:
         return self.dataplane.inodes()

@@ -264,7 +264,7 @@ class Dataplane:
         return self._call(run)
 
     # -- readiness --------------------------------------------------------------------------
-    def wait_ready(self, timeout: float = 10.0) -> float:
+    def wait_ready(self, timeout: float = 10.0, ipv6: bool = False) -> float:
         """Wait until every interface that is set up is operationally UP (and STP bridge ports forward).
 
         Right after a link comes up the kernel activates it in a worker, up to ~1 s later for some
@@ -273,7 +273,7 @@ class Dataplane:
         start = time.monotonic()
         pending = set(self.namespaces)
         while True:
-            not_ready = self._call(lambda: self._not_ready_in(pending))
+            not_ready = self._call(lambda: self._not_ready_in(pending, ipv6))
             if not not_ready:
                 return time.monotonic() - start
             if time.monotonic() - start > timeout:
@@ -283,10 +283,11 @@ class Dataplane:
                 )
             time.sleep(0.005)
 
-    def _not_ready_in(self, pending: set[str]) -> list[str]:
+    def _not_ready_in(self, pending: set[str], ipv6: bool = False) -> list[str]:
         out: list[str] = []
         for name in sorted(pending):
-            waiting = self._not_ready(self.namespaces[name])
+            ns = self.namespaces[name]
+            waiting = self._not_ready(ns) or (self._tentative(ns) if ipv6 else [])
             if waiting:
                 out.extend(waiting)
             else:
@@ -315,6 +316,11 @@ class Dataplane:
         if not out and any(ns.bridges.values()):
             out.extend(self._stp_ports_not_forwarding(ns))
         return out
+
+    def _tentative(self, ns: Namespace) -> list[str]:
+        """IPv6 addresses still in duplicate address detection (unusable for ~1 s after a link comes up)."""
+        return [f"{ns.name}:{a.get('IFA_ADDRESS')} (IPv6 duplicate address detection)"
+                for a in ns.ipr.get_addr(family=socket.AF_INET6) if a.get("IFA_FLAGS", a["flags"]) & 0x40]
 
     def _stp_ports_not_forwarding(self, ns: Namespace) -> list[str]:
         out = []
