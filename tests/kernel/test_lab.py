@@ -207,3 +207,15 @@ def test_ipv6_is_off_by_default_and_on_when_asked():
                 assert "tentative" not in a.run("ip -6 addr").stdout + b.run("ip -6 addr").stdout
                 peer = b.run("ip -6 -o addr show dev eth0 scope link").stdout.split()[3].split("/")[0]
                 assert a.run(f"ping -6 -c1 -W1 {peer}%eth0").ok
+
+
+def test_a_lab_sees_only_its_own_processes_with_the_pids_it_reports():
+    lab = three_pcs("pids")
+    with lab:
+        sleeper = lab["B"].popen(["sleep", "300"])
+        seen = lab["A"].run("ps -e -o pid=,comm=").stdout.split("\n")
+        pids = {int(line.split()[0]): line.split()[1] for line in seen if line.strip()}
+        assert pids[sleeper.pid] == "sleep" and pids[1] == "python3"
+        assert len(pids) < 10                           # not the machine's processes
+        assert lab["C"].run(f"kill {sleeper.pid}").ok
+        assert wait_until(lambda: not sleeper.running, timeout=5)

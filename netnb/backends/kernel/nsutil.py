@@ -46,6 +46,17 @@ def setns(fd: int, nstype: int = CLONE_NEWNET) -> None:
         _check(_libc.setns(fd, nstype), "setns")
 
 
+MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_PRIVATE = 0x2, 0x4, 0x8, 0x4000, 1 << 18
+
+
+def mount(source: str | None, target: str, fstype: str | None, flags: int) -> None:
+    """mount(2); used only inside the agent's private mount namespace."""
+    def enc(text: str | None) -> bytes | None:
+        return text.encode() if text is not None else None
+
+    _check(_libc.mount(enc(source), enc(target), enc(fstype), ctypes.c_ulong(flags), None), f"mount {target}")
+
+
 def set_parent_death_signal(signum: int) -> None:
     """Ask the kernel to send ``signum`` to this process when its parent dies."""
     _check(_libc.prctl(PR_SET_PDEATHSIG, signum, 0, 0, 0), "prctl(PR_SET_PDEATHSIG)")
