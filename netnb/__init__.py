@@ -34,14 +34,14 @@ _WHERE = {
     "TopologyError": "netnb.errors",
     "check": "netnb.environment",
     "require_labs": "netnb.environment",
-    "Host": "netnb.lab",
-    "Internet": "netnb.lab",
+    "Host": "netnb.nodes",
+    "Internet": "netnb.machines",
     "Lab": "netnb.lab",
-    "Node": "netnb.lab",
-    "Process": "netnb.lab",
-    "Router": "netnb.lab",
-    "Switch": "netnb.lab",
-    "Vm": "netnb.lab",
+    "Node": "netnb.nodes",
+    "Process": "netnb.nodes",
+    "Router": "netnb.nodes",
+    "Switch": "netnb.nodes",
+    "Vm": "netnb.machines",
     "CommandResult": "netnb.model",
     "FdbEntry": "netnb.model",
     "InterfaceState": "netnb.model",
@@ -107,6 +107,8 @@ if TYPE_CHECKING:
         PrivilegeError,
         TopologyError,
     )
-    from netnb.lab import Host, Internet, Lab, Node, Process, Router, Switch, Vm
+    from netnb.lab import Lab
+    from netnb.machines import Internet, Vm
+    from netnb.nodes import Host, Node, Process, Router, Switch
     from netnb.model import CommandResult, FdbEntry, InterfaceState, NeighbourEntry, PingResult, RouteEntry
     from netnb.plan import Plan

@@ -24,7 +24,8 @@ from __future__ import annotations
 import yaml
 
 from netnb.errors import TopologyError
-from netnb.lab import Host, Lab
+from netnb.lab import Lab
+from netnb.nodes import Host
 
 _KINDS = ("host", "router", "switch", "hub")
 

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 def resolve_points(lab: Lab, targets: Sequence[Any]) -> list[CapturePoint]:
     """Capture points for nodes (every interface but ``lo``; a switch's ports), ``"node:if"``,
     ``(node, ifname)`` pairs and links (their first end)."""
-    from netnb.lab import Node
+    from netnb.nodes import Node
     from netnb.model import LinkSpec
 
     resolved = lab.resolved()

@@ -17,7 +17,7 @@ from scapy.packet import Packet
 from netnb.errors import NetnbError
 
 if TYPE_CHECKING:
-    from netnb.lab import Host
+    from netnb.nodes import Host
 
 
 def _mac_of(node: Host, ifname: str) -> str:

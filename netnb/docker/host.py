@@ -32,7 +32,8 @@ from typing import Any
 from netnb.docker.rules import DOCKER_RELEASE, PlacedRule, daemon_chains, daemon_rules, network_forward_rules, \
     network_rules, port_rules
 from netnb.errors import NetnbError
-from netnb.lab import Host, Lab, Process, Switch
+from netnb.lab import Lab
+from netnb.nodes import Host, Process, Switch
 from netnb.model import NodeKind, NodeSpec
 from netnb.model.firewall import Rule
 from netnb.model.topology import BridgeSpec

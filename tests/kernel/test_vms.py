@@ -10,7 +10,7 @@ import netnb
 pytestmark = pytest.mark.kernel
 
 
-def company() -> tuple[netnb.Lab, netnb.Router, list[netnb.lab.Vm], netnb.Internet]:
+def company() -> tuple[netnb.Lab, netnb.Router, list[netnb.Vm], netnb.Internet]:
     lab = netnb.Lab("company")
     lan = lab.switch("lan", subnet="192.168.3.0/24")
     internet = lab.internet(lan, gateway="192.168.3.1")

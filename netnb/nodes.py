@@ -1,0 +1,292 @@
+"""The nodes of a lab, as the user holds them: run commands, ping, read state, add routes.
+
+A node object describes (its ``spec``) and, while its lab runs, acts through the lab's agent. Creating one
+changes nothing; ``Lab.host()``/``router()``/``switch()``/``hub()`` make them.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import TYPE_CHECKING, Any
+
+from netnb.errors import CommandFailed, NetnbError, TopologyError
+from netnb.model import (
+    CommandResult,
+    FdbEntry,
+    InterfaceState,
+    NeighbourEntry,
+    NodeKind,
+    NodeSpec,
+    PingResult,
+    RouteEntry,
+    RouteSpec,
+    resolve,
+)
+from netnb.model.firewall import Rule
+from netnb.model.topology import BridgeSpec, InnerVethSpec
+from netnb.plan import IptablesRule, route_operation
+from netnb.view.records import RecordList
+from netnb.view.table import Table
+
+if TYPE_CHECKING:
+    from netnb.lab import Lab
+
+
+class Node:
+    """A node of a lab. What it can do depends on its kind (see Host, Router, Switch)."""
+
+    def __init__(self, lab: Lab, spec: NodeSpec) -> None:
+        self.lab = lab
+        self.spec = spec
+
+    @property
+    def name(self) -> str:
+        """The node's name (also the name of its namespace in the plan)."""
+        return self.spec.name
+
+    @property
+    def kind(self) -> NodeKind:
+        """host, router, switch or hub."""
+        return self.spec.kind
+
+    def _call(self, method: str, **params: Any) -> Any:
+        return self.lab._agent().call(method, {"node": self.name, **params}, wait=60)
+
+    def interfaces(self) -> RecordList[InterfaceState]:
+        """The node's interfaces as the kernel reports them now (name, MAC, state, MTU, addresses)."""
+        items = [InterfaceState(**{**d, "addresses": tuple(d["addresses"])}) for d in self._call("links")]
+        return RecordList(items, f"interfaces of {self.name}", hide=("index", "peer_index"))
+
+    def run(self, command: str | list[str], *, timeout: float | None = 60, check: bool = False,
+            stdin: str | None = None) -> CommandResult:
+        """Run a command inside the node and wait for it (a string runs under ``sh -c``).
+
+        >>> # lab["A"].run("ip -br addr").stdout
+        """
+        text = command if isinstance(command, str) else " ".join(command)
+        raw = self.lab._agent().call(
+            "run", {"node": self.name, "command": command, "timeout": timeout, "stdin": stdin},
+            wait=None if timeout is None else timeout + 10,
+        )
+        result = CommandResult(self.name, text, raw["rc"], raw["stdout"], raw["stderr"], raw["duration_s"])
+        if check and result.rc != 0:
+            raise CommandFailed(f"{text!r} in node {self.name!r} exited with {result.rc}: {result.stderr.strip()}",
+                                result)
+        return result
+
+    def popen(self, command: str | list[str]) -> Process:
+        """Start a command in the background; it is stopped with the lab (or by ``stop()``)."""
+        raw = self._call("popen", command=command)
+        return Process(self, command if isinstance(command, str) else " ".join(command), raw["pid"], raw["handle"])
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r} of lab {self.lab.name!r}>"
+
+    def description(self) -> Table:
+        """The node's interfaces as described (no I/O): name, address, peer, MTU."""
+        try:
+            node = self.lab.resolved().node(self.name)
+        except (KeyError, TopologyError):
+            return Table(["interface", "address", "connects to", "mtu"], [], title=f"{self.kind.value} {self.name}")
+        rows = [[i.name, str(i.address or ""), f"{i.peer_node}:{i.peer_name}", str(i.mtu or "")]
+                for i in node.interfaces]
+        rows += [[b.name, str(b.address or ""), "(bridge)", ""] for b in node.bridges if not node.kind.is_l2]
+        routes = "; ".join(f"{r.dest_text} via {r.via}" if r.via else f"{r.dest_text} dev {r.dev}"
+                           for r in node.routes)
+        note = (f"routes: {routes}. " if routes else "") + \
+            (f"{self.name}.inspect() reads its live state" if self.lab.running else f"lab is {self.lab.state}")
+        return Table(["interface", "address", "connects to", "mtu"], rows,
+                     title=f"{node.role or self.kind.value} {self.name}", note=note)
+
+    def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> dict[str, str]:
+        table = self.description()
+        brief = "\n".join(f"{r[0]:<16} {r[1]}".rstrip() for r in table.rows)
+        return {"text/plain": f"{table.title}\n{brief}".rstrip(), "text/html": table.html()}
+
+
+class NodeState:
+    """A node's live state, read by one explicit call (``node.inspect()``)."""
+
+    def __init__(self, name: str, interfaces: RecordList[InterfaceState], routes: RecordList[RouteEntry],
+                 neighbours: RecordList[NeighbourEntry]) -> None:
+        self.name, self.interfaces, self.routes, self.neighbours = name, interfaces, routes, neighbours
+
+    def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> dict[str, str]:
+        text = "\n".join(i.brief() for i in self.interfaces)
+        text += "\n\n" + "\n".join(r.brief() for r in self.routes)
+        html = "".join(part.table().html() for part in (self.interfaces, self.routes, self.neighbours))
+        return {"text/plain": text, "text/html": html}
+
+
+class Host(Node):
+    """An IP host: ping, run commands, read interfaces, routes and ARP table."""
+
+    @property
+    def addresses(self) -> list[ipaddress.IPv4Interface]:
+        """The node's addresses as decided from the description."""
+        return list(self.lab.resolved().node(self.name).addresses)
+
+    @property
+    def ip(self) -> str | None:
+        """The node's first address without prefix, or None."""
+        addrs = self.addresses
+        return str(addrs[0].ip) if addrs else None
+
+    def address_towards(self, other: Host) -> str:
+        """The address of this node that ``other`` can reach directly, else its first address."""
+        mine = self.addresses
+        if not mine:
+            raise NetnbError(f"node {self.name!r} has no address to reach; give its link an ip= or a subnet")
+        for addr in mine:
+            if any(addr.ip in theirs.network for theirs in other.addresses):
+                return str(addr.ip)
+        return str(mine[0].ip)
+
+    def ping(self, target: Host | str, count: int = 3, *, timeout: float = 2.0, interval: float = 0.2,
+             size: int | None = None, dont_fragment: bool = False) -> PingResult:
+        """Ping ``target`` (a node or an address) with the real ``ping``; see PingResult."""
+        dest = target.address_towards(self) if isinstance(target, Host) else str(target)
+        argv = ["ping", "-n", "-c", str(count), "-i", str(interval), "-W", str(timeout)]
+        if size is not None:
+            argv += ["-s", str(size)]
+        if dont_fragment:
+            argv += ["-M", "do"]
+        result = self.run(argv + [dest], timeout=count * interval + timeout + 5)
+        return parse_ping(result.stdout, dest, self.name, count)
+
+    def send(self, pkt: Any, *, iface: str | None = None, count: int = 1) -> Any:
+        """Send a scapy packet from this node (``Ether(...)`` out of ``iface``, or ``IP(...)`` routed by the
+        node's kernel); missing source addresses come from this node. Returns the packet as sent."""
+        from netnb.capture.crafting import send
+
+        return send(self, pkt, iface, count)
+
+    def sr1(self, pkt: Any, *, timeout: float = 2.0, iface: str | None = None) -> Any:
+        """Send a scapy packet from this node and return the first answer (None after ``timeout``)."""
+        from netnb.capture.crafting import sr1
+
+        return sr1(self, pkt, timeout, iface)
+
+    def routes(self) -> RecordList[RouteEntry]:
+        """The main routing table, read now."""
+        return RecordList([RouteEntry(**d) for d in self._call("routes")], f"routes of {self.name}")
+
+    def neighbours(self) -> RecordList[NeighbourEntry]:
+        """The ARP table, read now."""
+        return RecordList([NeighbourEntry(**d) for d in self._call("neighbours")], f"ARP table of {self.name}")
+
+    def inspect(self) -> NodeState:
+        """Interfaces, routes and ARP table read now, shown together."""
+        return NodeState(self.name, self.interfaces(), self.routes(), self.neighbours())
+
+    def bridge(self, name: str, *, ip: str | None = None) -> str:
+        """A Linux bridge inside this host (like a hypervisor's ``virbr0``), with an address if given."""
+        self.lab._require_not_running("add a bridge")
+        self.spec.bridges.append(BridgeSpec(name, ip))
+        return name
+
+    def veth(self, a: str, b: str, *, master: tuple[str | None, str | None] = (None, None),
+             ip: tuple[str | None, str | None] = (None, None)) -> None:
+        """A veth pair inside this host: ``master`` makes an end a port of one of its bridges, ``ip``
+        gives an end an address (the host's own interface)."""
+        self.lab._require_not_running("add a veth pair")
+        self.spec.inner_veths.append(InnerVethSpec(a, b, master[0], master[1], ip[0], ip[1]))
+
+    def masquerade(self, source: str, out: str) -> None:
+        """Rewrite the source of packets from ``source`` leaving through ``out`` to this host's address."""
+        rule = Rule("nat", "POSTROUTING", ("-s", source, "-o", out, "-j", "MASQUERADE"))
+        if self.lab.running:
+            self.lab.apply([IptablesRule(self.name, rule.table, rule.chain, rule.args)])
+        self.spec.rules.append(rule)
+
+    def route(self, dest: str, *, via: str | None = None, dev: str | None = None) -> None:
+        """Add a static route (``dest`` is ``"default"`` or a CIDR). On a running lab it applies at once."""
+        spec = RouteSpec(dest, via, dev)
+        self.spec.routes.append(spec)
+        if not self.lab.running:
+            return
+        try:
+            resolved = resolve(self.lab.topology)
+            new = next(r for r in resolved.node(self.name).routes if r.dest == ipaddress.ip_network(
+                "0.0.0.0/0" if dest == "default" else dest))
+            self.lab.apply([route_operation(new)])
+        except BaseException:
+            self.spec.routes.remove(spec)
+            raise
+        self.lab._resolved = resolved
+
+
+class Router(Host):
+    """A host that forwards packets between its interfaces."""
+
+
+class Switch(Node):
+    """A switch or hub: one Linux bridge; its MAC table shows what it learned."""
+
+    @property
+    def bridge(self) -> str:
+        """The name of the bridge device inside the switch's namespace."""
+        return self.name
+
+    def fdb(self, *, include_local: bool = False) -> RecordList[FdbEntry]:
+        """The learned MAC table: MAC, port and seconds since last seen (local entries on request)."""
+        entries = [FdbEntry(**d) for d in self._call("fdb", bridge=self.bridge)]
+        kept = [e for e in entries if include_local or not (e.local or e.static)]
+        return RecordList(kept, f"MAC table of {self.name}", hide=() if include_local else ("local", "static"))
+
+    def ports(self) -> RecordList[InterfaceState]:
+        """The bridge's ports, read now."""
+        ports = [i for i in self.interfaces() if i.master == self.bridge]
+        return RecordList(ports, f"ports of {self.name}", hide=("index", "peer_index", "addresses"))
+
+
+class Process:
+    """A background process in a node (from ``node.popen``)."""
+
+    def __init__(self, node: Node, command: str, pid: int, handle: int) -> None:
+        self.node, self.command, self.pid, self.handle = node, command, pid, handle
+        self._final: dict[str, Any] | None = None
+
+    def _call(self, method: str, **params: Any) -> Any:
+        return self.node.lab._agent().call(method, {"handle": self.handle, **params}, wait=60)
+
+    @property
+    def running(self) -> bool:
+        """Whether it still runs (False once the lab stopped)."""
+        if self._final is not None or not self.node.lab.running:
+            return False
+        return bool(self._call("proc_status")["running"])
+
+    def output(self) -> str:
+        """Everything it wrote so far (stdout and stderr)."""
+        if self._final is not None:
+            return str(self._final["output"])
+        return str(self._call("proc_output"))
+
+    def stop(self, timeout: float = 2.0) -> int | None:
+        """SIGTERM its process group, SIGKILL after ``timeout``; returns the exit status."""
+        if self._final is None:
+            self._final = self._call("proc_stop", timeout=timeout)
+        return self._final["rc"]
+
+    def __repr__(self) -> str:
+        return f"<Process {self.node.name}$ {self.command!r} pid={self.pid}>"
+
+
+_PING_COUNTS = re.compile(r"(\d+) packets transmitted, (\d+) (?:packets )?received")
+_PING_RTT = re.compile(r"= ([\d.]+)/([\d.]+)/([\d.]+)/[\d.]+ ms")
+
+
+def parse_ping(output: str, target: str, source: str, count: int) -> PingResult:
+    """Read iputils ``ping``'s summary lines.
+
+    >>> parse_ping("3 packets transmitted, 2 received, 33% packet loss\\nrtt min/avg/max/mdev = 0.1/0.2/0.3/0.0 ms",
+    ...            "10.0.0.2", "A", 3).received
+    2
+    """
+    counts = _PING_COUNTS.search(output)
+    sent, received = (int(counts.group(1)), int(counts.group(2))) if counts else (count, 0)
+    rtt = _PING_RTT.search(output)
+    mn, avg, mx = (float(rtt.group(i)) for i in (1, 2, 3)) if rtt else (None, None, None)
+    return PingResult(target, sent, received, mn, avg, mx, source=source, output=output)
