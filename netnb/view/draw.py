@@ -78,16 +78,19 @@ def layout(drawing: Drawing, seed: int = 7) -> dict[str, tuple[float, float]]:
         pos = {k: (float(v[0]), float(v[1])) for k, v in raw.items()}
     span = max((max(abs(x), abs(y)) for x, y in pos.values()), default=1.0) or 1.0
     pos = {k: (x / span, y / span) for k, (x, y) in pos.items()}
-    members: dict[str, list[str]] = {}
+    # Inside a machine: its bridges in a first row, what plugs into them (VMs, containers) below.
+    rows: dict[str, list[list[str]]] = {}
     for n in drawing.nodes:
         if n.group is not None:
-            members.setdefault(n.group, []).append(n.name)
-    for group, names in members.items():
+            group_rows = rows.setdefault(n.group, [[], []])
+            group_rows[0 if n.kind in ("switch", "hub") else 1].append(n.name)
+    for group, (bridges, others) in rows.items():
         gx, gy = pos.get(group, (0.0, 0.0))
-        step = 0.3
-        width = step * (len(names) - 1)
-        for i, name in enumerate(names):
-            pos[name] = (gx - width / 2 + step * i, gy - 0.3 - (0.12 if i % 2 and len(names) > 4 else 0))
+        for depth, names in enumerate([r for r in (bridges, others) if r]):
+            step = 0.38 if depth else 0.3  # the lower row carries addresses under the names
+            width = step * (len(names) - 1)
+            for i, name in enumerate(names):
+                pos[name] = (gx - width / 2 + step * i, gy - 0.3 * (depth + 1))
     return pos
 
 
