@@ -87,7 +87,7 @@ def layout(drawing: Drawing, seed: int = 7) -> dict[str, tuple[float, float]]:
     for group, (bridges, others) in rows.items():
         gx, gy = pos.get(group, (0.0, 0.0))
         for depth, names in enumerate([r for r in (bridges, others) if r]):
-            step = 0.38 if depth else 0.3  # the lower row carries addresses under the names
+            step = 0.38  # room for an address under each name
             width = step * (len(names) - 1)
             for i, name in enumerate(names):
                 pos[name] = (gx - width / 2 + step * i, gy - 0.3 * (depth + 1))
