@@ -474,20 +474,26 @@ def teardown_of(done: Sequence[Operation]) -> list[Operation]:
     return out
 
 
+def namespace_operations(node: str, ipv6: bool, forwards: bool = False) -> list[Operation]:
+    """A new namespace as every lab namespace starts: IPv6 off unless asked, no link-local IGMP
+    reports, forwarding if it routes, ``lo`` up."""
+    ops: list[Operation] = [AddNamespace(node)]
+    keys = [] if ipv6 else ["net.ipv6.conf.all.disable_ipv6", "net.ipv6.conf.default.disable_ipv6"]
+    ops += [SetSysctl(node, key, "1", FRESH_NAMESPACE_SYSCTLS[key]) for key in keys]
+    # Bridges report their 224.0.0.x memberships (e.g. 224.0.0.106) in IGMP: noise in every capture.
+    key = "net.ipv4.igmp_link_local_mcast_reports"
+    ops.append(SetSysctl(node, key, "0", FRESH_NAMESPACE_SYSCTLS[key]))
+    if forwards:
+        ops.append(SetSysctl(node, "net.ipv4.ip_forward", "1", FRESH_NAMESPACE_SYSCTLS["net.ipv4.ip_forward"]))
+    ops.append(SetLinkState(node, "lo", True))
+    return ops
+
+
 def compile_plan(lab: ResolvedLab) -> Plan:
     """Turn a resolved lab into the operations that build it, in a safe order."""
     ops: list[Operation] = []
     for node in lab.nodes:
-        ops.append(AddNamespace(node.name))
-        if not lab.ipv6:
-            for key in ("net.ipv6.conf.all.disable_ipv6", "net.ipv6.conf.default.disable_ipv6"):
-                ops.append(SetSysctl(node.name, key, "1", FRESH_NAMESPACE_SYSCTLS[key]))
-        # Bridges report their 224.0.0.x memberships (e.g. 224.0.0.106) in IGMP: noise in every capture.
-        key = "net.ipv4.igmp_link_local_mcast_reports"
-        ops.append(SetSysctl(node.name, key, "0", FRESH_NAMESPACE_SYSCTLS[key]))
-        if node.forwards:
-            ops.append(SetSysctl(node.name, "net.ipv4.ip_forward", "1", FRESH_NAMESPACE_SYSCTLS["net.ipv4.ip_forward"]))
-        ops.append(SetLinkState(node.name, "lo", True))
+        ops += namespace_operations(node.name, lab.ipv6, node.forwards)
         for b in node.bridges:
             ops.append(AddBridge(node.name, b.name, b.ageing_cs, b.stp))
             if b.address is not None:

@@ -71,8 +71,10 @@ def resolve_points(lab: Lab, targets: Sequence[Any]) -> list[CapturePoint]:
 class Capture(Packets):
     """Frames recorded at points of a running lab. ``with`` starts and stops it; so do start()/stop()."""
 
-    def __init__(self, lab: Lab, targets: Sequence[Any], filter: str | None = None) -> None:
+    def __init__(self, lab: Lab, targets: Sequence[Any], filter: str | None = None, *,
+                 remember_owners: bool = True) -> None:
         self.lab = lab
+        self.remember_owners = remember_owners  # read who owns each MAC at stop, for a ladder drawn later
         self.targets = list(targets)
         self.expression = filter
         self.stats: dict[str, dict[str, int]] = {}
@@ -97,7 +99,7 @@ class Capture(Packets):
         weakref.finalize(self, shutil.rmtree, self._dir, True)
         self._store = FrameStore(points)
         self._indexes = None
-        self._store.owners = _owners(agent.call("all_links", wait=60))
+        self._store.owner_loader = self._owners
         try:
             reply = agent.call("capture_start", {
                 "points": [{"node": p.node, "ifname": p.ifname, "label": p.label} for p in points],
@@ -123,6 +125,8 @@ class Capture(Packets):
         ident, self._ident = self._ident, None
         reply = self.lab._agent().call("capture_stop", {"ident": ident}, wait=60)
         self.stats = reply["points"]
+        if self.remember_owners:
+            self._store.owners()  # while the lab still runs: MACs are known only to its kernel
         self._store.add([r.read_new() for r in self._readers])
         if reply.get("error"):
             raise NetnbError(f"the capture failed while recording: {reply['error']}")
@@ -133,6 +137,13 @@ class Capture(Packets):
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    def _owners(self) -> dict[str, str]:
+        """Who owns each address, for the ladder: read from the kernel (one call for the whole lab) when
+        the ladder is first drawn, not at every start (sr1 starts a capture per packet)."""
+        if self.lab.running:
+            return _owners_of(self.lab._agent().call("all_links", wait=60))
+        return {str(a.ip): n.name for n in self.lab.resolved().nodes for a in n.addresses}
 
     @property
     def dropped(self) -> int:
@@ -145,7 +156,7 @@ class Capture(Packets):
         return f"{len(self._store.points)} point(s), {state}{drops if self.stats else ''}"
 
 
-def _owners(links_by_node: dict[str, list[dict[str, Any]]]) -> dict[str, str]:
+def _owners_of(links_by_node: dict[str, list[dict[str, Any]]]) -> dict[str, str]:
     owners: dict[str, str] = {}
     for node, links in links_by_node.items():
         for link in links:

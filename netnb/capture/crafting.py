@@ -84,7 +84,9 @@ def sr1(node: Host, pkt: Packet, timeout: float = 2.0, iface: str | None = None)
             return bool(p.answers(ready))
         return IP in p and bool(p[IP].answers(ready))
 
-    with node.lab.capture(f"{node.name}:{ifname}") as cap:
+    from netnb.capture.capture import Capture
+
+    with Capture(node.lab, [f"{node.name}:{ifname}"], remember_owners=False) as cap:
         send(node, ready, iface if isinstance(ready, Ether) else None)
         deadline = time.monotonic() + timeout
         checked = 0

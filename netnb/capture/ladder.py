@@ -18,6 +18,7 @@ _COLOURS = {"ARP": "#8e44ad", "ICMP": "#2471a3", "TCP": "#1e8449", "UDP": "#b977
 
 def draw_ladder(store: FrameStore, ids: Sequence[int], limit: int = 40) -> Figure:
     """One arrow per distinct packet (its first sighting), from sender's column to receiver's."""
+    owners = store.owners()
     seen: set[object] = set()
     arrows: list[tuple[float, str, str, str, str]] = []
     t0 = store.frames[ids[0]].ts_ns / 1e9 if ids else 0.0
@@ -29,8 +30,8 @@ def draw_ladder(store: FrameStore, ids: Sequence[int], limit: int = 40) -> Figur
                 continue
             seen.add(key)
         s = describe(pkt)
-        src = store.owners.get(s.src, s.src)
-        dst = "broadcast" if s.dst in ("broadcast", "ff:ff:ff:ff:ff:ff") else store.owners.get(s.dst, s.dst)
+        src = owners.get(s.src, s.src)
+        dst = "broadcast" if s.dst in ("broadcast", "ff:ff:ff:ff:ff:ff") else owners.get(s.dst, s.dst)
         arrows.append((float(pkt.time) - t0, src, dst, s.protocol, s.info))
         if len(arrows) >= limit:
             break

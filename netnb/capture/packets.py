@@ -7,7 +7,7 @@ is cheap to hold and its table (head and tail) opens at once.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -48,7 +48,14 @@ class FrameStore:
         self.points = list(points)
         self.frames: list[Frame] = []
         self._dissected: dict[int, Packet] = {}
-        self.owners: dict[str, str] = {}  # IP or MAC -> node name, for the ladder
+        self.owner_loader: Callable[[], dict[str, str]] | None = None
+        self._owners: dict[str, str] | None = None
+
+    def owners(self) -> dict[str, str]:
+        """IP or MAC -> node name (for the ladder), read once, on first use."""
+        if self._owners is None:
+            self._owners = self.owner_loader() if self.owner_loader is not None else {}
+        return self._owners
 
     def add(self, batches: Sequence[list[Frame]]) -> None:
         """Merge new frames from every point into the timeline."""

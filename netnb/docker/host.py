@@ -38,7 +38,6 @@ from netnb.model import NodeKind, NodeSpec
 from netnb.model.firewall import Rule
 from netnb.model.topology import BridgeSpec
 from netnb.plan import (
-    FRESH_NAMESPACE_SYSCTLS,
     AddAddress,
     AddBridge,
     AddFdb,
@@ -48,8 +47,7 @@ from netnb.plan import (
     AddVxlan,
     IptablesRule,
     Operation,
-    SetLinkState,
-    SetSysctl,
+    namespace_operations,
 )
 from netnb.view.table import Table
 
@@ -375,7 +373,7 @@ class DockerHost:
         if self.ip is None:
             raise DockerError(f"{self.name} has no LAN address to carry overlay traffic")
         ns, zero = self._overlay_ns(net), "00:00:00:00:00:00"
-        ops: list[Operation] = [AddNamespace(ns), *_quiet_namespace(self.lab, ns), SetLinkState(ns, "lo", True),
+        ops: list[Operation] = [*namespace_operations(ns, self.lab.topology.ipv6),
                                 AddBridge(ns, "br0", 30000),
                                 AddVxlan(self.name, "vxlan0", net.vni or 0, self.ip, VXLAN_PORT, "br0", ns)]
         for other in members:
@@ -450,8 +448,7 @@ class DockerHost:
         c.exposed = sorted(set(expose) | {cp for _, cp, _ in ports})
         c.null, c.publish_all = net.driver == "null", publish_all
         c.hosts_file = os.path.join(self._dir, f"{name}.hosts")
-        ops: list[Operation] = [AddNamespace(c.name), *_quiet_namespace(self.lab, c.name),
-                                SetLinkState(c.name, "lo", True)]
+        ops: list[Operation] = namespace_operations(c.name, self.lab.topology.ipv6)
         endpoint = self._endpoint(c, net, ip, default_route=True) if net.driver != "null" else None
         port_ops = []
         if endpoint is not None:
@@ -724,14 +721,6 @@ def rules_table(listing: str, title: str) -> Table:
         rows.append([chain, pkts, byts, target, prot, iface_in, iface_out, src, dst, " ".join(rest).strip()])
     return Table(["chain", "pkts", "bytes", "target", "prot", "in", "out", "source", "destination", "match"], rows,
                  title=title)
-
-
-def _quiet_namespace(lab: Lab, ns: str) -> list[Operation]:
-    """The sysctls every lab namespace gets (IPv6 off unless the lab wants it, no link-local IGMP)."""
-    keys = [] if lab.topology.ipv6 else ["net.ipv6.conf.all.disable_ipv6", "net.ipv6.conf.default.disable_ipv6"]
-    ops: list[Operation] = [SetSysctl(ns, k, "1", FRESH_NAMESPACE_SYSCTLS[k]) for k in keys]
-    key = "net.ipv4.igmp_link_local_mcast_reports"
-    return ops + [SetSysctl(ns, key, "0", FRESH_NAMESPACE_SYSCTLS[key])]
 
 
 def _is_vtep_op(op: Operation) -> bool:

@@ -446,8 +446,6 @@ def resolve(topo: Topology) -> ResolvedLab:
     bridges = _resolve_bridges(nodes, ends_by_node, problems)
     inner = _resolve_inner(nodes, ends_by_node, bridges, problems)
     _check_firewall(nodes, problems)
-    for name, devices in inner.items():  # inner addresses count as connected subnets for routes
-        bridges.setdefault(name, [])
     routes = _resolve_routes(nodes, ends_by_node, bridges, problems, inner)
 
     if problems.items:
