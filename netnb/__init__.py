@@ -33,6 +33,7 @@ _WHERE = {
     "PrivilegeError": "netnb.errors",
     "TopologyError": "netnb.errors",
     "check": "netnb.environment",
+    "prepare": "netnb.backends.kernel.client",
     "require_labs": "netnb.environment",
     "Host": "netnb.nodes",
     "Internet": "netnb.machines",
@@ -77,6 +78,7 @@ __all__ = [
     "TopologyError",
     "Vm",
     "check",
+    "prepare",
     "require_labs",
 ]  # tests/unit/test_api.py keeps this and _WHERE equal
 
@@ -95,6 +97,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
+    from netnb.backends.kernel.client import prepare
     from netnb.environment import check, require_labs
     from netnb.errors import (
         AgentError,

@@ -49,23 +49,29 @@ def clean() -> list[str]:
 
 
 def _is_our_agent(rec: registry.LabRecord) -> bool:
+    """The recorded process (pid and start time already match) is still a netnb agent."""
+    from netnb.backends.kernel.agent import PROCESS_NAME
+
     try:
+        with open(f"/proc/{rec.agent_pid}/comm") as f:
+            name = f.read().strip()
         with open(f"/proc/{rec.agent_pid}/cmdline", "rb") as f:
             argv = f.read().split(b"\0")
     except OSError:
         return False
-    return b"netnb.backends.kernel.agent" in argv and rec.lab_id.encode() in argv
+    return name == PROCESS_NAME and b"netnb.backends.kernel.spawner" in argv
 
 
 def _sudo_state() -> str:
-    """Whether ``sudo -n`` would start the agent without asking for a password."""
+    """Whether ``sudo -n`` may start netnb's agent spawner (asked with ``sudo -l``, which runs nothing)."""
     import shutil
     import subprocess
 
     if shutil.which("sudo") is None:
         return "no (sudo is not installed)"
-    ok = subprocess.run(["sudo", "-n", "true"], capture_output=True, check=False).returncode == 0
-    return "yes" if ok else "no (sudo asks for a password: add a NOPASSWD rule for the agent command)"
+    command = [sys.executable, "-m", "netnb.backends.kernel.spawner"]
+    ok = subprocess.run(["sudo", "-n", "-l", *command], capture_output=True, check=False).returncode == 0
+    return "yes" if ok else f"no (add a NOPASSWD sudo rule for: {' '.join(command)})"
 
 
 def doctor() -> int:
@@ -151,7 +157,7 @@ def run(path: str, *, plan_only: bool, ping: bool, hold: bool) -> int:
         print(lab.plan())
         return 0
     with lab:
-        print(f"lab {lab.name!r} is up ({sum(lab.timings.values()):.2f} s): {lab!r}")
+        print(f"lab {lab.name!r} is up ({lab.timings['total_s']:.2f} s): {lab!r}")
         if ping:
             rows = ping_matrix(lab)
             width = max(len(c) for r in rows for c in r) + 1

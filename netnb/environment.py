@@ -55,7 +55,8 @@ class LabsUnavailable(NetnbError):
 
 
 def require_labs() -> Environment:
-    """First cell of a tutorial: say how labs run here, or stop the notebook with what to do instead."""
+    """First cell of a tutorial: say how labs run here (and get ready to start them), or stop the
+    notebook with what to do instead."""
     env = check()
     if not env.ok:
         raise LabsUnavailable(
@@ -64,5 +65,8 @@ def require_labs() -> Environment:
             "    git clone <this repository> && cd netnb && bash scripts/setup.sh\n"
             "    .venv/bin/jupyter lab notebooks/\n"
             "Everything you read here still applies; the cells below need a real Linux kernel.")
+    from netnb.backends.kernel.client import prepare
+
+    prepare(env.mode)  # start the agent spawner now: the first lab then starts as fast as the others
     print(f"netnb {sys.modules['netnb'].__version__}: labs run here in {env.mode} mode")
     return env

@@ -17,6 +17,7 @@ description always gives the same interface names and addresses.
 from __future__ import annotations
 
 import ipaddress
+import itertools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -284,7 +285,8 @@ def _auto_port_names(ends: list[tuple[_End, _End]]) -> None:
             continue
         used = taken.setdefault(end.node.name, {end.node.name})
         base = f"{peer.node.name}-{peer.name}" if peer.name and not peer.node.kind.is_l2 else peer.node.name
-        candidates = [base] + [f"{peer.node.name}-{k}" for k in range(2, 100)] + [f"port{k}" for k in range(10000)]
+        candidates = itertools.chain([base], (f"{peer.node.name}-{k}" for k in range(2, 100)),
+                                     (f"port{k}" for k in itertools.count()))
         end.name = next(c for c in candidates if len(c.encode()) <= IFNAMSIZ and c not in used)
         used.add(end.name)
 
@@ -411,6 +413,8 @@ def resolve(topo: Topology) -> ResolvedLab:
             if e.address is not None:
                 key = seg.find(e.node.name if e.node.kind.is_l2 else (e.node.name, e.link_index))
                 used.setdefault(key, set()).add(e.address.ip)
+    # One cursor per segment and pool: addresses it passed stay taken, so each search goes on from there.
+    cursors: dict[tuple[object, IPv4Network], Iterator[IPv4Address]] = {}
     for a, b, link, where, link_net in pairs:
         for end, peer in ((a, b), (b, a)):
             if end.node.kind.is_l2 or end.ip_text is not None:
@@ -420,7 +424,8 @@ def resolve(topo: Topology) -> ResolvedLab:
                 continue
             key = seg.find((end.node.name, end.link_index))
             taken = used.setdefault(key, set())
-            free = next((h for h in _hosts(pool) if h not in taken), None)
+            cursor = cursors.setdefault((key, pool), iter(_hosts(pool)))
+            free = next((h for h in cursor if h not in taken), None)
             if free is None:
                 problems.add(f"{where}: subnet {pool} has no free address left for {end.node.name!r}; use a larger subnet")
                 continue

@@ -215,7 +215,7 @@ def test_a_lab_sees_only_its_own_processes_with_the_pids_it_reports():
         sleeper = lab["B"].popen(["sleep", "300"])
         seen = lab["A"].run("ps -e -o pid=,comm=").stdout.split("\n")
         pids = {int(line.split()[0]): line.split()[1] for line in seen if line.strip()}
-        assert pids[sleeper.pid] == "sleep" and pids[1].startswith("python")   # PID 1: the agent
+        assert pids[sleeper.pid] == "sleep" and pids[1] == "netnb-agent"   # PID 1: the agent
         assert len(pids) < 10                           # not the machine's processes
         assert lab["C"].run(f"kill {sleeper.pid}").ok
         assert wait_until(lambda: not sleeper.running, timeout=5)

@@ -83,3 +83,30 @@ def test_unprivileged_user_builds_a_lab_in_a_user_namespace():
     assert got["ping"] and got["fdb"] >= 1
     assert got["hops"] == ["sw:A-eth0", "sw:R-eth0", "R:eth0", "R:eth1"] and got["dropped"] == 0
     print(sys.version)
+
+
+def test_unprivileged_user_builds_a_lab_through_sudo():
+    """mode='sudo': a NOPASSWD rule for exactly the spawner command; the lab's agent runs as root."""
+    if shutil.which("setpriv") is None or shutil.which("sudo") is None:
+        pytest.skip("setpriv and sudo are needed (.ci/run installs sudo)")
+    venv = _prepare()
+    python = os.path.join(venv, "bin", "python")
+    nobody = pwd.getpwnam("nobody")
+    rule = f"/etc/sudoers.d/netnb-test-{os.getpid()}"
+    with open(rule, "w") as f:  # removed below; visudo -c checks it first
+        f.write(f"nobody ALL=(root) NOPASSWD: {python} -m netnb.backends.kernel.spawner\n")
+    os.chmod(rule, 0o440)
+    try:
+        subprocess.run(["visudo", "-c", "-q", "-f", rule], check=True)
+        code = SCRIPT.replace('netnb.Lab("rootless")', 'netnb.Lab("viasudo", mode="sudo")')
+        proc = subprocess.run(
+            ["setpriv", f"--reuid={nobody.pw_uid}", f"--regid={nobody.pw_gid}", "--clear-groups", python, "-c", code],
+            capture_output=True, text=True, env={"PATH": "/usr/bin:/bin", "HOME": BASE}, timeout=120, cwd=BASE,
+        )
+    finally:
+        os.remove(rule)
+    assert proc.returncode == 0, proc.stderr
+    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert got["uid"] == nobody.pw_uid and got["agent_uid"] == 0  # the notebook stays unprivileged
+    assert got["inside_uid"] == "0" and got["ping"] and got["fdb"] >= 1
+    assert got["hops"] == ["sw:A-eth0", "sw:R-eth0", "R:eth0", "R:eth1"] and got["dropped"] == 0

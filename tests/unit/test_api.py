@@ -15,8 +15,9 @@ def test_all_names_resolve_and_have_docstrings():
         assert obj.__doc__, name
 
 
-def test_the_agent_does_not_load_notebook_only_modules():
-    code = ("import sys, netnb.backends.kernel.agent, netnb.backends.kernel.netlink\n"
+def test_the_agent_spawner_does_not_load_notebook_only_modules():
+    code = ("import sys, netnb.backends.kernel.spawner as s\n"
+            "s._preload(); s._preload(s.READ_BACK_MODULES)\n"
             "print(sorted(m for m in ('netnb.lab', 'matplotlib', 'scapy', 'networkx', 'ipywidgets') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

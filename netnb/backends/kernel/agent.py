@@ -1,7 +1,6 @@
 """The per-lab agent: the one process that owns a lab's namespaces and acts on them for the notebook.
 
-Started by :class:`~netnb.backends.kernel.client.AgentClient` as ``python -m netnb.backends.kernel.agent``.
-It becomes PID 1 of a new PID namespace, and moves itself into a private, empty network namespace
+Forked by the notebook's :mod:`~netnb.backends.kernel.spawner` for each lab (see :func:`run`). It becomes PID 1 of a new PID namespace, and moves itself into a private, empty network namespace
 before doing anything, so a slip can never land in the machine's own network. When the notebook goes
 away (its end of the socket closes, even by SIGKILL) the agent exits; the kernel then ends every
 process of the lab (PID namespace) and frees every namespace (held by fd only), with all interfaces.
@@ -9,19 +8,21 @@ process of the lab (PID namespace) and frees every namespace (held by fd only), 
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import os
 import signal
 import socket
 import sys
 import threading
+import time
 import traceback
-from typing import Any
+from typing import Any, NoReturn
 
 from netnb.backends.kernel import nsutil, protocol
 from netnb.errors import BackendError, NetnbError
 from netnb.plan import DelNamespace, operation_from_dict
+
+PROCESS_NAME = "netnb-agent"  # what `ps` shows for an agent (the relay and the lab's PID 1)
 
 
 def _enter_user_namespace(uid: int, gid: int) -> None:
@@ -94,7 +95,9 @@ class Server:
         return {"pid": os.getpid(), "uid": os.getuid(), "python": sys.version.split()[0]}
 
     def rpc_apply(self, ops: list[dict[str, Any]]) -> dict[str, Any]:
-        return {"done": self.dataplane.apply([operation_from_dict(o) for o in ops])}
+        start = time.perf_counter()
+        done = self.dataplane.apply([operation_from_dict(o) for o in ops])
+        return {"done": done, "seconds": time.perf_counter() - start}
 
     def rpc_teardown(self, ops: list[dict[str, Any]]) -> dict[str, Any]:
         operations = [operation_from_dict(o) for o in ops]
@@ -219,24 +222,20 @@ class Server:
         return {"stopped": True}
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Entry point of the agent process (see the module docstring)."""
-    parser = argparse.ArgumentParser(prog="netnb-agent")
-    parser.add_argument("--lab-id", required=True)
-    parser.add_argument("--rootless", action="store_true")
-    parser.add_argument("--uid", type=int, default=os.getuid())
-    parser.add_argument("--gid", type=int, default=os.getgid())
-    args = parser.parse_args(argv)
+def run(channel: socket.socket, *, rootless: bool = False) -> NoReturn:
+    """Become a lab's agent, serving requests from ``channel``; never returns.
 
-    # The socket arrives as stdin/stdout; keep it on a private fd so no child can write into it.
-    channel = socket.socket(fileno=os.dup(0))
-    devnull = os.open(os.devnull, os.O_RDWR)
+    Called in a freshly forked, single-threaded process (see :mod:`netnb.backends.kernel.spawner`):
+    user namespaces can only be entered by a single-threaded process.
+    """
+    devnull = os.open(os.devnull, os.O_RDWR)  # no child may read or write the notebook's socket
     os.dup2(devnull, 0)
     os.dup2(devnull, 1)
     os.close(devnull)
 
-    if args.rootless:
-        _enter_user_namespace(args.uid, args.gid)
+    nsutil.set_process_name(PROCESS_NAME)
+    if rootless and os.geteuid() != 0:
+        _enter_user_namespace(os.getuid(), os.getgid())
     nsutil.unshare(nsutil.CLONE_NEWPID)
     child = os.fork()
     if child:
@@ -253,8 +252,4 @@ def main(argv: list[str] | None = None) -> None:
         Server(channel).serve()
     except BaseException:
         traceback.print_exc(file=sys.stderr)
-        os._exit(1)
-
-
-if __name__ == "__main__":
-    main()
+    os._exit(1)

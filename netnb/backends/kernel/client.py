@@ -1,6 +1,7 @@
 """The notebook side of the kernel backend: starts a lab's agent and talks to it.
 
-Plain blocking calls over a socket, answered on a reader thread: this works the same in a script and
+Agents are forked by one warm spawner process per notebook process (see
+:mod:`netnb.backends.kernel.spawner`), so only the first lab pays for starting Python. Plain blocking calls over a socket, answered on a reader thread: this works the same in a script and
 inside a running asyncio loop (a Jupyter cell), where pyroute2's synchronous API would refuse to run.
 
 >>> AgentClient("demo-1").mode in ("root", "rootless")
@@ -11,7 +12,9 @@ from __future__ import annotations
 
 import collections
 import itertools
+import json
 import os
+import select
 import shutil
 import signal
 import socket
@@ -47,6 +50,175 @@ def default_mode() -> str:
     return "root" if os.geteuid() == 0 else "rootless"
 
 
+class AgentProcess:
+    """An agent forked by the spawner: its pid and a pidfd, so waiting and signalling reach exactly it."""
+
+    def __init__(self, pid: int, pidfd: int) -> None:
+        self.pid = pid
+        self.pidfd = pidfd
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait until the process has ended; False if it still runs after ``timeout`` seconds."""
+        poller = select.poll()
+        poller.register(self.pidfd, select.POLLIN)
+        return bool(poller.poll(None if timeout is None else int(timeout * 1000)))
+
+    def kill(self) -> None:
+        """SIGKILL, through the pidfd (never another process that got the same pid)."""
+        try:
+            signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        except PermissionError:  # sudo mode: a root agent; closing its socket ends it
+            pass
+
+    def close(self) -> None:
+        os.close(self.pidfd)
+
+
+class Spawner:
+    """This process's handle on its warm agent factory (:mod:`netnb.backends.kernel.spawner`).
+
+    One per way of starting (directly, or through sudo), started on first use and kept for the life
+    of the notebook process: later labs get their agent by fork, in milliseconds.
+    """
+
+    _running: dict[bool, Spawner] = {}
+    _guard = threading.Lock()
+
+    def __init__(self, sudo: bool) -> None:
+        self.sudo = sudo
+        self.process: subprocess.Popen[bytes] | None = None
+        self.stderr: collections.deque[str] = collections.deque(maxlen=40)
+        self._sock: socket.socket | None = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def shared(cls, sudo: bool = False) -> Spawner:
+        """The running spawner of this process (started if there is none, or if it died)."""
+        with cls._guard:
+            spawner = cls._running.get(sudo)
+            if spawner is None or not spawner.alive():
+                spawner = cls._running[sudo] = cls(sudo)
+                spawner.start()
+            return spawner
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def start(self) -> None:
+        argv = [sys.executable, "-m", "netnb.backends.kernel.spawner"]
+        if self.sudo:
+            if shutil.which("sudo") is None:
+                raise PrivilegeError("mode 'sudo' needs the sudo command; install it or use mode='rootless'")
+            argv = ["sudo", "-n", "--", *argv]
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        env = dict(os.environ)
+        src = os.path.dirname(os.path.dirname(os.path.abspath(netnb.__file__)))
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH")) if p)
+        try:
+            self.process = subprocess.Popen(argv, stdin=theirs, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                            env=env, close_fds=True, start_new_session=True)
+        except OSError as exc:
+            ours.close()
+            raise AgentError(f"cannot start netnb's agent spawner ({argv[0]}): {exc.strerror}") from exc
+        finally:
+            theirs.close()
+        self._sock = ours
+        threading.Thread(target=self._read_stderr, name="netnb-spawner-stderr", daemon=True).start()
+
+    def _read_stderr(self) -> None:
+        assert self.process is not None and self.process.stderr is not None
+        for raw in self.process.stderr:
+            line = raw.decode(errors="replace").rstrip()
+            self.stderr.append(line)
+            if os.environ.get("NETNB_DEBUG"):
+                print(f"[netnb spawner] {line}", file=sys.stderr)
+
+    def spawn(self, *, rootless: bool, channel: socket.socket, stderr_fd: int, wait: float = 30.0) -> AgentProcess:
+        """Fork an agent that serves ``channel`` and writes its errors to ``stderr_fd``."""
+        data, fds = self._ask({"rootless": rootless}, [channel.fileno(), stderr_fd], wait)
+        answer = json.loads(data)
+        if "error" in answer or len(fds) != 1:
+            for fd in fds:
+                os.close(fd)
+            raise AgentError(f"netnb's agent spawner could not start an agent: {answer.get('error')}")
+        return AgentProcess(int(answer["pid"]), fds[0])
+
+    def wait_ready(self, wait: float = 60.0) -> None:
+        """Return once the spawner has loaded everything an agent uses."""
+        self._ask({"op": "ready"}, [], wait)
+
+    def _ask(self, request: dict[str, Any], fds: list[int], wait: float) -> tuple[bytes, list[int]]:
+        assert self._sock is not None
+        with self._lock:
+            try:
+                socket.send_fds(self._sock, [json.dumps(request).encode()], fds)
+                self._sock.settimeout(wait)
+                data, fds, _, _ = socket.recv_fds(self._sock, 4096, 1)
+            except (OSError, TimeoutError) as exc:
+                message = self._failure(f"{type(exc).__name__}: {exc}")
+                self.stop()
+                raise AgentError(message) from exc
+            if not data:
+                message = self._failure("it stopped")
+                self.stop()
+                raise AgentError(message)
+        return data, fds
+
+    def stop(self) -> None:
+        """Close the spawner (running agents are not affected)."""
+        if self._sock is not None:
+            self._sock.close()
+        if self.process is not None:
+            try:
+                self.process.wait(2)  # it exits on EOF
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def _failure(self, what: str) -> str:
+        if self.process is not None:
+            try:
+                self.process.wait(1)
+            except subprocess.TimeoutExpired:
+                pass
+        tail = "\n".join(list(self.stderr)[-8:])
+        hint = ""
+        if self.sudo and any("password" in line for line in self.stderr):
+            hint = " (sudo asked for a password: add a NOPASSWD rule for the spawner command, see the README or `netnb doctor`)"
+        return f"netnb's agent spawner failed ({what}){hint}" + (f"; it said:\n{tail}" if tail else "")
+
+
+def prepare(mode: str | None = None) -> float:
+    """Start this process's agent spawner now and wait until it is loaded, so the first lab starts as
+    fast as later ones (``require_labs()`` calls it). Returns the seconds it took; later calls are free.
+
+    >>> netnb.prepare() < 5
+    True
+    """
+    start = time.perf_counter()
+    mode = mode or os.environ.get("NETNB_MODE") or default_mode()
+    _check_mode(mode)
+    Spawner.shared(sudo=mode == "sudo").wait_ready()
+    return time.perf_counter() - start
+
+
+def _check_mode(mode: str) -> None:
+    """Refuse a mode this process cannot use, saying what to do instead."""
+    if mode == "root":
+        if os.geteuid() != 0:
+            raise PrivilegeError("mode 'root' needs this process to run as root; use mode='rootless'")
+    elif mode == "rootless":
+        if os.geteuid() != 0 and not userns_allowed():
+            raise PrivilegeError(
+                "this kernel does not allow unprivileged user namespaces, so a rootless lab cannot run; "
+                "run as root, or use mode='sudo' with a sudo rule for netnb (see `netnb doctor`)"
+            )
+    elif mode != "sudo":
+        raise PrivilegeError(f"unknown mode {mode!r}; use 'root', 'rootless' or 'sudo'")
+
+
 class AgentClient:
     """Talks to one lab's agent process. Creating it starts nothing; :meth:`start` does."""
 
@@ -54,7 +226,7 @@ class AgentClient:
         self.lab_id = lab_id
         self.lab_name = lab_name or lab_id
         self.mode = mode or os.environ.get("NETNB_MODE") or default_mode()
-        self.process: subprocess.Popen[bytes] | None = None
+        self.process: AgentProcess | None = None
         self.record: registry.LabRecord | None = None
         self._sock: socket.socket | None = None
         self._pending: dict[int, Future[Any]] = {}
@@ -64,45 +236,24 @@ class AgentClient:
         self._dead = False
 
     # -- lifetime ---------------------------------------------------------------------------
-    def _command(self) -> list[str]:
-        base = [sys.executable, "-m", "netnb.backends.kernel.agent", "--lab-id", self.lab_id]
-        if self.mode == "root":
-            if os.geteuid() != 0:
-                raise PrivilegeError("mode 'root' needs this process to run as root; use mode='rootless'")
-            return base
-        if self.mode == "rootless":
-            if os.geteuid() == 0:
-                return base  # root needs no user namespace
-            if not userns_allowed():
-                raise PrivilegeError(
-                    "this kernel does not allow unprivileged user namespaces, so a rootless lab cannot run; "
-                    "run as root, or use mode='sudo' with a sudo rule for netnb (see `netnb doctor`)"
-                )
-            return [*base, "--rootless", "--uid", str(os.getuid()), "--gid", str(os.getgid())]
-        if self.mode == "sudo":
-            if shutil.which("sudo") is None:
-                raise PrivilegeError("mode 'sudo' needs the sudo command; install it or use mode='rootless'")
-            return ["sudo", "-n", "--", *base]
-        raise PrivilegeError(f"unknown mode {self.mode!r}; use 'root', 'rootless' or 'sudo'")
-
     def start(self) -> None:
-        """Start the agent and wait until it answers."""
-        argv = self._command()
+        """Start the agent (forked by this process's spawner) and wait until it answers."""
+        _check_mode(self.mode)
+        spawner = Spawner.shared(sudo=self.mode == "sudo")
         ours, theirs = socket.socketpair()
-        env = dict(os.environ)
-        src = os.path.dirname(os.path.dirname(os.path.abspath(netnb.__file__)))
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH")) if p)
+        err_read, err_write = os.pipe()
         try:
-            self.process = subprocess.Popen(argv, stdin=theirs, stdout=theirs, stderr=subprocess.PIPE, env=env,
-                                            close_fds=True, start_new_session=True)
-        except OSError as exc:
+            self.process = spawner.spawn(rootless=self.mode == "rootless", channel=theirs, stderr_fd=err_write)
+        except BaseException:
             ours.close()
-            raise AgentError(f"cannot start the lab agent ({argv[0]}): {exc.strerror}") from exc
+            os.close(err_read)
+            raise
         finally:
             theirs.close()
+            os.close(err_write)
         self._sock = ours
         threading.Thread(target=self._read_replies, name=f"netnb-agent-{self.lab_id}", daemon=True).start()
-        threading.Thread(target=self._read_stderr, daemon=True).start()
+        threading.Thread(target=self._read_stderr, args=(err_read,), daemon=True).start()
         try:
             self.call("hello", wait=30)
         except AgentError:
@@ -132,20 +283,17 @@ class AgentClient:
         for fut in pending.values():
             fut.set_exception(AgentError(self._death_message()))
 
-    def _read_stderr(self) -> None:
-        assert self.process is not None and self.process.stderr is not None
-        for raw in self.process.stderr:
-            line = raw.decode(errors="replace").rstrip()
-            self._stderr.append(line)
-            if os.environ.get("NETNB_DEBUG"):
-                print(f"[netnb agent] {line}", file=sys.stderr)
+    def _read_stderr(self, fd: int) -> None:
+        with open(fd, "rb") as stream:
+            for raw in stream:
+                line = raw.decode(errors="replace").rstrip()
+                self._stderr.append(line)
+                if os.environ.get("NETNB_DEBUG"):
+                    print(f"[netnb agent] {line}", file=sys.stderr)
 
     def _death_message(self) -> str:
         tail = "\n".join(list(self._stderr)[-8:])
-        hint = ""
-        if self.mode == "sudo" and any("password" in line for line in self._stderr):
-            hint = " (sudo asked for a password: add a NOPASSWD rule for netnb's agent, see the README)"
-        return f"the lab agent stopped{hint}" + (f"; it said:\n{tail}" if tail else "")
+        return "the lab agent stopped" + (f"; it said:\n{tail}" if tail else "")
 
     def call(self, method: str, params: dict[str, Any] | None = None, *, wait: float | None = None) -> Any:
         """Send one request and wait up to ``wait`` seconds for its answer (errors: NetnbError subclasses)."""
@@ -187,11 +335,10 @@ class AgentClient:
             return
         if self._sock is not None:
             self._sock.close()  # EOF: the agent exits even if it did not get the request
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.send_signal(signal.SIGKILL)  # the relay we started; its death takes the lab along
+        if not proc.wait(5):
+            proc.kill()  # the relay we started; its death takes the lab along
             proc.wait()
+        proc.close()
         if self.record is not None:
             self.record.remove()
         self.process = None

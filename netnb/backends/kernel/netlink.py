@@ -20,12 +20,10 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
-
-from pyroute2 import IPRoute
-from pyroute2.netlink.exceptions import NetlinkError
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from netnb.backends.kernel import nsutil
+from netnb.backends.kernel.rtnl import Rtnl
 from netnb.errors import BackendError, FeatureMissingError, NetnbError
 from netnb.plan import (
     AddAddress,
@@ -48,6 +46,9 @@ from netnb.plan import (
     teardown_of,
 )
 
+if TYPE_CHECKING:
+    from pyroute2 import IPRoute
+
 T = TypeVar("T")
 _TOOL_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C"}
 
@@ -62,15 +63,39 @@ _BR_STATE_FORWARDING = 3
 
 @dataclass
 class Namespace:
-    """A node's network namespace: the fd that keeps it alive and a netlink socket opened inside it."""
+    """A node's network namespace: the fd that keeps it alive and netlink sockets opened inside it.
+
+    ``rtnl`` (hand-encoded requests) builds; ``ipr`` (pyroute2) reads back and makes rarer devices.
+    Use both only on the netlink thread.
+    """
 
     name: str
     fd: int
-    ipr: IPRoute
+    rtnl: Rtnl
     inode: int
+    home: int = field(repr=False)
     ifindex: dict[str, int] = field(default_factory=dict)
     bridges: dict[str, bool] = field(default_factory=dict)  # bridge name -> STP on
     taps: set[str] = field(default_factory=set)  # TAP devices: no carrier until their process opens them
+    _ipr: IPRoute | None = field(default=None, repr=False)
+
+    @property
+    def ipr(self) -> IPRoute:
+        """A pyroute2 socket in this namespace, opened on first use (a build needs none).
+
+        Not inside ``nsutil.inside``: opening it returns the thread to ``home``."""
+        if self._ipr is None:
+            from pyroute2 import IPRoute
+
+            with nsutil.inside(self.fd, self.home):
+                self._ipr = IPRoute()
+        return self._ipr
+
+    def close(self) -> None:
+        self.rtnl.close()
+        if self._ipr is not None:
+            self._ipr.close()
+        os.close(self.fd)
 
 
 class Dataplane:
@@ -98,10 +123,12 @@ class Dataplane:
     def _index(self, ns: Namespace, ifname: str) -> int:
         idx = ns.ifindex.get(ifname)
         if idx is None:
-            found = ns.ipr.link_lookup(ifname=ifname)
-            if not found:
-                raise BackendError(f"node {ns.name!r} has no interface {ifname!r}")
-            idx = ns.ifindex[ifname] = found[0]
+            try:
+                idx = ns.ifindex[ifname] = ns.rtnl.link_index(ifname)
+            except OSError as exc:
+                if exc.errno != errno.ENODEV:
+                    raise
+                raise BackendError(f"node {ns.name!r} has no interface {ifname!r}") from None
         return idx
 
     # -- operations -------------------------------------------------------------------------
@@ -156,17 +183,16 @@ class Dataplane:
             fd = nsutil.new_netns_fd(self.home)
             try:
                 with nsutil.inside(fd, self.home):
-                    ipr = IPRoute()
+                    rtnl = Rtnl()
             except BaseException:
                 os.close(fd)
                 raise
-            self.namespaces[op.node] = Namespace(op.node, fd, ipr, os.fstat(fd).st_ino)
+            self.namespaces[op.node] = Namespace(op.node, fd, rtnl, os.fstat(fd).st_ino, self.home)
             return
         if isinstance(op, DelNamespace):
             ns = self.namespaces.pop(op.node, None)
             if ns is not None:
-                ns.ipr.close()
-                os.close(ns.fd)
+                ns.close()
                 for other in self.namespaces.values():
                     other.ifindex.clear()  # veth peers elsewhere went with it; their names may come back
             return
@@ -178,49 +204,36 @@ class Dataplane:
                     f.write(op.value)
         elif isinstance(op, SetLinkState):
             # By name: the kernel resolves IFLA_IFNAME itself, one round trip instead of two.
-            ns.ipr.link("set", ifname=op.ifname, state="up" if op.up else "down")
+            ns.rtnl.link_set(op.ifname, up=op.up)
         elif isinstance(op, AddBridge):
             # With STP on, ports listen and learn for 2 x forward_delay before forwarding; use the
             # kernel's minimum (2 s) rather than the default 15 s so a lab is usable in seconds.
-            stp = {"br_stp_state": 1, "br_forward_delay": 200} if op.stp else {"br_stp_state": 0}
-            ns.ipr.link("add", ifname=op.ifname, kind="bridge", br_ageing_time=op.ageing_cs, state="up", **stp)
+            ns.rtnl.add_bridge(op.ifname, ageing_cs=op.ageing_cs, stp=op.stp, forward_delay_cs=200 if op.stp else None)
             ns.bridges[op.ifname] = op.stp
         elif isinstance(op, AddVeth):
             peer_ns = self.ns(op.peer_node)
-            peer: dict[str, Any] = {"ifname": op.peer_ifname, "net_ns_fd": peer_ns.fd}
-            extra: dict[str, Any] = {}
-            if op.mtu:
-                peer["mtu"] = extra["mtu"] = op.mtu
-            if op.peer_mac:
-                peer["address"] = op.peer_mac
-            if op.master:
-                extra["master"] = self._index(ns, op.master)
-            ns.ipr.link("add", ifname=op.ifname, kind="veth", peer=peer, state="up", **extra)
-            # pyroute2 passes only attributes for the peer, not its flags: bring it up with a second call.
-            peer_extra = {"master": self._index(peer_ns, op.peer_master)} if op.peer_master else {}
-            peer_ns.ipr.link("set", ifname=op.peer_ifname, state="up", **peer_extra)
+            ns.rtnl.add_veth(op.ifname, op.peer_ifname, peer_netns_fd=peer_ns.fd if peer_ns is not ns else None,
+                             mtu=op.mtu, peer_mac=op.peer_mac,
+                             master=self._index(ns, op.master) if op.master else None)
+            peer_ns.rtnl.link_set(op.peer_ifname, up=True,
+                                  master=self._index(peer_ns, op.peer_master) if op.peer_master else None)
         elif isinstance(op, DelLink):
-            ns.ipr.link("del", index=self._index(ns, op.ifname))
+            ns.rtnl.link_del(self._index(ns, op.ifname))
             ns.ifindex.pop(op.ifname, None)
             ns.bridges.pop(op.ifname, None)
             if op.peer_node and op.peer_node in self.namespaces:
                 self.namespaces[op.peer_node].ifindex.clear()
         elif isinstance(op, (AddAddress, DelAddress)):
-            ip, _, plen = op.cidr.partition("/")
-            cmd = "add" if isinstance(op, AddAddress) else "del"
-            ns.ipr.addr(cmd, index=self._index(ns, op.ifname), address=ip, prefixlen=int(plen))
+            ns.rtnl.address(isinstance(op, AddAddress), self._index(ns, op.ifname), op.cidr)
         elif isinstance(op, (AddRoute, DelRoute)):
-            spec: dict[str, Any] = {"dst": op.dest}
-            if op.via:
-                spec["gateway"] = op.via
-            if op.dev:
-                spec["oif"] = self._index(ns, op.dev)
-            ns.ipr.route("add" if isinstance(op, AddRoute) else "del", **spec)
+            ns.rtnl.route(isinstance(op, AddRoute), op.dest, via=op.via,
+                          oif=self._index(ns, op.dev) if op.dev else None)
         elif isinstance(op, AddTap):
             # pyroute2 makes TAPs with ioctls on /dev/net/tun, not netlink: the device appears in the
             # namespace of the calling thread, so the thread must stand in the node's namespace.
+            ipr = ns.ipr  # opened first: opening it steps in and out of the namespace itself
             with nsutil.inside(ns.fd, self.home):
-                ns.ipr.link("add", ifname=op.ifname, kind="tuntap", mode="tap")
+                ipr.link("add", ifname=op.ifname, kind="tuntap", mode="tap")
             ns.taps.add(op.ifname)
             master = {"master": self._index(ns, op.master)} if op.master else {}
             ns.ipr.link("set", ifname=op.ifname, state="up", **master)
@@ -382,6 +395,8 @@ class Dataplane:
         """How ``node`` would send to ``dest``: interface, source address, gateway (``ip route get``)."""
         def read() -> dict[str, Any]:
             ns = self.ns(node)
+            from pyroute2.netlink.exceptions import NetlinkError
+
             try:
                 r = ns.ipr.route("get", dst=dest)[0]
             except NetlinkError as exc:
@@ -478,7 +493,7 @@ def _translate(op: Operation, exc: BaseException) -> NetnbError:
         return BackendError(f"`{cmd}` failed: {exc}", operation=op.kind, command=cmd)
     if isinstance(exc, NetnbError):
         return exc
-    code = exc.code if isinstance(exc, NetlinkError) else getattr(exc, "errno", None)
+    code = getattr(exc, "code", None) or getattr(exc, "errno", None)  # pyroute2's NetlinkError has .code
     reason = os.strerror(code) if isinstance(code, int) and code > 0 else str(exc)
     if code == errno.EOPNOTSUPP and isinstance(op, (AddBridge, AddVeth)):
         return FeatureMissingError(f"`{cmd}` failed: {reason}; {_MISSING_KIND_HINT}")

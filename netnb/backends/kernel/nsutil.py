@@ -20,6 +20,7 @@ CLONE_NEWUSER = 0x10000000
 CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
 PR_SET_PDEATHSIG = 1
+PR_SET_NAME = 15
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -60,6 +61,11 @@ def mount(source: str | None, target: str, fstype: str | None, flags: int) -> No
 def set_parent_death_signal(signum: int) -> None:
     """Ask the kernel to send ``signum`` to this process when its parent dies."""
     _check(_libc.prctl(PR_SET_PDEATHSIG, signum, 0, 0, 0), "prctl(PR_SET_PDEATHSIG)")
+
+
+def set_process_name(name: str) -> None:
+    """Set the name ``ps`` shows for this process (its comm, at most 15 bytes)."""
+    _check(_libc.prctl(PR_SET_NAME, ctypes.c_char_p(name.encode()[:15]), 0, 0, 0), "prctl(PR_SET_NAME)")
 
 
 def current_netns_fd() -> int:

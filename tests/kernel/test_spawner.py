@@ -1,0 +1,55 @@
+"""The agent spawner: labs fork their agents from one warm process, and do not depend on it."""
+
+from __future__ import annotations
+
+import signal
+
+import pytest
+
+import netnb
+from netnb.backends.kernel.client import Spawner
+
+from ..labs import routed, three_pcs
+from .helpers import pid_alive, wait_until
+
+pytestmark = pytest.mark.kernel
+
+
+def parent_of(pid: int) -> int:
+    with open(f"/proc/{pid}/stat") as f:
+        return int(f.read().rsplit(")", 1)[1].split()[1])
+
+
+def cmdline(pid: int) -> list[str]:
+    with open(f"/proc/{pid}/cmdline", "rb") as f:
+        return f.read().decode().split("\0")
+
+
+def test_labs_get_their_agents_from_one_spawner():
+    netnb.prepare()
+    spawner = Spawner.shared()
+    assert netnb.prepare() < 1.0 and Spawner.shared() is spawner  # once per process
+    x, y = three_pcs("spawn-x"), routed("spawn-y")
+    with x, y:
+        assert parent_of(x.agent_pid) == parent_of(y.agent_pid) == spawner.process.pid
+        assert "netnb.backends.kernel.spawner" in cmdline(spawner.process.pid)
+        with open(f"/proc/{x.agent_pid}/comm") as f:
+            assert f.read().strip() == "netnb-agent"
+        assert x["A"].ping(x["B"], count=1).ok and y["B"].ping("10.0.2.2", count=1).ok
+
+
+def test_a_running_lab_outlives_its_spawner_and_the_next_lab_gets_a_new_one():
+    netnb.prepare()
+    old = Spawner.shared()
+    lab = three_pcs("spawn-orphan")
+    with lab:
+        agent = lab.agent_pid
+        old.process.send_signal(signal.SIGKILL)  # the spawner this process started
+        old.process.wait()
+        assert pid_alive(lab.agent_pid)
+        assert lab["A"].ping(lab["C"], count=1).ok
+        other = routed("spawn-after")
+        with other:
+            assert Spawner.shared() is not old
+            assert other["B"].ping("10.0.2.2", count=1).ok
+    assert wait_until(lambda: not pid_alive(agent), timeout=5)  # stop() still ends the orphaned agent
