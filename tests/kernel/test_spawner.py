@@ -53,3 +53,11 @@ def test_a_running_lab_outlives_its_spawner_and_the_next_lab_gets_a_new_one():
             assert Spawner.shared() is not old
             assert other["B"].ping("10.0.2.2", count=1).ok
     assert wait_until(lambda: not pid_alive(agent), timeout=5)  # stop() still ends the orphaned agent
+
+
+def test_commands_in_nodes_see_the_notebooks_environment_as_it_is_now(monkeypatch):
+    netnb.prepare()  # the spawner started with the environment of that moment
+    monkeypatch.setenv("NETNB_TEST_LATER", "set after the spawner started")
+    lab = three_pcs("spawn-env")
+    with lab:
+        assert lab["A"].run("echo $NETNB_TEST_LATER").stdout.strip() == "set after the spawner started"

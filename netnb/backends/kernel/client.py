@@ -76,6 +76,14 @@ class AgentProcess:
         os.close(self.pidfd)
 
 
+def agent_environment() -> dict[str, str]:
+    """This process's environment, with netnb's source directory on PYTHONPATH (for ``-m netnb...``)."""
+    env = dict(os.environ)
+    src = os.path.dirname(os.path.dirname(os.path.abspath(netnb.__file__)))
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH")) if p)
+    return env
+
+
 class Spawner:
     """This process's handle on its warm agent factory (:mod:`netnb.backends.kernel.spawner`).
 
@@ -113,12 +121,9 @@ class Spawner:
                 raise PrivilegeError("mode 'sudo' needs the sudo command; install it or use mode='rootless'")
             argv = ["sudo", "-n", "--", *argv]
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        env = dict(os.environ)
-        src = os.path.dirname(os.path.dirname(os.path.abspath(netnb.__file__)))
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH")) if p)
         try:
             self.process = subprocess.Popen(argv, stdin=theirs, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                            env=env, close_fds=True, start_new_session=True)
+                                            env=agent_environment(), close_fds=True, start_new_session=True)
         except OSError as exc:
             ours.close()
             raise AgentError(f"cannot start netnb's agent spawner ({argv[0]}): {exc.strerror}") from exc
@@ -136,8 +141,14 @@ class Spawner:
                 print(f"[netnb spawner] {line}", file=sys.stderr)
 
     def spawn(self, *, rootless: bool, channel: socket.socket, stderr_fd: int, wait: float = 30.0) -> AgentProcess:
-        """Fork an agent that serves ``channel`` and writes its errors to ``stderr_fd``."""
-        data, fds = self._ask({"rootless": rootless}, [channel.fileno(), stderr_fd], wait)
+        """Fork an agent that serves ``channel`` and writes its errors to ``stderr_fd``.
+
+        The agent gets this process's environment as it is now, except through sudo (root must not
+        take a user's environment, e.g. LD_PRELOAD)."""
+        request: dict[str, Any] = {"rootless": rootless}
+        if not self.sudo:
+            request["env"] = agent_environment()
+        data, fds = self._ask(request, [channel.fileno(), stderr_fd], wait)
         answer = json.loads(data)
         if "error" in answer or len(fds) != 1:
             for fd in fds:

@@ -9,7 +9,9 @@ Started by :class:`~netnb.backends.kernel.client.Spawner` as ``python -m netnb.b
 with a Unix SOCK_SEQPACKET socket as stdin. Each request is a JSON object with two file descriptors
 attached: the new agent's end of its socket pair and the pipe for its stderr. The answer carries the
 agent's pid and a pidfd for it, so the notebook can wait for and signal exactly that process.
-``{"op": "ready"}`` (no descriptors) is answered once every module is loaded.
+The request may carry the notebook's current environment (not in sudo mode, where sudo's own
+cleaned environment stays). ``{"op": "ready"}`` (no descriptors) is answered once every module is
+loaded.
 
 The spawner holds no namespace and no lab. It exits when the notebook's end of the socket closes
 (even by SIGKILL); labs do not depend on it: each agent talks to the notebook over its own socket
@@ -29,7 +31,7 @@ import traceback
 from typing import Any, NoReturn
 
 MAX_FDS = 2
-REQUEST_BYTES = 4096
+REQUEST_BYTES = 1 << 20  # a request carries the notebook's environment
 
 
 AGENT_MODULES = ("netnb.backends.kernel.agent", "netnb.backends.kernel.netlink", "netnb.backends.kernel.processes")
@@ -66,6 +68,9 @@ def _become_agent(control: socket.socket, fds: list[int], request: dict[str, Any
         channel_fd, stderr_fd = fds
         os.dup2(stderr_fd, 2)
         os.close(stderr_fd)
+        if "env" in request:  # the notebook's environment as it is now, for the commands run in nodes
+            os.environ.clear()
+            os.environ.update(request["env"])
         from netnb.backends.kernel import agent
 
         agent.run(socket.socket(fileno=channel_fd), rootless=bool(request.get("rootless")))
