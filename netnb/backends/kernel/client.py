@@ -122,7 +122,7 @@ class Spawner:
             argv = ["sudo", "-n", "--", *argv]
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
-            self.process = subprocess.Popen(argv, stdin=theirs, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            self.process = subprocess.Popen(argv, stdin=theirs.fileno(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                             env=agent_environment(), close_fds=True, start_new_session=True)
         except OSError as exc:
             ours.close()

@@ -52,7 +52,7 @@ def _reap(*_: Any) -> None:
     """Collect every finished agent relay (SIGCHLD handler)."""
     while True:
         try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
+            pid, _status = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
             return
         if pid == 0:
