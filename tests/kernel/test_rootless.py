@@ -92,21 +92,32 @@ def test_unprivileged_user_builds_a_lab_through_sudo():
     venv = _prepare()
     python = os.path.join(venv, "bin", "python")
     nobody = pwd.getpwnam("nobody")
+    # The rule makes `nobody` root-equivalent, so it lives only until the spawner has started (sudo
+    # checks it then): written under a name sudo ignores, checked by visudo, renamed, removed.
     rule = f"/etc/sudoers.d/netnb-test-{os.getpid()}"
-    with open(rule, "w") as f:  # removed below; visudo -c checks it first
+    with open(rule + ".new", "w") as f:
         f.write(f"nobody ALL=(root) NOPASSWD: {python} -m netnb.backends.kernel.spawner\n")
-    os.chmod(rule, 0o440)
+    os.chmod(rule + ".new", 0o440)
+    code = SCRIPT.replace('netnb.Lab("rootless")', 'netnb.Lab("viasudo", mode="sudo")').replace(
+        "import json, os, netnb\n", "import json, os, netnb\nnetnb.prepare('sudo'); print('spawner up', flush=True)\n")
     try:
-        subprocess.run(["visudo", "-c", "-q", "-f", rule], check=True)
-        code = SCRIPT.replace('netnb.Lab("rootless")', 'netnb.Lab("viasudo", mode="sudo")')
-        proc = subprocess.run(
+        subprocess.run(["visudo", "-c", "-q", "-f", rule + ".new"], check=True)
+        os.rename(rule + ".new", rule)
+        proc = subprocess.Popen(
             ["setpriv", f"--reuid={nobody.pw_uid}", f"--regid={nobody.pw_gid}", "--clear-groups", python, "-c", code],
-            capture_output=True, text=True, env={"PATH": "/usr/bin:/bin", "HOME": BASE}, timeout=120, cwd=BASE,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={"PATH": "/usr/bin:/bin", "HOME": BASE},
+            cwd=BASE,
         )
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
     finally:
-        os.remove(rule)
-    assert proc.returncode == 0, proc.stderr
-    got = json.loads(proc.stdout.strip().splitlines()[-1])
+        for path in (rule, rule + ".new"):
+            if os.path.exists(path):
+                os.remove(path)
+    out, err = proc.communicate(timeout=120)
+    assert first.strip() == "spawner up", err
+    assert proc.returncode == 0, err
+    got = json.loads(out.strip().splitlines()[-1])
     assert got["uid"] == nobody.pw_uid and got["agent_uid"] == 0  # the notebook stays unprivileged
     assert got["inside_uid"] == "0" and got["ping"] and got["fdb"] >= 1
     assert got["hops"] == ["sw:A-eth0", "sw:R-eth0", "R:eth0", "R:eth1"] and got["dropped"] == 0
