@@ -137,7 +137,7 @@ def demo() -> int:
         print(f"A pings B: {a.ping(b)}")
         print(f"C pings A: {c.ping(a)}")
         print("\nwhat switch sw learned (MAC -> port):")
-        for entry in lab["sw"].fdb():
+        for entry in sw.fdb():
             print(f"  {entry.mac}  {entry.port:<8}  seen {entry.age_s:.1f} s ago")
     print("\nlab removed; the machine's own network was never touched")
     return 0

@@ -152,10 +152,10 @@ def main(argv: list[str] | None = None) -> None:
     os.chmod(a.control, 0o600)
     print(f"vm on {a.tap}: {a.mac} {a.ip} gateway {a.gateway}", flush=True)
     while True:
-        ready, _, _ = select.select([guest.fd, ctl], [], [])
+        ready, _, _ = select.select([guest.fd, ctl.fileno()], [], [])
         if guest.fd in ready:
             guest.handle(os.read(guest.fd, 65535))
-        if ctl in ready:
+        if ctl.fileno() in ready:
             data, peer = ctl.recvfrom(65535)
             request = json.loads(data)
             if request.get("cmd") == "ping":

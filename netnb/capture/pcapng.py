@@ -51,7 +51,7 @@ def write_header(write: Callable[[bytes], object], names: Sequence[str]) -> None
     write(_SHB + b"".join(idb(n) for n in names))
 
 
-def write_epb(write: Callable[[bytes], object], ts_ns: int, data: bytes | memoryview, wire_len: int,
+def write_epb(write: Callable[[bytes | memoryview], object], ts_ns: int, data: bytes | memoryview, wire_len: int,
               outgoing: bool, ifid: int = 0) -> None:
     """One enhanced packet block with its direction flag (1 inbound, 2 outbound)."""
     snap = len(data)

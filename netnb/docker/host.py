@@ -330,10 +330,11 @@ class DockerHost:
             clash = self._overlaps(chosen)
             if clash:
                 raise DockerError(f"Pool overlaps with other one on this address space ({clash})")
-        net = Network(name, net_id, driver, chosen, f"br-{net_id[:12]}")
+        bridge = f"br-{net_id[:12]}"
+        net = Network(name, net_id, driver, chosen, bridge)
         gw = net.gateway
-        placed = network_rules(net.bridge, str(chosen)) + network_forward_rules(net.bridge)
-        ops: list[Operation] = [AddBridge(self.name, net.bridge, 30000), AddAddress(self.name, net.bridge,
+        placed = network_rules(bridge, str(chosen)) + network_forward_rules(bridge)
+        ops: list[Operation] = [AddBridge(self.name, bridge, 30000), AddAddress(self.name, bridge,
                                 f"{gw}/{chosen.prefixlen}"), *self._rule_ops(placed)]
         self.lab.apply(ops)
         self._network_ops[name] = ops
@@ -493,9 +494,10 @@ class DockerHost:
             for cport in expose:
                 if cport in mapped:
                     continue
-                host_port = next((p for p in range(self.port_range[0], self.port_range[1] + 1) if p not in used), None)
-                if host_port is None:
+                free = next((p for p in range(self.port_range[0], self.port_range[1] + 1) if p not in used), None)
+                if free is None:
                     raise DockerError(f"no free host port left in {self.port_range}")
+                host_port = free
                 used.add(host_port)
                 out.append((host_port, cport, "tcp"))
         return out
@@ -641,7 +643,7 @@ class DockerHost:
         """``docker inspect``: the fields that describe its networking, in Docker's shape."""
         c = self.container(ref)
         first = next(iter(c.endpoints.values()), None)
-        ports = {f"{cp}/tcp": None for cp in c.exposed}
+        ports: dict[str, list[dict[str, str]] | None] = {f"{cp}/tcp": None for cp in c.exposed}
         for hp, cp, proto in c.ports:
             ports[f"{cp}/{proto}"] = [{"HostIp": "0.0.0.0", "HostPort": str(hp)}]
         networks = {
@@ -688,8 +690,9 @@ class DockerHost:
 
     def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> dict[str, str]:
         parts = [self.ps(), self.network_ls()] if self.lab.running else []
-        if self.lab.running and getattr(self, "last_nat", None) is not None:
-            parts.append(self.last_nat)
+        last_nat = getattr(self, "last_nat", None)
+        if self.lab.running and last_nat is not None:
+            parts.append(last_nat)
         text = repr(self) + "".join(f"\n\n{t.text()}" for t in parts)
         html_parts = "".join(t.html() for t in parts) or f"<p>{html.escape(repr(self))} (the lab is not running)</p>"
         note = "" if getattr(self, "last_nat", None) else "<p><i>ubuntu1.nat() reads the NAT table with its counters</i></p>"

@@ -382,10 +382,10 @@ def resolve(topo: Topology) -> ResolvedLab:
 
     _auto_names(ends_by_node, nodes)
     _auto_port_names([pair for a, b, *_ in pairs for pair in ((a, b), (b, a))])
-    for node_name, ends in ends_by_node.items():
-        names = [e.name for e in ends]
-        for n in {x for x in names if names.count(x) > 1}:
-            problems.add(f"node {node_name!r}: two interfaces are both called {n!r}; names must be unique per node")
+    for node_name, node_ends in ends_by_node.items():
+        names = [e.name for e in node_ends]
+        for twice in {x for x in names if names.count(x) > 1}:
+            problems.add(f"node {node_name!r}: two interfaces are both called {twice!r}; names must be unique per node")
         if nodes[node_name].kind.is_l2 and node_name in names:
             problems.add(f"switch {node_name!r}: a port may not be called {node_name!r}, the name of its bridge")
 
@@ -443,8 +443,8 @@ def resolve(topo: Topology) -> ResolvedLab:
             if key in owners and owners[key] != here:
                 problems.add(f"address {e.address.ip} is used twice on one network ({owners[key]} and {here}); give each its own")
             owners[key] = here
-    for node_name, ends in ends_by_node.items():
-        ips = [e.address.ip for e in ends if e.address is not None]
+    for node_name, node_ends in ends_by_node.items():
+        ips = [e.address.ip for e in node_ends if e.address is not None]
         for ip in {x for x in ips if ips.count(x) > 1}:
             problems.add(f"node {node_name!r}: address {ip} is on two of its interfaces; give each its own")
 

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 
 import ipywidgets as w
 
+from netnb.nodes import Host, Switch
+
 if TYPE_CHECKING:
     from netnb.capture.capture import Capture
     from netnb.lab import Lab
@@ -58,12 +60,12 @@ class LabWidget(w.VBox):
         if not self.lab.running:
             self.details.value = node.description().html()
             return
-        state = node.inspect() if hasattr(node, "inspect") else None
-        if state is not None:
-            self.details.value = state._repr_mimebundle_()["text/html"]
+        if isinstance(node, Switch):
+            self.details.value = node.ports().table().html() + node.fdb().table().html()
+        elif isinstance(node, Host):
+            self.details.value = node.inspect()._repr_mimebundle_()["text/html"]
         else:
-            parts = [node.ports().table().html(), node.fdb().table().html()]  # a switch
-            self.details.value = "".join(parts)
+            self.details.value = node.description().html()
 
     def _on_start(self, _button: object = None) -> None:
         if not self.nodes.value:

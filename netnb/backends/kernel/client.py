@@ -281,7 +281,7 @@ class AgentClient:
         for line in self._sock.makefile("rb"):
             message = protocol.decode(line)
             with self._lock:
-                fut = self._pending.pop(message.get("id"), None)
+                fut = self._pending.pop(int(message.get("id") or 0), None)
             if fut is None:
                 continue
             if message.get("ok"):
