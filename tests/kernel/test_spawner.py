@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 
 import pytest
@@ -10,7 +11,7 @@ import netnb
 from netnb.backends.kernel.client import Spawner
 
 from ..labs import routed, three_pcs
-from .helpers import pid_alive, wait_until
+from .helpers import pid_alive, python_script, wait_until
 
 pytestmark = pytest.mark.kernel
 
@@ -61,3 +62,46 @@ def test_commands_in_nodes_see_the_notebooks_environment_as_it_is_now(monkeypatc
     lab = three_pcs("spawn-env")
     with lab:
         assert lab["A"].run("echo $NETNB_TEST_LATER").stdout.strip() == "set after the spawner started"
+
+
+def _child_lab(name: str) -> tuple[bool, int]:
+    lab = routed(name)
+    with lab:
+        return lab["B"].ping("10.0.2.2", count=1).ok, parent_of(lab.agent_pid)
+
+
+def test_a_forked_child_process_gets_its_own_spawner():
+    import multiprocessing
+
+    netnb.prepare()
+    mine = Spawner.shared()
+    with multiprocessing.get_context("fork").Pool(2) as pool:
+        results = pool.map(_child_lab, ["fork-1", "fork-2"])
+        lab = three_pcs("fork-parent")
+        with lab:  # the parent's spawner still answers only the parent
+            assert Spawner.shared() is mine and parent_of(lab.agent_pid) == mine.process.pid
+            assert lab["A"].ping(lab["B"], count=1).ok
+    assert [ok for ok, _ in results] == [True, True]
+    assert all(spawner != mine.process.pid for _, spawner in results)
+
+
+def test_the_spawner_ends_with_its_notebook_even_if_a_forked_child_lives_on():
+    proc = python_script("""
+        import os, time, netnb
+        from netnb.backends.kernel.client import Spawner
+        netnb.prepare()
+        child = os.fork()
+        if child == 0:
+            time.sleep(30)
+            os._exit(0)
+        print(Spawner.shared().process.pid, child, flush=True)
+        time.sleep(60)
+    """)
+    spawner, child = map(int, proc.stdout.readline().split())
+    try:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        assert pid_alive(child)
+        assert wait_until(lambda: not pid_alive(spawner), timeout=5)
+    finally:
+        os.kill(child, signal.SIGKILL)  # the script's child, started by this test

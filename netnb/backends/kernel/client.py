@@ -102,6 +102,17 @@ class Spawner:
         self._lock = threading.Lock()
 
     @classmethod
+    def _forget_after_fork(cls) -> None:
+        """In a forked child (e.g. multiprocessing): the parent's spawner is not ours to use; the child
+        starts its own when it needs one. Our copies of its sockets are closed, so it still sees EOF
+        when the parent ends."""
+        for spawner in cls._running.values():
+            if spawner._sock is not None:
+                spawner._sock.close()
+        cls._running = {}
+        cls._guard = threading.Lock()
+
+    @classmethod
     def shared(cls, sudo: bool = False) -> Spawner:
         """The running spawner of this process (started if there is none, or if it died)."""
         with cls._guard:
@@ -199,6 +210,9 @@ class Spawner:
         if self.sudo and any("password" in line for line in self.stderr):
             hint = " (sudo asked for a password: add a NOPASSWD rule for the spawner command, see the README or `netnb doctor`)"
         return f"netnb's agent spawner failed ({what}){hint}" + (f"; it said:\n{tail}" if tail else "")
+
+
+os.register_at_fork(after_in_child=Spawner._forget_after_fork)
 
 
 def prepare(mode: str | None = None) -> float:
