@@ -1,7 +1,8 @@
 """The per-lab agent: the one process that owns a lab's namespaces and acts on them for the notebook.
 
-Forked by the notebook's :mod:`~netnb.backends.kernel.spawner` for each lab (see :func:`run`). It becomes PID 1 of a new PID namespace, and moves itself into a private, empty network namespace
-before doing anything, so a slip can never land in the machine's own network. When the notebook goes
+Forked by the notebook's :mod:`~netnb.backends.kernel.spawner` for each lab (see :func:`run`). It
+becomes PID 1 of a new PID namespace, and moves itself into a private, empty network namespace before
+doing anything, so a slip can never land in the machine's own network. When the notebook goes
 away (its end of the socket closes, even by SIGKILL) the agent exits; the kernel then ends every
 process of the lab (PID namespace) and frees every namespace (held by fd only), with all interfaces.
 """

@@ -23,7 +23,7 @@ import sys
 import threading
 import time
 from concurrent.futures import Future
-from typing import Any
+from typing import IO, Any
 
 import netnb
 from netnb.backends.kernel import protocol, registry
@@ -74,6 +74,15 @@ class AgentProcess:
 
     def close(self) -> None:
         os.close(self.pidfd)
+
+
+def _keep_lines(stream: IO[bytes], into: collections.deque[str], label: str) -> None:
+    """Keep the last lines a helper process writes to stderr (echoed too when NETNB_DEBUG is set)."""
+    for raw in stream:
+        line = raw.decode(errors="replace").rstrip()
+        into.append(line)
+        if os.environ.get("NETNB_DEBUG"):
+            print(f"[{label}] {line}", file=sys.stderr)
 
 
 def agent_environment() -> dict[str, str]:
@@ -145,11 +154,7 @@ class Spawner:
 
     def _read_stderr(self) -> None:
         assert self.process is not None and self.process.stderr is not None
-        for raw in self.process.stderr:
-            line = raw.decode(errors="replace").rstrip()
-            self.stderr.append(line)
-            if os.environ.get("NETNB_DEBUG"):
-                print(f"[netnb spawner] {line}", file=sys.stderr)
+        _keep_lines(self.process.stderr, self.stderr, "netnb spawner")
 
     def spawn(self, *, rootless: bool, channel: socket.socket, stderr_fd: int, wait: float = 30.0) -> AgentProcess:
         """Fork an agent that serves ``channel`` and writes its errors to ``stderr_fd``.
@@ -310,11 +315,7 @@ class AgentClient:
 
     def _read_stderr(self, fd: int) -> None:
         with open(fd, "rb") as stream:
-            for raw in stream:
-                line = raw.decode(errors="replace").rstrip()
-                self._stderr.append(line)
-                if os.environ.get("NETNB_DEBUG"):
-                    print(f"[netnb agent] {line}", file=sys.stderr)
+            _keep_lines(stream, self._stderr, "netnb agent")
 
     def _death_message(self) -> str:
         tail = "\n".join(list(self._stderr)[-8:])

@@ -32,8 +32,6 @@ from typing import Any, NoReturn
 
 MAX_FDS = 2
 REQUEST_BYTES = 1 << 20  # a request carries the notebook's environment
-
-
 AGENT_MODULES = ("netnb.backends.kernel.agent", "netnb.backends.kernel.netlink", "netnb.backends.kernel.processes")
 READ_BACK_MODULES = ("pyroute2",)  # only for reading the kernel back: loaded once the first agent is out
 
@@ -46,6 +44,10 @@ def _preload(modules: tuple[str, ...] = AGENT_MODULES) -> None:
         except ImportError:  # the agent reports it when it needs it
             if name not in READ_BACK_MODULES:
                 raise
+    if threading.active_count() != 1:  # fork() copies only the calling thread: nothing may run beside it
+        print(f"netnb spawner: loading {', '.join(modules)} started a thread; cannot fork agents safely",
+              file=sys.stderr)
+        os._exit(1)
 
 
 def _reap(*_: Any) -> None:
@@ -133,9 +135,6 @@ def main() -> NoReturn:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGCHLD, _reap)
     _preload()
-    if threading.active_count() != 1:  # fork() copies only the calling thread: nothing may run beside it
-        print("netnb spawner: a module started a thread while loading; cannot fork agents safely", file=sys.stderr)
-        os._exit(1)
     serve(control)
 
 
