@@ -10,7 +10,7 @@ import pytest
 
 import netnb
 from netnb.backends.kernel.client import AgentClient
-from netnb.plan import AddAddress, AddRoute
+from netnb.plan import AddAddress, AddNamespace, AddRoute, SetLinkState
 
 from ..labs import routed, three_pcs
 from .helpers import netns_inodes_in_use, pid_alive, wait_until
@@ -219,3 +219,34 @@ def test_a_lab_sees_only_its_own_processes_with_the_pids_it_reports():
         assert len(pids) < 10                           # not the machine's processes
         assert lab["C"].run(f"kill {sleeper.pid}").ok
         assert wait_until(lambda: not sleeper.running, timeout=5)
+
+
+def _mount_namespace_fds(pid: int) -> set[str]:
+    out = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            link = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if link.startswith("mnt:["):
+            out.add(link)
+    return out
+
+
+def test_commands_see_their_own_nodes_sys_and_removing_a_node_lets_it_go():
+    lab = three_pcs("sysfs")
+    with lab:
+        assert lab["A"].run("ls /sys/class/net").stdout.split() == ["eth0", "lo"]  # not the machine's
+        assert lab["sw"].run("cat /sys/class/net/sw/bridge/ageing_time").stdout.strip() == "30000"
+        assert lab["sw"].run("ls /sys/class/net/sw/brif").stdout.split() == ["A-eth0", "B-eth0", "C-eth0"]
+        with open(f"/proc/{lab.agent_pid}/task/{lab.agent_pid}/children") as f:
+            agent = int(f.read().split()[0])  # the lab's PID 1, below the relay
+        before = _mount_namespace_fds(agent)
+        extra = [AddNamespace("D"), SetLinkState("D", "lo", True)]
+        lab.apply(extra)
+        assert lab["A"].run("true").ok  # (A's mount namespace exists already)
+        lab._agent().call("run", {"node": "D", "command": "ls /sys/class/net", "timeout": 10, "stdin": None})
+        with_d = _mount_namespace_fds(agent)
+        assert len(with_d - before) == 1  # D's, holding D's sysfs (and so its network namespace)
+        lab.undo(extra)
+        assert _mount_namespace_fds(agent) == before

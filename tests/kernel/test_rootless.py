@@ -37,7 +37,8 @@ with lab:
     journey = cap.journey(cap.filter("icmp")[0])
     print(json.dumps({"uid": os.getuid(), "agent_uid": int(uid_line.split()[1]),
                       "ping": ok, "inside_uid": a.run("id -u").stdout.strip(),
-                      "fdb": len(lab["sw"].fdb()), "hops": journey.points, "dropped": cap.dropped}))
+                      "fdb": len(lab["sw"].fdb()), "hops": journey.points, "dropped": cap.dropped,
+                      "sys": a.run("ls /sys/class/net").stdout.split()}))
 """
 
 
@@ -82,6 +83,7 @@ def test_unprivileged_user_builds_a_lab_in_a_user_namespace():
     assert got["inside_uid"] == "0"  # root only inside its own user namespace
     assert got["ping"] and got["fdb"] >= 1
     assert got["hops"] == ["sw:A-eth0", "sw:R-eth0", "R:eth0", "R:eth1"] and got["dropped"] == 0
+    assert got["sys"] == ["eth0", "lo"]  # the node's own /sys, mounted inside the user namespace too
     print(sys.version)
 
 

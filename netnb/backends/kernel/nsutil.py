@@ -15,6 +15,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+CLONE_FS = 0x00000200
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWPID = 0x20000000
@@ -58,6 +59,14 @@ def mount(source: str | None, target: str, fstype: str | None, flags: int) -> No
     _check(_libc.mount(enc(source), enc(target), enc(fstype), ctypes.c_ulong(flags), None), f"mount {target}")
 
 
+MNT_DETACH = 2
+
+
+def umount(target: str, flags: int = 0) -> None:
+    """umount2(2); used only inside a private mount namespace."""
+    _check(_libc.umount2(target.encode(), flags), f"umount {target}")
+
+
 def set_parent_death_signal(signum: int) -> None:
     """Ask the kernel to send ``signum`` to this process when its parent dies."""
     _check(_libc.prctl(PR_SET_PDEATHSIG, signum, 0, 0, 0), "prctl(PR_SET_PDEATHSIG)")
@@ -83,10 +92,14 @@ def new_netns_fd(home: int) -> int:
 
 
 @contextmanager
-def inside(fd: int, home: int) -> Iterator[None]:
-    """Run the block with the calling thread in the namespace ``fd``; always return to ``home``."""
-    setns(fd)
+def inside(fd: int, home: int, nstype: int = CLONE_NEWNET) -> Iterator[None]:
+    """Run the block with the calling thread in the namespace ``fd``; always return to ``home``.
+
+    A mount namespace (``nstype=CLONE_NEWNS``) can only be changed by a thread that has its own
+    filesystem attributes: call ``unshare(CLONE_FS)`` on it first.
+    """
+    setns(fd, nstype)
     try:
         yield
     finally:
-        setns(home)
+        setns(home, nstype)

@@ -3,6 +3,10 @@
 A thread enters the node's namespace just long enough to fork: the child inherits the namespace of
 the thread that forked it, so no ``nsenter``/``ip netns exec`` process is needed. Each command gets its
 own session (process group) so a timeout or ``stop()`` ends everything it started, and nothing else.
+
+Like ``ip netns exec``, commands also see a ``/sys`` of their node: ``ls /sys/class/net`` lists the
+node's interfaces, not the machine's. Each node gets, on its first command, a mount namespace (a copy
+of the agent's private one) with sysfs mounted from inside the node's network namespace.
 """
 
 from __future__ import annotations
@@ -53,16 +57,29 @@ class Processes:
 
     def __init__(self, home_fd: int) -> None:
         self.home = home_fd
+        self.home_mounts = os.open("/proc/thread-self/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
+        self.mounts: dict[str, int | None] = {}  # node -> its mount namespace (None: sysfs could not be mounted)
         self.env = command_env()
         self.logdir = tempfile.mkdtemp(prefix="netnb-proc-")
         self.background: dict[int, Background] = {}
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
 
-    def _spawn(self, ns_fd: int, argv: list[str], **kw: Any) -> subprocess.Popen[bytes]:
-        # Child processes inherit the forking thread's namespace; see the module docstring.
+    def _spawn(self, node: str, ns_fd: int, argv: list[str], **kw: Any) -> subprocess.Popen[bytes]:
+        # Child processes inherit the forking thread's namespaces; see the module docstring.
+        nsutil.unshare(nsutil.CLONE_FS)  # this thread only: lets it change mount namespace
+        mounts = self._mounts_of(node, ns_fd)
         with nsutil.inside(ns_fd, self.home):
-            return subprocess.Popen(argv, env=self.env, start_new_session=True, close_fds=True, **kw)
+            if mounts is None:
+                return subprocess.Popen(argv, env=self.env, start_new_session=True, close_fds=True, **kw)
+            with nsutil.inside(mounts, self.home_mounts, nsutil.CLONE_NEWNS):
+                return subprocess.Popen(argv, env=self.env, start_new_session=True, close_fds=True, **kw)
+
+    def _mounts_of(self, node: str, ns_fd: int) -> int | None:
+        with self._lock:
+            if node not in self.mounts:
+                self.mounts[node] = _node_mounts(ns_fd, self.home, self.home_mounts)
+            return self.mounts[node]
 
     def run(self, node: str, ns_fd: int, command: str | list[str], timeout: float | None,
             stdin: str | None) -> dict[str, Any]:
@@ -70,7 +87,7 @@ class Processes:
         argv = argv_of(command)
         start = time.monotonic()
         try:
-            proc = self._spawn(ns_fd, argv, stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+            proc = self._spawn(node, ns_fd, argv, stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         except OSError as exc:
             raise NetnbError(f"cannot start {argv[0]!r} in node {node!r}: {exc.strerror}; is it installed?") from exc
@@ -92,7 +109,7 @@ class Processes:
         log_path = os.path.join(self.logdir, f"{handle}.log")
         with open(log_path, "wb") as log:
             try:
-                proc = self._spawn(ns_fd, argv_of(command), stdin=subprocess.DEVNULL, stdout=log,
+                proc = self._spawn(node, ns_fd, argv_of(command), stdin=subprocess.DEVNULL, stdout=log,
                                    stderr=subprocess.STDOUT)
             except OSError as exc:
                 raise NetnbError(f"cannot start {command!r} in node {node!r}: {exc.strerror}") from exc
@@ -133,15 +150,40 @@ class Processes:
         return {"rc": bg.popen.returncode, "output": self.output(handle)}
 
     def stop_node(self, node: str) -> None:
-        """Stop every background process of ``node``."""
+        """Stop every background process of ``node`` and drop its mount namespace (whose sysfs holds a
+        reference to the node's network namespace)."""
         for handle in [h for h, bg in self.background.items() if bg.node == node]:
             self.stop(handle, timeout=1.0)
+        with self._lock:
+            fd = self.mounts.pop(node, None)
+        if fd is not None:
+            os.close(fd)
 
     def close(self) -> None:
         """Stop everything and remove the log files."""
         for handle in list(self.background):
             self.stop(handle, timeout=1.0)
+        for node in list(self.mounts):
+            self.stop_node(node)
         shutil.rmtree(self.logdir, ignore_errors=True)
+
+
+def _node_mounts(ns_fd: int, home: int, home_mounts: int) -> int | None:
+    """A new mount namespace whose /sys is mounted from inside ``ns_fd``; None where the kernel refuses
+    (commands then see the agent's /sys, which is the machine's)."""
+    with nsutil.inside(ns_fd, home):
+        nsutil.unshare(nsutil.CLONE_NEWNS)  # a copy of the agent's private mounts, for this thread
+        try:
+            try:
+                nsutil.umount("/sys", nsutil.MNT_DETACH)
+            except OSError:
+                pass  # e.g. a mount locked by a user namespace: mount over it instead
+            nsutil.mount("sysfs", "/sys", "sysfs", nsutil.MS_NOSUID | nsutil.MS_NODEV | nsutil.MS_NOEXEC)
+            return os.open("/proc/thread-self/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            return None
+        finally:
+            nsutil.setns(home_mounts, nsutil.CLONE_NEWNS)
 
 
 def _signal_group(proc: subprocess.Popen[bytes], signum: int) -> None:
