@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -39,6 +41,17 @@ box.run("ip -d link")
 
 # %%
 assert [i.name for i in box.interfaces()] == ["lo"]
+
+# %% [markdown]
+# The kernel lists the devices of a namespace in `/sys/class/net` too. Like `ip netns exec`, netnb gives
+# the commands of each node a `/sys` mounted from inside the node, so this is `box`'s list, not the
+# machine's:
+
+# %%
+box.run("ls /sys/class/net")
+
+# %%
+assert box.run("ls /sys/class/net").stdout.split() == ["lo"]
 
 # %% [markdown]
 # ## veth: a cable with a card at each end
