@@ -91,8 +91,9 @@ def doctor() -> int:
     print("\nmodes:")
     print(f"  root      {'yes' if root else 'no (not running as root)'}"
           + ("  (every command a lab runs is root on this machine)" if root else ""))
+    tun = os.access("/dev/net/tun", os.R_OK | os.W_OK)
     print(f"  rootless  {'yes' if userns_allowed() else 'no (unprivileged user namespaces are disabled)'}"
-          + ("  (TAP devices need /dev/net/tun, root-only here)" if not root else ""))
+          + (f"  (VMs: {'yes' if tun else 'no, /dev/net/tun is not open to this user'})" if not root else ""))
     print(f"  sudo      {_sudo_state()}  (opt-in: Lab(..., mode='sudo'); root-equivalent)")
     print(f"  default   {default_mode()}")
     ok = True

@@ -123,3 +123,31 @@ def test_unprivileged_user_builds_a_lab_through_sudo():
     assert got["uid"] == nobody.pw_uid and got["agent_uid"] == 0  # the notebook stays unprivileged
     assert got["inside_uid"] == "0" and got["ping"] and got["fdb"] >= 1
     assert got["hops"] == ["sw:A-eth0", "sw:R-eth0", "R:eth0", "R:eth1"] and got["dropped"] == 0
+
+
+VM_SCRIPT = """
+import json, netnb
+lab = netnb.Lab("rootless-vm")
+h = lab.host("h")
+h.bridge("br0", ip="10.0.0.1/24")
+lab.vm("vm1", h, bridge="br0", ip="10.0.0.10/24")
+with lab:
+    print(json.dumps({"ping": h.ping("10.0.0.10", count=1).ok}))
+"""
+
+
+def test_unprivileged_user_runs_a_vm_where_the_tun_device_is_open_to_all():
+    if shutil.which("setpriv") is None:
+        pytest.skip("setpriv (util-linux) is needed to drop to an unprivileged user")
+    if os.stat("/dev/net/tun").st_mode & 0o006 != 0o006:
+        pytest.skip("/dev/net/tun is not open to other users here: VMs need root (the error says so)")
+    venv = _prepare()
+    nobody = pwd.getpwnam("nobody")
+    proc = subprocess.run(
+        ["setpriv", f"--reuid={nobody.pw_uid}", f"--regid={nobody.pw_gid}", "--clear-groups",
+         os.path.join(venv, "bin", "python"), "-c", VM_SCRIPT],
+        capture_output=True, text=True, env={"PATH": "/usr/bin:/bin", "HOME": BASE}, timeout=120, cwd=BASE,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == {"ping": True}

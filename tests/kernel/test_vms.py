@@ -54,3 +54,16 @@ def test_vm_names_and_bridges_are_validated():
     assert any("bridge 'nosuch'" in p for p in problems)
     assert any("bridge 'nope'" in p for p in problems)
     assert any("needs a prefix length" in p for p in problems)
+
+
+def test_a_bridge_whose_only_ports_are_taps_does_not_hold_up_the_start():
+    # Its TAP ports get carrier only when their VMs open them, after the build; start() must not wait
+    # for that (it sometimes did, for 30 s, then failed: seen rootless, where the race was lost more often).
+    for i in range(5):
+        lab = netnb.Lab(f"taponly{i}")
+        h = lab.host("h")
+        h.bridge("br0", ip="10.0.0.1/24")
+        lab.vm("vm1", h, bridge="br0", ip="10.0.0.10/24")
+        lab.vm("vm2", h, bridge="br0", ip="10.0.0.11/24")
+        with lab:
+            assert h.ping("10.0.0.10", count=1).ok and h.ping("10.0.0.11", count=1).ok

@@ -77,6 +77,7 @@ class Namespace:
     ifindex: dict[str, int] = field(default_factory=dict)
     bridges: dict[str, bool] = field(default_factory=dict)  # bridge name -> STP on
     taps: set[str] = field(default_factory=set)  # TAP devices: no carrier until their process opens them
+    ports: dict[str, set[str]] = field(default_factory=dict)  # bridge -> the ports the lab put in it
     _ipr: IPRoute | None = field(default=None, repr=False)
 
     @property
@@ -217,10 +218,15 @@ class Dataplane:
                              master=self._index(ns, op.master) if op.master else None)
             peer_ns.rtnl.link_set(op.peer_ifname, up=True,
                                   master=self._index(peer_ns, op.peer_master) if op.peer_master else None)
+            _add_port(ns, op.master, op.ifname)
+            _add_port(peer_ns, op.peer_master, op.peer_ifname)
         elif isinstance(op, DelLink):
             ns.rtnl.link_del(self._index(ns, op.ifname))
             ns.ifindex.pop(op.ifname, None)
             ns.bridges.pop(op.ifname, None)
+            ns.ports.pop(op.ifname, None)
+            for ports in ns.ports.values():
+                ports.discard(op.ifname)
             if op.peer_node and op.peer_node in self.namespaces:
                 self.namespaces[op.peer_node].ifindex.clear()
         elif isinstance(op, (AddAddress, DelAddress)):
@@ -237,6 +243,7 @@ class Dataplane:
             ns.taps.add(op.ifname)
             master = {"master": self._index(ns, op.master)} if op.master else {}
             ns.ipr.link("set", ifname=op.ifname, state="up", **master)
+            _add_port(ns, op.master, op.ifname)
         elif isinstance(op, AddVxlan):
             # Created from the underlay namespace (its UDP socket stays there, as Docker's overlay does),
             # then living in target_node's namespace with the overlay bridge.
@@ -246,6 +253,7 @@ class Dataplane:
                         vxlan_port=op.port, vxlan_learning=0, **move)
             master = {"master": self._index(home, op.master)} if op.master else {}
             home.ipr.link("set", ifname=op.ifname, state="up", **master)
+            _add_port(home, op.master, op.ifname)
         elif isinstance(op, AddFdb):
             ns.ipr.fdb("del" if op.delete else "append", ifindex=self._index(ns, op.ifname), lladdr=op.mac,
                        dst=op.dst)
@@ -320,9 +328,11 @@ class Dataplane:
                     flags = _ioctl_flags(sock, name)
                     if not flags & _IFF_UP:
                         continue
-                    if name in ns.bridges and not _has_ipv4(sock, name):
+                    if name in ns.bridges and (not _has_ipv4(sock, name) or ns.ports.get(name, set()) <= ns.taps):
                         # A bridge forwards between its ports whatever its own state; only one with an
-                        # address sends through its own device and must wait for activation.
+                        # address sends through its own device and must wait for activation, which
+                        # needs a port with carrier: TAP ports get one when their VM opens them (and
+                        # starting a VM waits for readiness again).
                         continue
                     if not flags & _IFF_RUNNING:
                         out.append(f"{ns.name}:{name}")
@@ -454,6 +464,11 @@ class Dataplane:
         self._call(drop)
         self._thread.shutdown(wait=True)
         os.close(self.home)
+
+
+def _add_port(ns: Namespace, bridge: str | None, port: str) -> None:
+    if bridge:
+        ns.ports.setdefault(bridge, set()).add(port)
 
 
 _SIOCGIFFLAGS = 0x8913
