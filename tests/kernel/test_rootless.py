@@ -1,4 +1,5 @@
-"""A lab built by an unprivileged user, inside a user namespace (no root on the machine).
+"""Labs and tutorials run by an unprivileged user: inside a user namespace (no root on the machine),
+or through a sudo rule.
 
 The machine's default python3 lives under /root (mode 0700), so the unprivileged user runs Debian's
 /usr/bin/python3 from a virtual environment made here, outside /root, with a copy of netnb.
@@ -6,6 +7,7 @@ The machine's default python3 lives under /root (mode 0700), so the unprivileged
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import pwd
@@ -42,14 +44,20 @@ with lab:
 """
 
 
-def _prepare() -> str:
-    """A venv of Debian's python3 outside /root with netnb (a copy of this tree) and its dependencies."""
+NOBODY = pwd.getpwnam("nobody")
+
+
+@pytest.fixture(scope="module")
+def venv() -> str:
+    """A venv of Debian's python3 outside /root with netnb (a copy of this tree) and what runs notebooks."""
+    if shutil.which("setpriv") is None:
+        pytest.skip("setpriv (util-linux) is needed to drop to an unprivileged user")
     python = "/usr/bin/python3"
     if not os.path.exists(python):
         pytest.skip("Debian's /usr/bin/python3 is needed for the unprivileged user")
-    venv = os.path.join(BASE, "venv")
-    if not os.path.exists(os.path.join(venv, "bin", "python")):
-        subprocess.run([python, "-m", "venv", venv], check=True)
+    path = os.path.join(BASE, "venv")
+    if not os.path.exists(os.path.join(path, "bin", "python")):
+        subprocess.run([python, "-m", "venv", path], check=True)
     src = os.path.join(BASE, "src")
     shutil.rmtree(src, ignore_errors=True)
     os.makedirs(src)
@@ -57,29 +65,37 @@ def _prepare() -> str:
         shutil.copy(os.path.join(REPO, name), src)
     shutil.copytree(os.path.join(REPO, "netnb"), os.path.join(src, "netnb"),
                     ignore=shutil.ignore_patterns("__pycache__"))
-    subprocess.run([os.path.join(venv, "bin", "pip"), "install", "-q", "--disable-pip-version-check", src],
-                   check=True)
-    subprocess.run(["chmod", "-R", "a+rX", BASE], check=True)
-    return venv
-
-
-def test_unprivileged_user_builds_a_lab_in_a_user_namespace():
-    if shutil.which("setpriv") is None:
-        pytest.skip("setpriv (util-linux) is needed to drop to an unprivileged user")
-    venv = _prepare()
-    nobody = pwd.getpwnam("nobody")
+    subprocess.run([os.path.join(path, "bin", "pip"), "install", "-q", "--disable-pip-version-check", src,
+                    "nbclient", "nbformat", "ipykernel"], check=True)
     home = os.path.join(BASE, "home")
     os.makedirs(home, exist_ok=True)
-    os.chown(home, nobody.pw_uid, nobody.pw_gid)
-    env = {"PATH": "/usr/bin:/bin", "HOME": home}
-    proc = subprocess.run(
-        ["setpriv", f"--reuid={nobody.pw_uid}", f"--regid={nobody.pw_gid}", "--clear-groups",
-         os.path.join(venv, "bin", "python"), "-c", SCRIPT],
-        capture_output=True, text=True, env=env, timeout=120, cwd=home,
+    os.chown(home, NOBODY.pw_uid, NOBODY.pw_gid)
+    subprocess.run(["chmod", "-R", "a+rX", BASE], check=True)
+    return path
+
+
+def as_nobody(venv: str, code: str) -> subprocess.Popen[str]:
+    """Start ``python -c code`` from the venv as the user nobody, in its own home folder."""
+    home = os.path.join(BASE, "home")
+    return subprocess.Popen(
+        ["setpriv", f"--reuid={NOBODY.pw_uid}", f"--regid={NOBODY.pw_gid}", "--clear-groups",
+         os.path.join(venv, "bin", "python"), "-c", code],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=home,
+        env={"PATH": f"{venv}/bin:/usr/bin:/bin", "HOME": home},
     )
-    assert proc.returncode == 0, proc.stderr
-    got = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert got["uid"] == nobody.pw_uid and got["agent_uid"] == nobody.pw_uid  # no root anywhere on the machine
+
+
+def last_json(venv: str, code: str) -> dict:
+    """Run ``code`` as nobody; the JSON object it printed last."""
+    proc = as_nobody(venv, code)
+    out, err = proc.communicate(timeout=180)
+    assert proc.returncode == 0, err
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def test_unprivileged_user_builds_a_lab_in_a_user_namespace(venv):
+    got = last_json(venv, SCRIPT)
+    assert got["uid"] == NOBODY.pw_uid and got["agent_uid"] == NOBODY.pw_uid  # no root anywhere on the machine
     assert got["inside_uid"] == "0"  # root only inside its own user namespace
     assert got["ping"] and got["fdb"] >= 1
     assert got["hops"] == ["sw:A-eth0", "sw:R-eth0", "R:eth0", "R:eth1"] and got["dropped"] == 0
@@ -87,13 +103,11 @@ def test_unprivileged_user_builds_a_lab_in_a_user_namespace():
     print(sys.version)
 
 
-def test_unprivileged_user_builds_a_lab_through_sudo():
+def test_unprivileged_user_builds_a_lab_through_sudo(venv):
     """mode='sudo': a NOPASSWD rule for exactly the spawner command; the lab's agent runs as root."""
-    if shutil.which("setpriv") is None or shutil.which("sudo") is None:
-        pytest.skip("setpriv and sudo are needed (.ci/run installs sudo)")
-    venv = _prepare()
+    if shutil.which("sudo") is None:
+        pytest.skip("sudo is needed (.ci/run installs it)")
     python = os.path.join(venv, "bin", "python")
-    nobody = pwd.getpwnam("nobody")
     # The rule makes `nobody` root-equivalent, so it lives only until the spawner has started (sudo
     # checks it then): written under a name sudo ignores, checked by visudo, renamed, removed.
     rule = f"/etc/sudoers.d/netnb-test-{os.getpid()}"
@@ -105,11 +119,7 @@ def test_unprivileged_user_builds_a_lab_through_sudo():
     try:
         subprocess.run(["visudo", "-c", "-q", "-f", rule + ".new"], check=True)
         os.rename(rule + ".new", rule)
-        proc = subprocess.Popen(
-            ["setpriv", f"--reuid={nobody.pw_uid}", f"--regid={nobody.pw_gid}", "--clear-groups", python, "-c", code],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={"PATH": "/usr/bin:/bin", "HOME": BASE},
-            cwd=BASE,
-        )
+        proc = as_nobody(venv, code)
         assert proc.stdout is not None
         first = proc.stdout.readline()
     finally:
@@ -120,7 +130,7 @@ def test_unprivileged_user_builds_a_lab_through_sudo():
     assert first.strip() == "spawner up", err
     assert proc.returncode == 0, err
     got = json.loads(out.strip().splitlines()[-1])
-    assert got["uid"] == nobody.pw_uid and got["agent_uid"] == 0  # the notebook stays unprivileged
+    assert got["uid"] == NOBODY.pw_uid and got["agent_uid"] == 0  # the notebook stays unprivileged
     assert got["inside_uid"] == "0" and got["ping"] and got["fdb"] >= 1
     assert got["hops"] == ["sw:A-eth0", "sw:R-eth0", "R:eth0", "R:eth1"] and got["dropped"] == 0
 
@@ -136,18 +146,38 @@ with lab:
 """
 
 
-def test_unprivileged_user_runs_a_vm_where_the_tun_device_is_open_to_all():
-    if shutil.which("setpriv") is None:
-        pytest.skip("setpriv (util-linux) is needed to drop to an unprivileged user")
+def test_unprivileged_user_runs_a_vm_where_the_tun_device_is_open_to_all(venv):
     if os.stat("/dev/net/tun").st_mode & 0o006 != 0o006:
         pytest.skip("/dev/net/tun is not open to other users here: VMs need root (the error says so)")
-    venv = _prepare()
-    nobody = pwd.getpwnam("nobody")
-    proc = subprocess.run(
-        ["setpriv", f"--reuid={nobody.pw_uid}", f"--regid={nobody.pw_gid}", "--clear-groups",
-         os.path.join(venv, "bin", "python"), "-c", VM_SCRIPT],
-        capture_output=True, text=True, env={"PATH": "/usr/bin:/bin", "HOME": BASE}, timeout=120, cwd=BASE,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert json.loads(proc.stdout.strip().splitlines()[-1]) == {"ping": True}
+    assert last_json(venv, VM_SCRIPT) == {"ping": True}
+
+
+NOTEBOOK_RUNNER = """
+import json, sys, nbformat
+from nbclient import NotebookClient
+results = {}
+for path in sys.argv[1:]:
+    nb = nbformat.read(path, as_version=4)
+    try:
+        NotebookClient(nb, timeout=180, kernel_name="python3").execute()
+        results[path] = "ok"
+    except Exception as exc:
+        results[path] = str(exc)[-2000:]
+print(json.dumps(results))
+"""
+
+
+def test_every_tutorial_runs_as_an_unprivileged_user(venv):
+    """The safe default on a shared machine (rootless) covers the whole course, Docker and VMs included."""
+    folder = os.path.join(BASE, "home", "notebooks")
+    shutil.rmtree(folder, ignore_errors=True)
+    shutil.copytree(os.path.join(REPO, "notebooks"), folder, ignore=shutil.ignore_patterns("*.py", ".*"))
+    subprocess.run(["chown", "-R", f"{NOBODY.pw_uid}:{NOBODY.pw_gid}", folder], check=True)
+    paths = sorted(glob.glob(os.path.join(folder, "[0-9][0-9]-*.ipynb")))
+    if os.stat("/dev/net/tun").st_mode & 0o006 != 0o006:  # its VMs need a TAP device
+        paths = [p for p in paths if "company-lan" not in p]
+    proc = as_nobody(venv, NOTEBOOK_RUNNER.replace("sys.argv[1:]", repr(paths)))
+    out, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, err
+    results = json.loads(out.strip().splitlines()[-1])
+    assert len(results) >= 7 and all(r == "ok" for r in results.values()), results
