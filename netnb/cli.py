@@ -115,8 +115,20 @@ def doctor() -> int:
         print(f"  {name:<22} {'yes' if state is True else 'no: ' + str(state)}")
     for must in ("veth", "bridge"):
         ok = ok and features.get(must) is True
+    print("\nmachine-wide limits (read only: netnb never changes the machine's settings):")
+    print(f"  ARP entries            {_arp_limit()} for all namespaces together "
+          "(net.ipv4.neigh.default.gc_thresh3):\n"
+          "                         n hosts that all talk to one server need ~2n, a full ping mesh n(n-1)")
     print("\nlabs can run here" if ok else "\nsomething labs need is missing (see above)")
     return 0 if ok else 1
+
+
+def _arp_limit() -> str:
+    try:
+        with open("/proc/sys/net/ipv4/neigh/default/gc_thresh3") as f:
+            return f.read().strip()
+    except OSError:
+        return "unknown"
 
 
 def demo() -> int:

@@ -153,7 +153,7 @@ class Host(Node):
         if dont_fragment:
             argv += ["-M", "do"]
         result = self.run(argv + [dest], timeout=count * interval + timeout + 5)
-        return parse_ping(result.stdout, dest, self.name, count)
+        return parse_ping(result.stdout + result.stderr, dest, self.name, count)
 
     def send(self, pkt: Any, *, iface: str | None = None, count: int = 1) -> Any:
         """Send a scapy packet from this node (``Ether(...)`` out of ``iface``, or ``IP(...)`` routed by the

@@ -13,6 +13,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
+_PING_HINTS = (
+    ("No buffer space available",
+     "the kernel's ARP (neighbour) table is full: it holds at most net.ipv4.neigh.default.gc_thresh3 entries "
+     "(1024 by default) for all namespaces of the machine together, and only the machine's own namespace may "
+     "raise it; let fewer hosts talk at once, or wait ~5 s for old entries to be collected"),
+    ("Network is unreachable",
+     "this node has no route to the target: add one (node.route(dest, via=...)) or a default gateway"),
+    ("Destination Host Unreachable",
+     "no ARP answer: nothing with that address is up on the link the route points to"),
+)
+
+
 @dataclass(frozen=True)
 class CommandResult:
     """The outcome of a command run inside a node."""
@@ -62,9 +74,24 @@ class PingResult:
         """Lost fraction, 0.0 to 1.0."""
         return 1.0 - self.received / self.sent if self.sent else 1.0
 
+    @property
+    def hint(self) -> str:
+        """Why replies were missing, when ping's output tells; empty otherwise.
+
+        >>> PingResult("10.0.0.9", 1, 0, output="connect: Network is unreachable").hint[:22]
+        'this node has no route'
+        """
+        if self.received == self.sent:
+            return ""
+        for needle, why in _PING_HINTS:
+            if needle in self.output:
+                return why
+        return ""
+
     def __repr__(self) -> str:
         rtt = f" rtt avg {self.rtt_avg_ms:.3f} ms" if self.rtt_avg_ms is not None else ""
-        return f"<PingResult {self.source}→{self.target} {self.received}/{self.sent} received{rtt}>"
+        hint = " (why: see .hint)" if self.hint else ""
+        return f"<PingResult {self.source}→{self.target} {self.received}/{self.sent} received{rtt}{hint}>"
 
     def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> dict[str, str]:
         from netnb.view.render import bundle

@@ -28,6 +28,9 @@ def bundle(obj: Any) -> dict[str, str]:
         text = (f"ping {obj.source} → {obj.target}: {obj.received}/{obj.sent} received, "
                 f"{obj.loss:.0%} loss, {rtt}")
         body = f"<pre>{html.escape(obj.output.strip())}</pre>" if obj.output else ""
+        if obj.hint:
+            text += f"\n{obj.hint}"
+            body = f'<p class="netnb-note">{html.escape(obj.hint)}</p>' + body
         return {"text/plain": text, "text/html": _box(("✔ " if obj.ok else "✘ ") + text, body, obj.ok)}
     if isinstance(obj, CommandResult):
         head = f"{obj.node}$ {obj.command}  (rc={obj.rc}, {obj.duration_s * 1000:.0f} ms)"

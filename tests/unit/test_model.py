@@ -175,3 +175,14 @@ def test_running_only_operations_say_what_to_do():
     lab = three_pcs()
     with pytest.raises(netnb.LabStateError, match="start it first"):
         lab["A"].ping(lab["B"])
+
+
+def test_a_failed_ping_says_why_when_its_output_tells():
+    from netnb.model import PingResult
+
+    full = PingResult("10.0.0.1", 1, 0, output="ping: sendmsg: No buffer space available\n1 packets transmitted, 0 received")
+    assert "gc_thresh3" in full.hint and "why" in repr(full)
+    assert "gc_thresh3" in full._repr_mimebundle_()["text/plain"]
+    assert "node.route" in PingResult("10.9.0.1", 3, 0, output="ping: connect: Network is unreachable").hint
+    assert PingResult("10.0.0.1", 3, 3, output="No buffer space available").hint == ""  # all came back
+    assert PingResult("10.0.0.1", 3, 0, output="3 packets transmitted, 0 received").hint == ""
