@@ -34,6 +34,8 @@ def test_labs_get_their_agents_from_one_spawner():
     with x, y:
         assert parent_of(x.agent_pid) == parent_of(y.agent_pid) == spawner.process.pid
         assert "netnb.backends.kernel.spawner" in cmdline(spawner.process.pid)
+        with open(f"/proc/{spawner.process.pid}/comm") as f:
+            assert f.read().strip() == "netnb-spawner"
         with open(f"/proc/{x.agent_pid}/comm") as f:
             assert f.read().strip() == "netnb-agent"
         assert x["A"].ping(x["B"], count=1).ok and y["B"].ping("10.0.2.2", count=1).ok
@@ -105,3 +107,24 @@ def test_the_spawner_ends_with_its_notebook_even_if_a_forked_child_lives_on():
         assert wait_until(lambda: not pid_alive(spawner), timeout=5)
     finally:
         os.kill(child, signal.SIGKILL)  # the script's child, started by this test
+
+
+def test_labs_started_from_many_threads_at_once_each_get_their_own_agent():
+    import threading
+
+    agents: dict[int, int] = {}
+    pings: dict[int, bool] = {}
+
+    def one(i: int) -> None:
+        lab = three_pcs(f"par{i}")
+        with lab:
+            agents[i] = lab.agent_pid
+            pings[i] = lab["A"].ping(lab["C"], count=1).ok
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert pings == {i: True for i in range(8)}
+    assert len(set(agents.values())) == 8

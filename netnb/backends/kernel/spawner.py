@@ -134,6 +134,9 @@ def main() -> NoReturn:
     os.close(devnull)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGCHLD, _reap)
+    from netnb.backends.kernel import nsutil
+
+    nsutil.set_process_name("netnb-spawner")  # what `ps -e` and `top` show
     _preload()
     serve(control)
 
