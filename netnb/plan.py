@@ -18,10 +18,12 @@ import dataclasses
 import shlex
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from netnb.model.firewall import Chain, Rule, join_args
-from netnb.model.resolve import ResolvedLab, ResolvedRoute
+
+if TYPE_CHECKING:
+    from netnb.model.resolve import ResolvedLab, ResolvedRoute
 
 #: Values of the sysctls netnb sets, as a fresh network namespace has them (their exact reverse).
 FRESH_NAMESPACE_SYSCTLS = {
