@@ -18,7 +18,28 @@ _WHERE = {
                     "netnb.model.topology"),
 }
 
-__all__ = sorted(_WHERE)
+__all__ = [
+    "DEFAULT_AGEING_S",
+    "CommandResult",
+    "FdbEntry",
+    "InterfaceState",
+    "LinkSpec",
+    "NeighbourEntry",
+    "NodeKind",
+    "NodeSpec",
+    "PingResult",
+    "ResolvedBridge",
+    "ResolvedInterface",
+    "ResolvedLab",
+    "ResolvedLink",
+    "ResolvedNode",
+    "ResolvedRoute",
+    "RouteEntry",
+    "RouteSpec",
+    "Topology",
+    "check_ifname",
+    "resolve",
+]  # tests/unit/test_api.py keeps this and _WHERE equal
 
 
 def __getattr__(name: str) -> Any:

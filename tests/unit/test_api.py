@@ -9,7 +9,11 @@ import netnb
 
 
 def test_all_names_resolve_and_have_docstrings():
+    import netnb.model
+
     assert set(netnb.__all__) == set(netnb._WHERE)
+    assert set(netnb.model.__all__) == set(netnb.model._WHERE)
+    assert all(getattr(netnb.model, name) is not None for name in netnb.model.__all__)
     for name in netnb.__all__:
         obj = getattr(netnb, name)
         assert obj.__doc__, name
