@@ -21,7 +21,8 @@ _PING_HINTS = (
     ("Network is unreachable",
      "this node has no route to the target: add one (node.route(dest, via=...)) or a default gateway"),
     ("Destination Host Unreachable",
-     "no ARP answer: nothing with that address is up on the link the route points to"),
+     "no ARP answer: nothing with that address answered on the last link of the way there (seen by this "
+     "node, or by the router that says so in the output)"),
 )
 
 
