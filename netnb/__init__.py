@@ -17,8 +17,9 @@ too, starts without loading what only notebooks need.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from netnb._lazy import attach
 
 __version__ = "0.1.0"
 
@@ -83,17 +84,7 @@ __all__ = [
 ]  # tests/unit/test_api.py keeps this and _WHERE equal
 
 
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module 'netnb' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_WHERE])
+__getattr__, __dir__ = attach(__name__, _WHERE)
 
 
 if TYPE_CHECKING:
@@ -112,6 +103,6 @@ if TYPE_CHECKING:
     )
     from netnb.lab import Lab
     from netnb.machines import Internet, Vm
-    from netnb.nodes import Host, Node, Process, Router, Switch
     from netnb.model import CommandResult, FdbEntry, InterfaceState, NeighbourEntry, PingResult, RouteEntry
+    from netnb.nodes import Host, Node, Process, Router, Switch
     from netnb.plan import Plan

@@ -6,8 +6,9 @@ process that needs one module (the lab agent needs only ``firewall``) does not p
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from netnb._lazy import attach
 
 _WHERE = {
     **dict.fromkeys(("ResolvedBridge", "ResolvedInterface", "ResolvedLab", "ResolvedLink", "ResolvedNode",
@@ -42,17 +43,7 @@ __all__ = [
 ]  # tests/unit/test_api.py keeps this and _WHERE equal
 
 
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module 'netnb.model' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_WHERE])
+__getattr__, __dir__ = attach(__name__, _WHERE)
 
 
 if TYPE_CHECKING:
