@@ -77,6 +77,7 @@ def _sudo_state() -> str:
 def doctor() -> int:
     """Print what this machine allows; returns 0 when labs can run here."""
     from netnb.backends.kernel.client import AgentClient, default_mode, userns_allowed
+    from netnb.environment import tap_refusal
     from netnb.backends.kernel.probe import tools
 
     print(f"python {sys.version.split()[0]} at {sys.executable}")
@@ -91,9 +92,9 @@ def doctor() -> int:
     print("\nmodes:")
     print(f"  root      {'yes' if root else 'no (not running as root)'}"
           + ("  (every command a lab runs is root on this machine)" if root else ""))
-    tun = os.access("/dev/net/tun", os.R_OK | os.W_OK)
+    tap_reason = tap_refusal(False)
     print(f"  rootless  {'yes' if userns_allowed() else 'no (unprivileged user namespaces are disabled)'}"
-          + (f"  (VMs: {'yes' if tun else 'no, /dev/net/tun is not open to this user'})" if not root else ""))
+          + f"  (VMs: {'yes' if not tap_reason else 'no, ' + tap_reason})")
     print(f"  sudo      {_sudo_state()}  (opt-in: Lab(..., mode='sudo'); root-equivalent)")
     print(f"  default   {default_mode()}")
     ok = True

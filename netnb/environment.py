@@ -7,6 +7,7 @@ True
 from __future__ import annotations
 
 import os
+import stat
 import sys
 from dataclasses import dataclass
 
@@ -21,9 +22,14 @@ class Environment:
     ok: bool
     mode: str
     reason: str
+    #: Whether labs here may make TAP devices (the VMs of tutorials 01 and 02), and why not.
+    tap: bool = True
+    tap_reason: str = ""
 
     def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> dict[str, str]:
         text = f"netnb: labs run here in {self.mode} mode" if self.ok else f"netnb cannot build labs here: {self.reason}"
+        if self.ok and not self.tap:
+            text += f" (no TAP devices: {self.tap_reason})"
         colour = "#1e8449" if self.ok else "#c0392b"
         return {"text/plain": text, "text/html": f'<p style="color:{colour}"><b>{text}</b></p>'}
 
@@ -41,10 +47,27 @@ def check() -> Environment:
             os._exit(1)
     _, status = os.waitpid(pid, 0)
     if os.waitstatus_to_exitcode(status) == 0:
-        return Environment(True, "root" if root else "rootless", "")
+        tap_reason = tap_refusal(root)
+        return Environment(True, "root" if root else "rootless", "", not tap_reason, tap_reason)
     why = ("this process may not create network namespaces (no root, and unprivileged user namespaces "
            "are disabled or blocked, as on Binder and most hosted notebooks)")
     return Environment(False, "none", why)
+
+
+def tap_refusal(root: bool) -> str:
+    """Why a lab's TAP devices would be refused here, or ``""`` when they can be made.
+
+    A rootless lab is root only inside its own user namespace: opening ``/dev/net/tun`` is checked
+    against the machine's user, so it works only where the device is open to everyone (mode 0666).
+    """
+    path = "/dev/net/tun"
+    if not os.path.exists(path):
+        return f"{path} does not exist on this machine (no tun/tap driver)"
+    if root or os.access(path, os.R_OK | os.W_OK):
+        return ""
+    mode = stat.S_IMODE(os.stat(path).st_mode)
+    return (f"{path} is mode {mode:04o} here, so only root may open it, and this lab runs rootless as uid "
+            f"{os.getuid()}; run as root, or ask the machine's admin for `chmod 0666 {path}`")
 
 
 class LabsUnavailable(NetnbError):
@@ -54,9 +77,12 @@ class LabsUnavailable(NetnbError):
         return [str(self)]
 
 
-def require_labs() -> Environment:
+def require_labs(*, tap: bool = False) -> Environment:
     """First cell of a tutorial: say how labs run here (and get ready to start them), or stop the
-    notebook with what to do instead."""
+    notebook with what to do instead. ``tap`` asks for TAP devices too (a lab with VMs).
+
+    >>> # env = netnb.require_labs(); env.mode  ->  'root' or 'rootless'
+    """
     env = check()
     if not env.ok:
         raise LabsUnavailable(
@@ -65,6 +91,10 @@ def require_labs() -> Environment:
             "    git clone <this repository> && cd netnb && bash scripts/setup.sh\n"
             "    .venv/bin/jupyter lab notebooks/\n"
             "Everything you read here still applies; the cells below need a real Linux kernel.")
+    if tap and not env.tap:
+        raise LabsUnavailable(
+            f"This notebook's VMs need TAP devices, which this machine refuses here: {env.tap_reason}.\n"
+            "Nothing was built. Everything you read here still applies; tutorial 03 onwards needs no TAP.")
     from netnb.backends.kernel.client import prepare
 
     prepare(env.mode)  # start the agent spawner now: the first lab then starts as fast as the others

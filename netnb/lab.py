@@ -16,7 +16,6 @@ namespaces owned by a per-lab agent process, and :meth:`Lab.stop` removes all of
 from __future__ import annotations
 
 import hashlib
-import io
 import itertools
 import os
 import time
@@ -27,19 +26,20 @@ from typing import TYPE_CHECKING, Any
 from netnb.backends.kernel.client import AgentClient
 from html import escape as html_escape
 
-from netnb.errors import LabStateError, NetnbError, TopologyError
+from netnb.environment import tap_refusal
+from netnb.errors import LabStateError, NetnbError, PrivilegeError, TopologyError
 from netnb.machines import Internet, Vm
 from netnb.model import LinkSpec, NodeKind, NodeSpec, ResolvedLab, Topology, resolve
 from netnb.model.firewall import Rule
+from netnb.model.words import plural
 from netnb.model.topology import TapSpec
 from netnb.nodes import Host, Node, Router, Switch
-from netnb.plan import Operation, Plan, compile_plan, teardown_of
+from netnb.plan import AddTap, Operation, Plan, compile_plan, teardown_of
 from netnb.view.table import Table
 
 if TYPE_CHECKING:
-    from matplotlib.figure import Figure
-
     from netnb.view.draw import Drawing
+    from netnb.view.picture import Picture
 
     from netnb.capture.capture import Capture
 
@@ -222,6 +222,11 @@ class Lab:
         plan = compile_plan(resolved)
         lab_id = f"{self.name}-{os.getpid()}-{next(_lab_ids)}"
         client = AgentClient(lab_id, self.mode, lab_name=self.name)
+        if client.mode == "rootless" and any(isinstance(op, AddTap) for op in plan):
+            refusal = tap_refusal(root=False)
+            if refusal:
+                raise PrivilegeError(f"lab {self.name!r} has TAP devices (VMs), which a rootless lab cannot make "
+                                     f"here: {refusal}. Nothing was built.")
         t0 = time.perf_counter()
         client.start()
         try:
@@ -246,6 +251,18 @@ class Lab:
             self.stop()
             raise
         return self
+
+    def wait_ready(self, timeout: float = 10.0) -> float:
+        """Wait until every interface that is up in the lab can carry packets; returns the seconds waited.
+
+        ``start()`` does this for what it builds. Call it after making links by hand (``node.run("ip link
+        add ...")``): the kernel activates a new link up to ~1 s after it comes up, and packets sent
+        before are lost. TAP devices nobody opened yet are not waited for.
+        """
+        if not timeout > 0:
+            raise NetnbError(f"timeout must be a positive number of seconds, not {timeout!r}")
+        return float(self._agent().call("wait_ready", {"timeout": timeout, "ipv6": self.topology.ipv6},
+                                        wait=timeout + 10)["waited_s"])
 
     def on_start(self, hook: Callable[[Lab], None], on_stop: Callable[[Lab], None] | None = None) -> None:
         """Run ``hook(lab)`` each time the lab has started (services, containers); ``on_stop`` before it stops."""
@@ -372,11 +389,14 @@ class Lab:
                 d.links.append(DrawLink(name, group))
         return d
 
-    def draw(self, live: bool = False) -> Figure:
-        """The topology as a matplotlib Figure (``lab.draw().savefig("lab.svg")``)."""
+    def draw(self, live: bool = False) -> Picture:
+        """The topology as a picture that shows itself in a notebook (``.figure`` is the matplotlib Figure;
+        ``lab.draw().savefig("lab.svg")`` saves it). ``live`` adds link state and packet counters."""
         from netnb.view.draw import draw
+        from netnb.view.picture import Picture
 
-        return draw(self.drawing(live=live))
+        drawing = self.drawing(live=live)
+        return Picture(draw(drawing), drawing.title)
 
     def widget(self) -> Any:
         """An interactive view: topology, node details on click, a live capture panel (ipywidgets)."""
@@ -405,16 +425,12 @@ class Lab:
             tables = self.tables()
         except TopologyError as exc:
             return {"text/plain": f"{self!r}\n{exc}", "text/html": f"<pre>{html_escape(str(exc))}</pre>"}
-        svg = io.StringIO()
-        fig = self.draw()
-        fig.savefig(svg, format="svg")
-        body = svg.getvalue()
-        body = body[body.find("<svg"):]
+        body = self.draw().svg()
         return {"text/plain": repr(self), "text/html": f"<div>{body}</div>" + "".join(t.html() for t in tables)}
 
     def __repr__(self) -> str:
         kinds: dict[str, int] = {}
         for spec in self.topology.nodes:
             kinds[spec.kind.value] = kinds.get(spec.kind.value, 0) + 1
-        parts = ", ".join(f"{n} {k}{'s' if n != 1 else ''}" for k, n in kinds.items()) or "empty"
-        return f"<Lab {self.name!r} {self._state}: {parts}, {len(self.topology.links)} links>"
+        parts = ", ".join(plural(n, k) for k, n in kinds.items()) or "empty"
+        return f"<Lab {self.name!r} {self._state}: {parts}, {plural(len(self.topology.links), 'link')}>"

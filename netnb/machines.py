@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from netnb.errors import LabStateError, NetnbError
 from netnb.model import PingResult
 from netnb.nodes import Host, Process, Router
+from netnb.view.table import card
 
 if TYPE_CHECKING:
     from netnb.lab import Lab
@@ -73,6 +74,11 @@ class Vm:
     def __repr__(self) -> str:
         return f"<Vm {self.name!r} on {self.host.name}:{self.tap} {self.ip} {self.mac}>"
 
+    def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> dict[str, str]:
+        return card(f"VM {self.name} on {self.host.name}", [
+            ("address", self.ip), ("gateway", self.gateway or "(none)"), ("MAC", self.mac),
+            ("TAP device", f"{self.host.name}:{self.tap}"), ("guest", "running" if self._control else "not started")])
+
 
 class Internet:
     """The outside world of a lab: its gateway router and a web server (see :meth:`Lab.internet`)."""
@@ -110,3 +116,7 @@ class Internet:
 
     def __repr__(self) -> str:
         return f"<Internet via {self.router.name!r}, web server {self.url}>"
+
+    def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> dict[str, str]:
+        return card("the outside world", [("gateway router", self.router.name), ("web server", f"{self.web.name} {self.url}")],
+                    note="a router and a web server inside the lab (203.0.113.0/24 is a documentation range)")

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import time
 from typing import TYPE_CHECKING, Any
 
-from netnb.errors import CommandFailed, NetnbError, TopologyError
+from netnb.errors import CommandFailed, CommandTimeout, NetnbError, TopologyError
 from netnb.model import (
     CommandResult,
     FdbEntry,
@@ -21,13 +22,14 @@ from netnb.model import (
     PingResult,
     RouteEntry,
     RouteSpec,
+    SocketEntry,
     resolve,
 )
 from netnb.model.firewall import Rule
 from netnb.model.topology import BridgeSpec, InnerVethSpec
 from netnb.plan import IptablesRule, route_operation
 from netnb.view.records import RecordList
-from netnb.view.table import Table
+from netnb.view.table import Table, card
 
 if TYPE_CHECKING:
     from netnb.lab import Lab
@@ -176,6 +178,41 @@ class Host(Node):
         """The ARP table, read now."""
         return RecordList([NeighbourEntry(**d) for d in self._call("neighbours")], f"ARP table of {self.name}")
 
+    def listening(self) -> RecordList[SocketEntry]:
+        """Sockets waiting for peers in this node, read now: TCP listeners and bound UDP sockets."""
+        return RecordList([SocketEntry(**d) for d in self._call("listening")], f"listening in {self.name}")
+
+    def wait_listening(self, port: int, *, proto: str = "tcp", timeout: float = 10.0,
+                       process: Process | None = None) -> SocketEntry:
+        """Return once something in this node listens on ``port`` (a server started with ``popen`` is
+        ready for its first client then, not before); raise after ``timeout`` seconds, or as soon as
+        ``process`` has exited, with what it printed.
+
+        >>> # server = b.popen("python3 -m http.server 8080"); b.wait_listening(8080); a.run("curl ...")
+        """
+        if not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536:
+            raise NetnbError(f"port must be a number from 1 to 65535, not {port!r}")
+        if proto not in ("tcp", "udp"):
+            raise NetnbError(f"proto must be 'tcp' or 'udp', not {proto!r}")
+        if not timeout > 0:
+            raise NetnbError(f"timeout must be a positive number of seconds, not {timeout!r}")
+        deadline = time.monotonic() + timeout
+        pause = 0.002
+        while True:
+            found = [s for s in self.listening() if s.port == port and s.proto == proto]
+            if found:
+                return found[0]
+            if process is not None and not process.running:
+                raise CommandFailed(f"{process.command!r} in node {self.name!r} exited before it listened on "
+                                    f"{proto} port {port}; it printed: {process.output()[-500:].strip() or '(nothing)'}",
+                                    process)
+            if time.monotonic() > deadline:
+                raise CommandTimeout(f"nothing in node {self.name!r} listens on {proto} port {port} after "
+                                     f"{timeout:g} s (listening now: "
+                                     f"{', '.join(f'{s.proto} {s.address}:{s.port}' for s in self.listening()) or 'nothing'})")
+            time.sleep(pause)  # polling the kernel's socket table, not guessing a delay
+            pause = min(pause * 2, 0.05)
+
     def inspect(self) -> NodeState:
         """Interfaces, routes and ARP table read now, shown together."""
         return NodeState(self.name, self.interfaces(), self.routes(), self.neighbours())
@@ -264,6 +301,16 @@ class Process:
             return str(self._final["output"])
         return str(self._call("proc_output"))
 
+    def wait_listening(self, port: int, *, proto: str = "tcp", timeout: float = 10.0) -> Process:
+        """Return (this process) once its node listens on ``port``; fails at once if the process exits.
+
+        >>> # server = b.popen("python3 -m http.server 8080").wait_listening(8080)
+        """
+        if not isinstance(self.node, Host):
+            raise NetnbError(f"{self.node.name!r} is a {self.node.kind.value}: it runs no servers")
+        self.node.wait_listening(port, proto=proto, timeout=timeout, process=self)
+        return self
+
     def stop(self, timeout: float = 2.0) -> int | None:
         """SIGTERM its process group, SIGKILL after ``timeout``; returns the exit status."""
         if self._final is None:
@@ -272,6 +319,14 @@ class Process:
 
     def __repr__(self) -> str:
         return f"<Process {self.node.name}$ {self.command!r} pid={self.pid}>"
+
+    def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> dict[str, str]:
+        state = "stopped" if self._final is not None else "started"  # no I/O here: .running asks the lab
+        fields = [("node", self.node.name), ("command", self.command), ("pid", str(self.pid)), ("state", state)]
+        if self._final is not None:
+            fields.append(("exit status", str(self._final["rc"])))
+        return card(f"process {self.pid} in {self.node.name}", fields,
+                    note=".output() reads what it wrote, .running asks whether it still runs, .stop() ends it")
 
 
 _PING_COUNTS = re.compile(r"(\d+) packets transmitted, (\d+) (?:packets )?received")

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from netnb.model.firewall import Chain, Rule, join_args
+from netnb.model.words import plural
 
 if TYPE_CHECKING:
     from netnb.model.resolve import ResolvedLab, ResolvedRoute
@@ -456,13 +457,28 @@ class Plan:
         """The whole plan as commands, one per line."""
         return "\n".join(cmd for op in self.operations for cmd in op.commands())
 
+    def _head(self) -> str:
+        script = self.script()
+        lines = script.count("\n") + 1 if script else 0
+        return (f"# plan for lab {self.lab!r}: {plural(len(self.operations), 'operation')} "
+                f"as {plural(lines, 'command')}")
+
     def __str__(self) -> str:
-        head = f"# plan for lab {self.lab!r}: {len(self.operations)} operations"
         undo = "\n".join(cmd for op in self.teardown() for cmd in op.commands())
-        return f"{head}\n{self.script()}\n# teardown\n{undo}"
+        return f"{self._head()}\n{self.script()}\n# teardown\n{undo}"
+
+    def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> dict[str, str]:
+        from netnb.view.table import terminal  # a leaf module: HTML only
+
+        undo = "\n".join(cmd for op in self.teardown() for cmd in op.commands())
+        html = (f"{terminal(self._head() + chr(10) + self.script())}"
+                f"<details><summary>teardown ({plural(undo.count(chr(10)) + 1, 'command')})</summary>"
+                f"{terminal(undo)}</details>")
+        return {"text/plain": str(self), "text/html": f'<div class="netnb">{html}</div>'}
 
     def __repr__(self) -> str:
-        return f"<Plan {self.lab!r}: {len(self.operations)} operations>"
+        return f"<Plan {self.lab!r}: {plural(len(self.operations), 'operation')}>"
+
 
 
 def teardown_of(done: Sequence[Operation]) -> list[Operation]:

@@ -27,7 +27,7 @@
 # %%
 import netnb
 
-netnb.require_labs()
+env = netnb.require_labs()
 
 # %% [markdown]
 # ## A fresh namespace has only `lo`
@@ -65,9 +65,7 @@ anchor = peer.popen("sleep infinity")
 box.run(f"ip link add v-box type veth peer name v-peer netns {anchor.pid}", check=True)
 box.run("ip addr add 10.9.0.1/24 dev v-box && ip link set v-box up", check=True)
 peer.run("ip addr add 10.9.0.2/24 dev v-peer && ip link set v-peer up", check=True)
-import time
-
-time.sleep(0.2)
+lab.wait_ready()  # the kernel switches a new link on up to ~1 s after `up`; wait for that, not for luck
 assert box.ping("10.9.0.2", count=1).ok
 box.run("ip -br link show v-box")
 
@@ -80,7 +78,7 @@ box.run("ip -br link show v-box")
 box.run("ip link add br0 type bridge && ip link set br0 up", check=True)
 box.run("ip link set v-box nomaster; ip addr flush dev v-box; ip link set v-box master br0", check=True)
 box.run("ip addr add 10.9.0.1/24 dev br0", check=True)
-time.sleep(0.2)
+lab.wait_ready()
 assert box.ping("10.9.0.2", count=1).ok
 box.run("bridge link; bridge fdb show br br0 | grep -v permanent")
 
@@ -89,10 +87,21 @@ box.run("bridge link; bridge fdb show br br0 | grep -v permanent")
 #
 # Frames the kernel sends to a TAP device are read by whoever holds `/dev/net/tun` open for it — a VM's
 # hypervisor, or here a tiny guest (notebook 02 builds four). Unopened, the TAP has no carrier.
+#
+# Making one means opening `/dev/net/tun`. As root that always works; a *rootless* lab (root only
+# inside its own user namespace) is checked against your own user, so it works only where the
+# machine leaves that file open to everyone. If the kernel refuses here, that refusal is the lesson:
+# the cell says why and the notebook goes on.
 
 # %%
-box.run("ip tuntap add dev tap0 mode tap && ip link set tap0 master br0 up", check=True)
-box.run("ip -br link show tap0")
+tap = box.run("ip tuntap add dev tap0 mode tap && ip link set tap0 master br0 up")
+if tap.ok:
+    print(box.run("ip -br link show tap0").stdout)
+else:
+    print(f"The kernel refused: {tap.stderr.strip()}\nWhy: {env.tap_reason}")
+
+# %%
+assert tap.ok == env.tap  # netnb.check() knew in advance whether TAP devices can be made here
 
 # %% [markdown]
 # ## Routes and forwarding: a router

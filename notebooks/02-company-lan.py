@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -34,7 +36,7 @@
 # %%
 import netnb
 
-netnb.require_labs()
+netnb.require_labs(tap=True)  # the VMs' network cards are TAP devices: stop here, saying why, if refused
 
 # %%
 lab = netnb.Lab("company")

@@ -20,6 +20,7 @@ from netnb.capture.bpf import BpfProgram
 from netnb.capture.packets import CapturePoint, FrameStore, Packets
 from netnb.capture.spool import SpoolReader
 from netnb.errors import LabStateError, NetnbError
+from netnb.model.words import plural
 
 if TYPE_CHECKING:
     from netnb.lab import Lab
@@ -152,8 +153,8 @@ class Capture(Packets):
 
     def _note(self) -> str:
         state = "recording… (cap.refresh() shows more)" if self.running else "stopped"
-        drops = f"; the kernel DROPPED {self.dropped} frames" if self.dropped else "; no frame was dropped"
-        return f"{len(self._store.points)} point(s), {state}{drops if self.stats else ''}"
+        drops = f"; the kernel DROPPED {plural(self.dropped, 'frame')}" if self.dropped else "; no frame was dropped"
+        return f"{plural(len(self._store.points), 'point')}, {state}{drops if self.stats else ''}"
 
 
 def _owners_of(links_by_node: dict[str, list[dict[str, Any]]]) -> dict[str, str]:

@@ -86,6 +86,9 @@ class Journey:
     def __repr__(self) -> str:
         return f"<Journey {' → '.join(self.points)}>"
 
+    def __str__(self) -> str:
+        return self.table().text()
+
 
 def build_journey(store: FrameStore, pkt: Packet) -> Journey:
     """Find every sighting of ``pkt`` in ``store``."""

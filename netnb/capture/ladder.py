@@ -12,6 +12,7 @@ from matplotlib.figure import Figure
 
 from netnb.capture.dissect import describe, identity
 from netnb.capture.packets import FrameStore
+from netnb.model.words import plural
 
 _COLOURS = {"ARP": "#8e44ad", "ICMP": "#2471a3", "TCP": "#1e8449", "UDP": "#b9770e", "VXLAN": "#c0392b"}
 
@@ -64,7 +65,7 @@ def draw_ladder(store: FrameStore, ids: Sequence[int], limit: int = 40) -> Figur
     ax.set_xlim(-1.2, max(len(columns) - 0.5, 0.5))
     ax.set_ylim(len(arrows) + 0.2, -1.2)
     ax.axis("off")
-    title = f"{len(arrows)} packets" + (f" (first {limit})" if len(arrows) >= limit else "")
+    title = plural(len(arrows), "packet") + (f" (first {limit})" if len(arrows) >= limit else "")
     ax.set_title(title, fontsize=10)
     fig.tight_layout()
     return fig

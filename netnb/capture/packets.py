@@ -20,12 +20,12 @@ from netnb.capture.dissect import describe
 from netnb.capture import pcapng
 from netnb.capture.pcapng import Frame
 from netnb.errors import NetnbError
+from netnb.model.words import plural
 from netnb.view.table import Table
 
 if TYPE_CHECKING:
-    from matplotlib.figure import Figure
-
     from netnb.capture.journey import Journey
+    from netnb.view.picture import Picture
 
 
 @dataclass(frozen=True)
@@ -156,7 +156,7 @@ class Packets:
                      gap_at=head if hidden else None, hidden=hidden)
 
     def _title(self) -> str:
-        return f"{len(self)} packets" + (f" ({self._label})" if self._label else "")
+        return plural(len(self), "packet") + (f" ({self._label})" if self._label else "")
 
     def _note(self) -> str:
         return ""
@@ -166,6 +166,9 @@ class Packets:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__}: {self._title()}>"
+
+    def __str__(self) -> str:
+        return self.table().text()
 
     # -- exporting --------------------------------------------------------------------------
     def to_pcap(self, path: str) -> str:
@@ -195,8 +198,10 @@ class Packets:
 
         return build_journey(self._store, pkt)
 
-    def ladder(self, limit: int = 40) -> Figure:
-        """A sequence diagram: one column per node, one arrow per packet (first time it was seen)."""
+    def ladder(self, limit: int = 40) -> Picture:
+        """A sequence diagram: one column per node, one arrow per packet (first time it was seen); a
+        picture that shows itself (``.figure`` is the matplotlib Figure, ``.savefig(...)`` saves it)."""
         from netnb.capture.ladder import draw_ladder
+        from netnb.view.picture import Picture
 
-        return draw_ladder(self._store, self._ids(), limit)
+        return Picture(draw_ladder(self._store, self._ids(), limit), f"ladder of {self._title()}")

@@ -36,6 +36,7 @@ from netnb.lab import Lab
 from netnb.nodes import Host, Process, Switch
 from netnb.model import NodeKind, NodeSpec
 from netnb.model.firewall import Rule
+from netnb.model.words import plural
 from netnb.model.topology import BridgeSpec
 from netnb.plan import (
     AddAddress,
@@ -49,7 +50,7 @@ from netnb.plan import (
     Operation,
     namespace_operations,
 )
-from netnb.view.table import Table
+from netnb.view.table import Table, card
 
 DRIVERS = ("bridge", "null", "overlay")
 _DEFAULT_POOLS = [IPv4Network(f"172.{n}.0.0/16") for n in range(18, 32)] + \
@@ -78,6 +79,13 @@ class Network:
     builtin: bool = False
     ips: dict[str, IPv4Address] = field(default_factory=dict)   # container node ("host/name") -> address
     vni: int | None = None
+
+    def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> dict[str, str]:
+        fields = [("id", self.id[:12]), ("driver", self.driver), ("scope", self.scope),
+                  ("subnet", str(self.subnet or "")), ("gateway", str(self.gateway or "")),
+                  ("bridge", self.bridge or "")]
+        fields += [(f"container {node.rsplit('/', 1)[-1]}", str(ip)) for node, ip in self.ips.items()]
+        return card(f"network {self.name}", fields)
 
     @property
     def scope(self) -> str:
@@ -201,6 +209,15 @@ class Container(Host):
 
     def __repr__(self) -> str:
         return f"<Container {self.container_name!r} {self.id[:12]} on {self.docker_host.name!r} ip={self.ip or '-'}>"
+
+    def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> dict[str, str]:
+        fields = [("id", self.id[:12]), ("image", self.image),
+                  ("command", self.command if isinstance(self.command, str) else shlex.join(self.command))]
+        fields += [(f"network {e.network.name}", f"{e.ifname} {e.ip} {e.mac} (host end {e.host_veth})")
+                   for e in self.endpoints.values()] or [("network none", "only lo")]
+        fields += [("published", ", ".join(f"0.0.0.0:{hp}->{cp}/{proto}" for hp, cp, proto in self.ports))] \
+            if self.ports else []
+        return card(f"container {self.container_name} on {self.docker_host.name}", fields)
 
 
 class DockerHost:
@@ -699,7 +716,7 @@ class DockerHost:
         return {"text/plain": text, "text/html": html_parts + note.replace("ubuntu1", html.escape(self.name))}
 
     def __repr__(self) -> str:
-        return f"<DockerHost {self.name!r}: {len(getattr(self, 'containers', {}))} containers>"
+        return f"<DockerHost {self.name!r}: {plural(len(getattr(self, 'containers', {})), 'container')}>"
 
 
 _PROTOCOLS = {"0": "all", "1": "icmp", "6": "tcp", "17": "udp"}
@@ -748,6 +765,5 @@ def _lan_gateway(lab: Lab, lan: Switch) -> str | None:
 def _ago(seconds: float) -> str:
     seconds = int(seconds)
     if seconds < 60:
-        return "Less than a second" if seconds < 1 else f"{seconds} second{'s' if seconds != 1 else ''}"
-    minutes = seconds // 60
-    return f"{minutes} minute{'s' if minutes != 1 else ''}"
+        return "Less than a second" if seconds < 1 else plural(seconds, "second")
+    return plural(seconds // 60, "minute")

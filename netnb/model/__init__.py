@@ -14,7 +14,7 @@ _WHERE = {
     **dict.fromkeys(("ResolvedBridge", "ResolvedInterface", "ResolvedLab", "ResolvedLink", "ResolvedNode",
                      "ResolvedRoute", "check_ifname", "resolve"), "netnb.model.resolve"),
     **dict.fromkeys(("CommandResult", "FdbEntry", "InterfaceState", "NeighbourEntry", "PingResult",
-                     "RouteEntry"), "netnb.model.state"),
+                     "RouteEntry", "SocketEntry"), "netnb.model.state"),
     **dict.fromkeys(("DEFAULT_AGEING_S", "LinkSpec", "NodeKind", "NodeSpec", "RouteSpec", "Topology"),
                     "netnb.model.topology"),
 }
@@ -37,6 +37,7 @@ __all__ = [
     "ResolvedRoute",
     "RouteEntry",
     "RouteSpec",
+    "SocketEntry",
     "Topology",
     "check_ifname",
     "resolve",
@@ -57,5 +58,6 @@ if TYPE_CHECKING:
         check_ifname,
         resolve,
     )
-    from netnb.model.state import CommandResult, FdbEntry, InterfaceState, NeighbourEntry, PingResult, RouteEntry
+    from netnb.model.state import CommandResult, FdbEntry, InterfaceState, NeighbourEntry, PingResult, RouteEntry, \
+        SocketEntry
     from netnb.model.topology import DEFAULT_AGEING_S, LinkSpec, NodeKind, NodeSpec, RouteSpec, Topology

@@ -164,3 +164,12 @@ class FdbEntry:
     age_s: float | None
     local: bool = False
     static: bool = False
+
+
+@dataclass(frozen=True)
+class SocketEntry:
+    """A socket waiting for peers in a node: a TCP listener or a bound UDP socket (as ``ss -ltun`` lists)."""
+
+    proto: str
+    address: str
+    port: int

@@ -57,6 +57,11 @@ class Drawing:
     links: list[DrawLink] = field(default_factory=list)
     title: str = ""
 
+    def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> dict[str, str]:
+        from netnb.view.picture import Picture
+
+        return Picture(draw(self), self.title)._repr_mimebundle_()
+
 
 def layout(drawing: Drawing, seed: int = 7) -> dict[str, tuple[float, float]]:
     """Positions for every node: grouped nodes sit in a row below their machine."""

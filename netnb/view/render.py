@@ -11,13 +11,14 @@ import html
 from typing import Any
 
 from netnb.model.state import CommandResult, PingResult
-from netnb.view.table import _CSS
+from netnb.view.table import _CSS, MONO, terminal
 
 
-def _box(title: str, body: str, ok: bool) -> str:
+def _box(title: str, body: str, ok: bool, mono: bool = False) -> str:
     colour = "#1e8449" if ok else "#c0392b"
-    return (f'<div class="netnb">{_CSS}<div class="netnb-title" style="color:{colour}">{html.escape(title)}</div>'
-            f"{body}</div>")
+    font = f"{MONO} font-weight: bold;" if mono else ""
+    return (f'<div class="netnb">{_CSS}<div class="netnb-title" style="color:{colour};{font}">'
+            f"{html.escape(title)}</div>{body}</div>")
 
 
 def bundle(obj: Any) -> dict[str, str]:
@@ -27,7 +28,7 @@ def bundle(obj: Any) -> dict[str, str]:
                if obj.rtt_avg_ms is not None else "no reply")
         text = (f"ping {obj.source} → {obj.target}: {obj.received}/{obj.sent} received, "
                 f"{obj.loss:.0%} loss, {rtt}")
-        body = f"<pre>{html.escape(obj.output.strip())}</pre>" if obj.output else ""
+        body = terminal(obj.output.strip()) if obj.output else ""
         if obj.hint:
             text += f"\n{obj.hint}"
             body = f'<p class="netnb-note">{html.escape(obj.hint)}</p>' + body
@@ -36,8 +37,8 @@ def bundle(obj: Any) -> dict[str, str]:
         head = f"{obj.node}$ {obj.command}  (rc={obj.rc}, {obj.duration_s * 1000:.0f} ms)"
         text = head + (f"\n{obj.stdout.rstrip()}" if obj.stdout.strip() else "") + \
             (f"\n[stderr]\n{obj.stderr.rstrip()}" if obj.stderr.strip() else "")
-        body = f"<pre>{html.escape(obj.stdout.rstrip())}</pre>" if obj.stdout.strip() else ""
+        body = terminal(obj.stdout.rstrip()) if obj.stdout.strip() else ""
         if obj.stderr.strip():
-            body += f'<pre style="color:#c0392b">{html.escape(obj.stderr.rstrip())}</pre>'
-        return {"text/plain": text, "text/html": _box(head, body, obj.ok)}
+            body += terminal(obj.stderr.rstrip(), "#c0392b")
+        return {"text/plain": text, "text/html": _box(head, body, obj.ok, mono=True)}
     raise TypeError(f"no display for {type(obj).__name__}")

@@ -27,6 +27,21 @@ _CSS = """<style>
 </style>"""
 
 
+#: Inline (not only in <style>): front ends that drop style sheets from outputs still show a terminal.
+MONO = ("font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, 'DejaVu Sans Mono', monospace; "
+        "font-size: 12px; line-height: 1.35; white-space: pre; overflow-x: auto; margin: 2px 0;")
+
+
+def terminal(text: str, colour: str | None = None) -> str:
+    """``text`` as a terminal shows it: monospace, every space and line break kept, HTML-escaped.
+
+    >>> terminal("a  <b>")[-18:]
+    'a  &lt;b&gt;</pre>'
+    """
+    tint = f" color: {colour};" if colour else ""
+    return f'<pre class="netnb-term" style="{MONO}{tint}">{html.escape(text)}</pre>'
+
+
 @dataclass
 class Table:
     """Rows of strings under named columns; ``gap_at``/``hidden`` mark rows left out between head and tail."""
@@ -73,7 +88,7 @@ class Table:
             body.append("<tr>" + "".join(cells) + "</tr>")
         title = f'<div class="netnb-title">{html.escape(self.title)}</div>' if self.title else ""
         note = f'<div class="netnb-note">{html.escape(self.note)}</div>' if self.note else ""
-        fallback = f"<details><summary>as text</summary><pre>{html.escape(self.text())}</pre></details>"
+        fallback = f"<details><summary>as text</summary>{terminal(self.text())}</details>"
         return (f'<div class="netnb">{_CSS}{title}<table class="netnb-table"><thead><tr>{head}</tr></thead>'
                 f'<tbody>{"".join(body)}</tbody></table>{note}{fallback}</div>')
 
@@ -82,3 +97,15 @@ class Table:
 
     def __str__(self) -> str:
         return self.text()
+
+
+def card(title: str, fields: Sequence[tuple[str, str]], note: str = "") -> dict[str, str]:
+    """The display bundle of one object: a two-column table of its fields under a title.
+
+    >>> print(card("VM vm1", [("ip", "10.0.1.11/24")])["text/plain"])
+    VM vm1
+    ip  10.0.1.11/24
+    """
+    table = Table(["", ""], [[k, v] for k, v in fields], title=title, note=note)
+    text = "\n".join([title, *table.text().splitlines()[2:]])
+    return {"text/plain": text, "text/html": table.html()}

@@ -157,10 +157,11 @@ def test_ladder_and_link_points():
         with lab.capture(cable) as cap:
             a.ping(b, count=2)
     assert {p.sniffed_on for p in cap} == {"A:eth0"}
-    fig = cap.ladder()
+    picture = cap.ladder()
     from matplotlib.figure import Figure
 
-    assert isinstance(fig, Figure)
+    fig = picture.figure
+    assert isinstance(fig, Figure) and "image/svg+xml" in picture._repr_mimebundle_()
     texts = [t.get_text() for t in fig.axes[0].texts]
     assert "A" in texts and "B" in texts and "broadcast" in texts   # columns: the nodes, and the ARP broadcast
     assert sum("echo-request" in t for t in texts) == 2 and sum("echo-reply" in t for t in texts) == 2

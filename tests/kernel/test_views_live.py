@@ -27,7 +27,7 @@ def test_live_drawing_marks_down_links_and_counts_packets():
         assert "eth0 10.0.0.1/24" in a_end and "tx" in a_end
         tx = int(a_end.split("tx ")[1])
         assert tx >= 3  # ARP request + 2 echo requests
-        fig = lab.draw(live=True)
+        fig = lab.draw(live=True).figure
         down_lines = [c for c in fig.axes[0].collections if c.get_label() == "_down"]
         assert len(down_lines) == 1 and len(down_lines[0].get_segments()) == 1
 

@@ -102,7 +102,7 @@ def test_long_tables_show_head_and_tail_and_count_the_rest():
     assert "100 packets" in text and "… 92 more not shown …" in text
     assert len(table.rows) == 8 and table.rows[-1][0] == "100"
     html = Packets(store)._repr_mimebundle_()["text/html"]
-    assert "<script" not in html and "<pre>" in html and "10.0.0.1" in html
+    assert "<script" not in html and "<pre class=\"netnb-term\"" in html and "10.0.0.1" in html
 
 
 def test_at_and_filter_compose():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 
 from matplotlib.figure import Figure
@@ -23,10 +24,15 @@ def test_lab_repr_has_a_drawing_and_tables_of_nodes_links_subnets():
         assert fragment in html, fragment
 
 
-def test_draw_returns_a_figure_with_every_node_and_labelled_ends():
+def test_draw_returns_a_picture_with_every_node_and_labelled_ends():
     lab = three_pcs()
-    fig = lab.draw()
+    picture = lab.draw()
+    fig = picture.figure
     assert isinstance(fig, Figure)
+    bundle = picture._repr_mimebundle_()  # shows itself in a fresh kernel, without pyplot
+    assert bundle["image/svg+xml"].startswith("<svg") and ">A-eth0<" in bundle["image/svg+xml"]
+    assert base64.b64decode(bundle["image/png"])[:8] == b"\x89PNG\r\n\x1a\n"
+    assert bundle["text/plain"] == "<picture: lab three-pcs (described)>"
     texts = [t.get_text() for t in fig.axes[0].texts]
     assert {"A", "B", "C", "sw"} <= set(texts)
     assert "eth0 10.0.0.1/24" in texts and "A-eth0" in texts
@@ -51,7 +57,7 @@ def test_drawing_is_deterministic_and_readable_at_fifty_nodes():
 
     one, two = layout(big().drawing()), layout(big().drawing())
     assert one == two and len(one) == 51
-    fig = big().draw()
+    fig = big().draw().figure
     assert sum(1 for t in fig.axes[0].texts if t.get_text().startswith("h")) == 45
 
 

@@ -157,6 +157,14 @@ class Server:
                     sock.sendto(frame, (dest, 0))
         return {"sent": count}
 
+    def rpc_listening(self, node: str) -> list[dict[str, Any]]:
+        """Sockets of ``node`` that wait for peers: TCP in LISTEN, UDP bound and unconnected."""
+        from netnb.backends.kernel.netlink import listening_sockets
+
+        ns = self.dataplane.ns(node)
+        with nsutil.inside(ns.fd, self.dataplane.home):  # /proc/thread-self/net shows this thread's namespace
+            return listening_sockets("/proc/thread-self/net")
+
     def rpc_iptables(self, node: str, argv: list[str]) -> str:
         return self.dataplane.iptables(node, argv)
 

@@ -10,6 +10,7 @@ process ends for any reason.
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import fcntl
 import os
@@ -334,7 +335,8 @@ class Dataplane:
                         # needs a port with carrier: TAP ports get one when their VM opens them (and
                         # starting a VM waits for readiness again).
                         continue
-                    if not flags & _IFF_RUNNING:
+                    if not flags & _IFF_RUNNING and _driver(sock, name) != "tun":
+                        # (a TAP made by hand, e.g. `ip tuntap add`, has a carrier only once opened)
                         out.append(f"{ns.name}:{name}")
         if not out and any(ns.bridges.values()):
             out.extend(self._stp_ports_not_forwarding(ns))
@@ -485,6 +487,16 @@ def _ioctl_flags(sock: socket.socket, name: str) -> int:
     return int(struct.unpack("16sH14x", res)[1])
 
 
+def _driver(sock: socket.socket, name: str) -> str:
+    """The device's driver (``tun``, ``veth``, ``bridge``...) by the ETHTOOL_GDRVINFO ioctl."""
+    info = ctypes.create_string_buffer(struct.pack("I", 3) + bytes(192))  # struct ethtool_drvinfo, cmd 3
+    try:
+        fcntl.ioctl(sock, 0x8946, struct.pack("16sP8x", name.encode(), ctypes.addressof(info)))  # SIOCETHTOOL
+    except OSError:
+        return ""
+    return info.raw[4:36].split(b"\0", 1)[0].decode()
+
+
 def _has_ipv4(sock: socket.socket, name: str) -> bool:
     try:
         fcntl.ioctl(sock, _SIOCGIFADDR, struct.pack("16s16x", name.encode()))
@@ -525,3 +537,30 @@ def _translate(op: Operation, exc: BaseException) -> NetnbError:
         f"`{cmd}` failed: {reason}" + (f" ({hint})" if hint else ""),
         operation=op.kind, command=cmd,
     )
+
+
+def listening_sockets(net: str) -> list[dict[str, Any]]:
+    """TCP sockets in LISTEN and unconnected UDP sockets, from the ``tcp``/``udp`` tables of a ``/proc/.../net``
+    folder: ``{"proto": "tcp", "address": "0.0.0.0", "port": 8080}``. (Read from /proc: the kernel's
+    socket tables per namespace, and what ``ss -ltun`` prints; pyroute2's sock_diag needs a socket
+    opened in the namespace for the same answer.)"""
+    wanted = {"tcp": "0A", "udp": "07"}  # TCP_LISTEN; TCP_CLOSE is how an unconnected UDP socket shows
+    out = []
+    for proto, state in wanted.items():
+        for family in ("", "6"):
+            try:
+                with open(f"{net}/{proto}{family}") as f:
+                    lines = f.read().splitlines()[1:]
+            except FileNotFoundError:  # no IPv6 in this kernel
+                continue
+            for line in lines:
+                fields = line.split()
+                if fields[3] != state:
+                    continue
+                addr_hex, port_hex = fields[1].split(":")
+                raw = bytes.fromhex(addr_hex)
+                # Each 32-bit word is printed in host order (little-endian here).
+                packed = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
+                address = socket.inet_ntop(socket.AF_INET6 if family else socket.AF_INET, packed)
+                out.append({"proto": proto, "address": address, "port": int(port_hex, 16)})
+    return out
