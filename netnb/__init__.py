@@ -31,8 +31,10 @@ _WHERE = {
     "FeatureMissingError": "netnb.errors",
     "LabStateError": "netnb.errors",
     "NetnbError": "netnb.errors",
+    "NotFoundError": "netnb.errors",
     "PrivilegeError": "netnb.errors",
     "TopologyError": "netnb.errors",
+    "UsageError": "netnb.errors",
     "check": "netnb.environment",
     "prepare": "netnb.backends.kernel.client",
     "require_labs": "netnb.environment",
@@ -69,6 +71,7 @@ __all__ = [
     "NeighbourEntry",
     "NetnbError",
     "Node",
+    "NotFoundError",
     "PingResult",
     "Plan",
     "PrivilegeError",
@@ -77,6 +80,7 @@ __all__ = [
     "Router",
     "Switch",
     "TopologyError",
+    "UsageError",
     "Vm",
     "check",
     "prepare",
@@ -98,8 +102,10 @@ if TYPE_CHECKING:
         FeatureMissingError,
         LabStateError,
         NetnbError,
+        NotFoundError,
         PrivilegeError,
         TopologyError,
+        UsageError,
     )
     from netnb.lab import Lab
     from netnb.machines import Internet, Vm

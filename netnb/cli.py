@@ -177,7 +177,10 @@ def run(path: str, *, plan_only: bool, ping: bool, hold: bool) -> int:
             width = max(len(c) for r in rows for c in r) + 1
             print("\n".join("".join(c.ljust(width) for c in r) for r in rows))
         if hold:
-            input("press Enter to remove the lab… ")
+            try:
+                input("press Enter (or Ctrl-C, or Ctrl-D) to remove the lab… ")
+            except (KeyboardInterrupt, EOFError):
+                print()
     print("lab removed")
     return 0
 
@@ -195,15 +198,25 @@ def main(argv: list[str] | None = None) -> int:
     run_p.add_argument("--ping", action="store_true", help="ping between every pair of hosts")
     run_p.add_argument("--hold", action="store_true", help="keep the lab until Enter is pressed")
     args = parser.parse_args(argv)
-    if args.command == "run":
-        return run(args.file, plan_only=args.plan, ping=args.ping, hold=args.hold)
+    if args.command in ("run", "demo"):
+        from netnb.errors import NetnbError
+
+        try:
+            if args.command == "demo":
+                return demo()
+            return run(args.file, plan_only=args.plan, ping=args.ping, hold=args.hold)
+        except KeyboardInterrupt:  # `with lab:` has removed the lab on the way out
+            print("\ninterrupted; the lab was removed", file=sys.stderr)
+            return 130
+        except NetnbError as exc:
+            print(f"netnb: {exc}", file=sys.stderr)
+            return 1
     if args.command == "doctor":
         return doctor()
     if args.command == "clean":
         lines = clean()
         print("\n".join(lines) if lines else "nothing to clean")
-        return 0
-    return demo()
+    return 0
 
 
 if __name__ == "__main__":

@@ -29,6 +29,21 @@ class TopologyError(NetnbError, ValueError):
         super().__init__("\n".join([head, *(f"  - {p}" for p in self.problems)]))
 
 
+class UsageError(NetnbError, TypeError):
+    """An argument of the wrong type or form (a number where a node was expected, ``run(None)``...)."""
+
+
+class NotFoundError(NetnbError, KeyError):
+    """A name that is not there (``lab["nope"]``); the message lists the names that are.
+
+    >>> str(NotFoundError("no node 'Z' in lab 'x' (its nodes: A, B)"))
+    "no node 'Z' in lab 'x' (its nodes: A, B)"
+    """
+
+    def __str__(self) -> str:  # KeyError would show the message quoted, as a repr
+        return str(self.args[0]) if self.args else ""
+
+
 class LabStateError(NetnbError):
     """The operation does not fit the lab's current state (e.g. pinging before ``start()``)."""
 

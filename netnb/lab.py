@@ -27,7 +27,7 @@ from netnb.backends.kernel.client import AgentClient
 from html import escape as html_escape
 
 from netnb.environment import tap_refusal
-from netnb.errors import LabStateError, NetnbError, PrivilegeError, TopologyError
+from netnb.errors import LabStateError, NetnbError, NotFoundError, PrivilegeError, TopologyError, UsageError
 from netnb.machines import Internet, Vm
 from netnb.model import LinkSpec, NodeKind, NodeSpec, ResolvedLab, Topology, resolve
 from netnb.model.firewall import Rule
@@ -73,6 +73,7 @@ class Lab:
         self._start_hooks: list[Callable[[Lab], None]] = []
         self._stop_hooks: list[Callable[[Lab], None]] = []
         self._vms: list[Vm] = []
+        self._captures: weakref.WeakSet[Capture] = weakref.WeakSet()
 
     # -- describing -------------------------------------------------------------------------
     @property
@@ -113,6 +114,7 @@ class Lab:
         """A virtual machine on ``host``: a TAP device that joins ``bridge``, and a guest process on it that
         answers ARP and ping (a hypervisor's view of a VM's network card)."""
         self._require_not_running("add a VM")
+        self._check_vm(name, host, bridge, ip, gateway, mac)
         tap = f"tap-{name}"[:15]
         host.spec.taps.append(TapSpec(tap, bridge))
         mac = mac or "52:54:00:" + ":".join(f"{b:02x}" for b in hashlib.sha256(f"{self.name}/{name}".encode()).digest()[:3])
@@ -120,6 +122,45 @@ class Lab:
         self._vms.append(machine)
         self.on_start(machine._boot)
         return machine
+
+    def _check_vm(self, name: str, host: Host, bridge: str, ip: str, gateway: str | None, mac: str | None) -> None:
+        """Every problem of a VM's description at once, before anything is recorded."""
+        import ipaddress
+        import re
+
+        problems = []
+        if not isinstance(name, str) or not name or "/" in name:
+            problems.append(f"VM name {name!r}: give a non-empty name without '/'")
+        elif any(v.name == name for v in self._vms):
+            problems.append(f"VM {name!r} is defined twice")
+        if not isinstance(host, Host) or host.lab is not self:
+            problems.append(f"VM {name!r}: its host must be a host or router of lab {self.name!r}, not {host!r}")
+        elif bridge not in {b.name for b in host.spec.bridges}:
+            known = ", ".join(b.name for b in host.spec.bridges) or "none yet"
+            problems.append(f"VM {name!r}: {host.name!r} has no bridge {bridge!r} (its bridges: {known}); "
+                            f"add it with {host.name}.bridge({bridge!r})")
+        network = None
+        try:
+            if not isinstance(ip, str) or "/" not in ip:
+                raise ValueError
+            iface = ipaddress.IPv4Interface(ip)
+            network = iface.network
+            if iface.ip in (network.network_address, network.broadcast_address) and network.prefixlen < 31:
+                problems.append(f"VM {name!r}: {ip} is the network's own or broadcast address; pick a host address")
+        except ValueError:
+            problems.append(f"VM {name!r}: ip={ip!r} is not an IPv4 address with a prefix, e.g. '10.0.1.11/24'")
+        if gateway is not None:
+            try:
+                gw = ipaddress.IPv4Address(gateway)
+                if network is not None and gw not in network:
+                    problems.append(f"VM {name!r}: gateway {gateway} is not on its network {network}")
+            except ValueError:
+                problems.append(f"VM {name!r}: gateway={gateway!r} is not an IPv4 address")
+        if mac is not None and not (isinstance(mac, str) and re.fullmatch(r"[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}", mac)
+                                    and not int(mac[:2], 16) & 1):
+            problems.append(f"VM {name!r}: mac={mac!r} is not a unicast MAC address like '52:54:00:12:34:56'")
+        if problems:
+            raise TopologyError(problems)
 
     def internet(self, lan: Switch, *, gateway: str, name: str = "internet", nat: bool = False) -> Internet:
         """The outside world, reached from ``lan`` through a router at ``gateway``.
@@ -163,10 +204,14 @@ class Lab:
             return node.name
         if isinstance(node, str):
             return node
-        raise TypeError(f"expected a node or a node name, got {type(node).__name__}")
+        raise UsageError(f"link nodes of the lab (or their names), not {type(node).__name__} {node!r}")
 
     def __getitem__(self, name: str) -> Node:
-        return self._handles[name]
+        try:
+            return self._handles[name]
+        except (KeyError, TypeError):
+            names = ", ".join(self._handles) or "none yet"
+            raise NotFoundError(f"there is no node {name!r} in lab {self.name!r} (its nodes: {names})") from None
 
     def __contains__(self, name: object) -> bool:
         return name in self._handles
@@ -218,6 +263,8 @@ class Lab:
         On any failure everything already built is removed before the error is raised.
         """
         self._require_not_running("start the lab")
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+            raise UsageError(f"timeout must be a positive number of seconds, not {timeout!r}")
         resolved = resolve(self.topology)
         plan = compile_plan(resolved)
         lab_id = f"{self.name}-{os.getpid()}-{next(_lab_ids)}"
@@ -259,8 +306,8 @@ class Lab:
         add ...")``): the kernel activates a new link up to ~1 s after it comes up, and packets sent
         before are lost. TAP devices nobody opened yet are not waited for.
         """
-        if not timeout > 0:
-            raise NetnbError(f"timeout must be a positive number of seconds, not {timeout!r}")
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+            raise UsageError(f"timeout must be a positive number of seconds, not {timeout!r}")
         return float(self._agent().call("wait_ready", {"timeout": timeout, "ipv6": self.topology.ipv6},
                                         wait=timeout + 10)["waited_s"])
 
@@ -276,6 +323,12 @@ class Lab:
         if client is None:
             return
         try:
+            for capture in list(self._captures):
+                if capture.running:
+                    try:
+                        capture.stop()
+                    except NetnbError:  # its frames so far are kept; the removal must go on
+                        pass
             for hook in self._stop_hooks:
                 try:
                     hook(self)
@@ -324,7 +377,9 @@ class Lab:
 
         if not points:
             raise NetnbError("say where to capture: lab.capture(node, switch, 'node:eth0', ...)")
-        return Capture(self, points, filter)
+        capture = Capture(self, points, filter)
+        self._captures.add(capture)  # stop() ends it first, keeping every frame it recorded
+        return capture
 
     def namespace_inodes(self) -> dict[str, int]:
         """The inode of each node's network namespace (to find the lab with ``lsns`` or prove it gone)."""

@@ -6,6 +6,7 @@ True
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import sys
 import time
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from netnb.errors import LabStateError, NetnbError
 from netnb.model import PingResult
-from netnb.nodes import Host, Process, Router
+from netnb.nodes import Host, Process, Router, check_ping_args
 from netnb.view.table import card
 
 if TYPE_CHECKING:
@@ -58,14 +59,50 @@ class Vm:
             os.rmdir(os.path.dirname(reply_path))
         return json.loads(data)
 
-    def ping(self, target: str, count: int = 3, *, timeout: float = 1.0) -> PingResult:
-        """Ping from inside the VM (through its gateway when the target is on another network)."""
+    @property
+    def address(self) -> str:
+        """The VM's address without its prefix (``ip`` has it: ``10.0.1.11/24``)."""
+        return self.ip.split("/")[0]
+
+    def ping(self, target: Host | Vm | str, count: int = 3, *, timeout: float = 1.0) -> PingResult:
+        """Ping from inside the VM (through its gateway when the target is on another network): a node of
+        the lab, another VM, or an address."""
+        check_ping_args(count, timeout)
+        dest = self._destination(target)
         if not self.lab.running or not self._control:
             raise LabStateError(f"lab {self.lab.name!r} is not running; start it first")
-        got = self._ask({"cmd": "ping", "dst": target, "count": count, "timeout": timeout}, count * (timeout + 1) + 5)
+        got = self._ask({"cmd": "ping", "dst": dest, "count": count, "timeout": timeout}, count * (timeout + 1) + 5)
         rtts = got["rtt_ms"]
-        return PingResult(target, got["sent"], got["received"], min(rtts) if rtts else None,
-                          sum(rtts) / len(rtts) if rtts else None, max(rtts) if rtts else None, source=self.name)
+        hop = got.get("hop", dest)
+        via = "" if hop == dest else f" (its gateway, on the way to {dest})"
+        if not got.get("resolved", True):
+            note = (f"no ARP answer from {hop}{via}: nothing with that address is on the VM's network "
+                    f"({self.ip}); check the gateway and the bridge its TAP joins")
+        else:
+            note = (f"{hop}{via} answered ARP, so the VM's own link works; the echo replies were lost further on: "
+                    f"check the routes back to {self.ip} and the NAT on the way")
+        return PingResult(dest, got["sent"], got["received"], min(rtts) if rtts else None,
+                          sum(rtts) / len(rtts) if rtts else None, max(rtts) if rtts else None, source=self.name,
+                          note=note)
+
+    def _destination(self, target: Host | Vm | str) -> str:
+        if isinstance(target, Vm):
+            return target.address
+        if isinstance(target, Host):
+            if target.lab is not self.lab:
+                raise NetnbError(f"{target.name!r} belongs to lab {target.lab.name!r}, not to {self.lab.name!r}")
+            mine = ipaddress.IPv4Interface(self.ip).network
+            addrs = target.addresses
+            if not addrs:
+                raise NetnbError(f"{target.name!r} has no address to ping")
+            return str(next((a.ip for a in addrs if a.ip in mine), addrs[0].ip))
+        if isinstance(target, str):
+            try:
+                return str(ipaddress.IPv4Address(target))
+            except ValueError:
+                raise NetnbError(f"a VM pings an IPv4 address, a node or another VM, not {target!r} (its guest "
+                                 "resolves no names)") from None
+        raise NetnbError(f"a VM pings an IPv4 address, a node or another VM, not {type(target).__name__}")
 
     def arp(self) -> dict[str, str]:
         """The guest's ARP table (IP -> MAC)."""

@@ -11,7 +11,7 @@ import re
 import time
 from typing import TYPE_CHECKING, Any
 
-from netnb.errors import CommandFailed, CommandTimeout, NetnbError, TopologyError
+from netnb.errors import CommandFailed, CommandTimeout, NetnbError, TopologyError, UsageError
 from netnb.model import (
     CommandResult,
     FdbEntry,
@@ -66,7 +66,12 @@ class Node:
 
         >>> # lab["A"].run("ip -br addr").stdout
         """
-        text = command if isinstance(command, str) else " ".join(command)
+        text = command_text(command)
+        if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
+                                    or not timeout > 0):
+            raise UsageError(f"timeout must be a positive number of seconds (or None: no limit), not {timeout!r}")
+        if stdin is not None and not isinstance(stdin, str):
+            raise UsageError(f"stdin must be text, not {type(stdin).__name__}")
         raw = self.lab._agent().call(
             "run", {"node": self.name, "command": command, "timeout": timeout, "stdin": stdin},
             wait=None if timeout is None else timeout + 10,
@@ -79,8 +84,9 @@ class Node:
 
     def popen(self, command: str | list[str]) -> Process:
         """Start a command in the background; it is stopped with the lab (or by ``stop()``)."""
+        text = command_text(command)
         raw = self._call("popen", command=command)
-        return Process(self, command if isinstance(command, str) else " ".join(command), raw["pid"], raw["handle"])
+        return Process(self, text, raw["pid"], raw["handle"])
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r} of lab {self.lab.name!r}>"
@@ -147,8 +153,12 @@ class Host(Node):
 
     def ping(self, target: Host | str, count: int = 3, *, timeout: float = 2.0, interval: float = 0.2,
              size: int | None = None, dont_fragment: bool = False) -> PingResult:
-        """Ping ``target`` (a node or an address) with the real ``ping``; see PingResult."""
-        dest = target.address_towards(self) if isinstance(target, Host) else str(target)
+        """Ping ``target`` (a node of this lab, its name, or an address) with the real ``ping``; see PingResult.
+
+        >>> # a.ping(b), a.ping("B"), a.ping("10.0.0.2", count=1, timeout=0.5)
+        """
+        check_ping_args(count, timeout, interval, size)
+        dest = self._ping_destination(target)
         argv = ["ping", "-n", "-c", str(count), "-i", str(interval), "-W", str(timeout)]
         if size is not None:
             argv += ["-s", str(size)]
@@ -156,6 +166,33 @@ class Host(Node):
             argv += ["-M", "do"]
         result = self.run(argv + [dest], timeout=count * interval + timeout + 5)
         return parse_ping(result.stdout + result.stderr, dest, self.name, count)
+
+    def _ping_destination(self, target: Any) -> str:
+        """The address to ping for ``target``; a clear error for anything that is not one."""
+        if isinstance(target, str) and target in self.lab and not _is_ip(target):
+            target = self.lab[target]
+        if isinstance(target, Node):
+            if target.lab is not self.lab:
+                raise NetnbError(f"{target.name!r} belongs to lab {target.lab.name!r}, not to {self.lab.name!r}: "
+                                 "a lab's nodes reach only nodes of the same lab")
+            if not isinstance(target, Host):
+                raise NetnbError(f"{target.name!r} is a {target.kind.value}: it has no address to ping; "
+                                 "ping a host or router")
+            return target.address_towards(self)
+        address = getattr(target, "address", None)  # a VM
+        if isinstance(address, str) and getattr(target, "lab", None) is self.lab:
+            return address
+        if not isinstance(target, str):
+            raise NetnbError(f"ping a node, a node's name or an address, not {type(target).__name__} {target!r}")
+        if not _is_ip(target) and not self._resolves_names():
+            nodes = ", ".join(n.name for n in self.lab if isinstance(n, Host)) or "none"
+            raise NetnbError(f"{target!r} is neither an IP address nor a host of lab {self.lab.name!r} "
+                             f"(its hosts and routers: {nodes})")
+        return target
+
+    def _resolves_names(self) -> bool:
+        """Whether commands here resolve other nodes' names (containers have an /etc/hosts of their own)."""
+        return False
 
     def send(self, pkt: Any, *, iface: str | None = None, count: int = 1) -> Any:
         """Send a scapy packet from this node (``Ether(...)`` out of ``iface``, or ``IP(...)`` routed by the
@@ -327,6 +364,49 @@ class Process:
             fields.append(("exit status", str(self._final["rc"])))
         return card(f"process {self.pid} in {self.node.name}", fields,
                     note=".output() reads what it wrote, .running asks whether it still runs, .stop() ends it")
+
+
+def command_text(command: object) -> str:
+    """A command as one line of text; refuses what is not a command (``run(None)``, ``run("")``).
+
+    >>> command_text(["ip", "-br", "addr"])
+    'ip -br addr'
+    """
+    if isinstance(command, str):
+        if not command.strip():
+            raise UsageError("the command is empty: give a shell line such as 'ip -br addr'")
+        return command
+    if isinstance(command, (list, tuple)) and command and all(isinstance(a, str) for a in command):
+        return " ".join(command)
+    raise UsageError(f"a command is a shell line (str) or a list of arguments (str), not {command!r}")
+
+
+def check_ping_args(count: int, timeout: float, interval: float = 0.2, size: int | None = None) -> None:
+    """Refuse what ``ping`` would reject or misread, before anything runs.
+
+    >>> check_ping_args(0, 1.0)
+    Traceback (most recent call last):
+    netnb.errors.UsageError: count must be a whole number from 1 to 100000, not 0
+    """
+    def number(value: object) -> bool:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= 100_000:
+        raise UsageError(f"count must be a whole number from 1 to 100000, not {count!r}")
+    if not number(timeout) or not 0 < timeout <= 3600:
+        raise UsageError(f"timeout must be a number of seconds above 0 (at most 3600), not {timeout!r}")
+    if not number(interval) or not 0.002 <= interval <= 3600:
+        raise UsageError(f"interval must be a number of seconds from 0.002 to 3600, not {interval!r}")
+    if size is not None and (not isinstance(size, int) or isinstance(size, bool) or not 0 <= size <= 65507):
+        raise UsageError(f"size must be a whole number of payload bytes from 0 to 65507 (an IPv4 packet "
+                         f"holds at most 65535), not {size!r}")
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
 
 
 _PING_COUNTS = re.compile(r"(\d+) packets transmitted, (\d+) (?:packets )?received")

@@ -134,7 +134,8 @@ class Guest:
             if seq in self.replies:
                 rtts.append((self.replies[seq] - sent) * 1000)
             self.pump(max(0.0, 0.1 - (time.monotonic() - sent)))
-        return {"sent": count, "received": len(rtts), "rtt_ms": rtts, "resolved": mac is not None}
+        return {"sent": count, "received": len(rtts), "rtt_ms": rtts, "resolved": mac is not None,
+                "hop": str(ipaddress.IPv4Address(hop))}
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -53,7 +53,7 @@ print(lab.plan())
 
 # %%
 lab.start()
-print(f"built in {sum(lab.timings.values()):.2f} s")
+print(f"built in {lab.timings['total_s']:.2f} s")
 a.run("ip -br addr")
 
 # %%

@@ -63,9 +63,7 @@ print("B -> C before bridging:", B.ping(C, count=1, timeout=0.5))
 for cmd in ("ip link add br0 type bridge", "ip link set nic1 master br0", "ip link set nic2 master br0",
             "ip link set br0 up"):
     A.run(cmd, check=True)
-import time
-
-time.sleep(0.1)
+lab.wait_ready()  # the kernel switches a new bridge on a moment after `up`: wait for it, not for luck
 assert B.ping(C, count=2).ok
 print("B -> C after bridging:", B.ping(C))
 

@@ -72,9 +72,7 @@ web.run("ip -br addr; ip route")
 # client, at the Docker host and in the container:
 
 # %%
-import time
-
-time.sleep(0.3)  # the web server in the container starts listening
+web.wait_listening(8080)  # the server in the container is ready once it listens (a few ms after start)
 with lab.capture(client, ubuntu1, web) as cap:
     inbound = client.run("curl -s -m 3 -o /dev/null -w '%{http_code}' http://192.168.3.2:49153/")
     outbound = web.run(f"curl -s -m 3 {internet.url}")

@@ -55,9 +55,7 @@ if SOLVE:
     pc1.run("ip link set eth0 up", check=True)
 
 # %%
-import time
-
-time.sleep(0.3)
+lab.wait_ready()  # a link that was just brought up carries packets a moment later
 up = next(i for i in pc1.interfaces() if i.name == "eth0").state == "UP"
 check("pc1 is connected", up and pc1.ping("10.0.1.12", count=1, timeout=0.5).ok,
       "pc1.run('ip -br link') shows its eth0 state; 'ip link set ... up'")

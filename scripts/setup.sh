@@ -4,14 +4,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-extras="test"
+extras=()
 browser=0
 tshark=0
 for arg in "$@"; do
   case "$arg" in
-    --browser) browser=1; extras="test,notebook,browser" ;;   # the widget's browser test: Chromium + JupyterLab
+    --test) extras+=(test) ;;                                   # what the test suite needs
+    --notebook) extras+=(notebook) ;;                           # JupyterLab, to open the tutorials
+    --browser) browser=1; extras+=(test notebook browser) ;;   # the widget's browser test: Chromium + JupyterLab
     --tshark) tshark=1 ;;                                      # pcaps are also read back by Wireshark's tshark
-    *) echo "usage: $0 [--browser] [--tshark]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--test] [--notebook] [--browser] [--tshark]" >&2; exit 2 ;;
   esac
 done
 
@@ -36,5 +38,13 @@ fi
 
 PYTHON=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
-.venv/bin/python -m pip install -q --disable-pip-version-check -e ".[$extras]"
+spec="."
+if [ ${#extras[@]} -gt 0 ]; then
+  spec=".[$(printf '%s\n' "${extras[@]}" | sort -u | paste -sd, -)]"
+fi
+echo "installing netnb into .venv: pip install -e '$spec' (a minute or two on a fresh machine)"
+# pip's own progress: one line per package it collects, so a long first install is visibly alive.
+# The whole log is kept in .venv/pip-install.log; a failing pip fails this script (pipefail).
+.venv/bin/python -m pip install --disable-pip-version-check --progress-bar off -e "$spec" 2>&1 \
+  | tee .venv/pip-install.log | { grep --line-buffered -E '^(Collecting|Successfully installed|ERROR)' || true; }
 echo "netnb is set up: .venv/bin/netnb doctor tells what this machine allows"

@@ -124,6 +124,9 @@ class Capture(Packets):
         if self._ident is None:
             return self
         ident, self._ident = self._ident, None
+        if not self.lab.running:  # the lab (and its recorder) went first: keep what reached the spool
+            self._store.add([r.read_new() for r in self._readers])
+            return self
         reply = self.lab._agent().call("capture_stop", {"ident": ident}, wait=60)
         self.stats = reply["points"]
         if self.remember_owners:

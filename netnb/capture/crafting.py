@@ -14,7 +14,7 @@ from scapy.layers.inet import IP
 from scapy.layers.l2 import ARP, Ether
 from scapy.packet import Packet
 
-from netnb.errors import NetnbError
+from netnb.errors import NetnbError, UsageError
 
 if TYPE_CHECKING:
     from netnb.nodes import Host
@@ -29,6 +29,10 @@ def _mac_of(node: Host, ifname: str) -> str:
 
 def prepare(node: Host, pkt: Packet, iface: str | None) -> tuple[Packet, str | None]:
     """Fill what scapy would take from the wrong namespace; returns the packet and its interface (None: L3)."""
+    if not isinstance(pkt, Packet):
+        raise UsageError(f"send a scapy packet, e.g. IP(dst='10.0.0.2')/ICMP(), not {type(pkt).__name__} {pkt!r}")
+    if iface is not None and not isinstance(iface, str):
+        raise UsageError(f"iface is an interface name such as 'eth0', not {iface!r}")
     pkt = pkt.copy()
     if isinstance(pkt, Ether):
         if iface is None:
@@ -64,6 +68,8 @@ def prepare(node: Host, pkt: Packet, iface: str | None) -> tuple[Packet, str | N
 
 def send(node: Host, pkt: Packet, iface: str | None = None, count: int = 1) -> Packet:
     """Send ``pkt`` from ``node``; returns the packet as sent (with the addresses filled in)."""
+    if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= 100_000:
+        raise UsageError(f"count must be a whole number from 1 to 100000, not {count!r}")
     ready, ifname = prepare(node, pkt, iface)
     params = {"data": bytes(ready).hex(), "count": count}
     if ifname:
@@ -76,6 +82,8 @@ def send(node: Host, pkt: Packet, iface: str | None = None, count: int = 1) -> P
 
 def sr1(node: Host, pkt: Packet, timeout: float = 2.0, iface: str | None = None) -> Packet | None:
     """Send ``pkt`` from ``node`` and return the first packet that answers it (None after ``timeout``)."""
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+        raise UsageError(f"timeout must be a positive number of seconds, not {timeout!r}")
     ready, ifname = prepare(node, pkt, iface)
     if ifname is None:
         ifname = node._call("route_get", dest=ready[IP].dst)["dev"]

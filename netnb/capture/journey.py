@@ -12,7 +12,7 @@ from scapy.packet import Packet
 
 from netnb.capture.dissect import header_fields, identity
 from netnb.capture.packets import FrameStore
-from netnb.errors import NetnbError
+from netnb.errors import NetnbError, UsageError
 from netnb.view.table import Table
 
 _COLUMNS = ["eth.src", "eth.dst", "ip.src", "ip.dst", "ip.ttl", "tcp.sport", "tcp.dport", "udp.sport",
@@ -92,6 +92,8 @@ class Journey:
 
 def build_journey(store: FrameStore, pkt: Packet) -> Journey:
     """Find every sighting of ``pkt`` in ``store``."""
+    if not isinstance(pkt, Packet):
+        raise UsageError(f"follow a packet of the capture, e.g. cap.journey(cap.filter('icmp')[0]), not {pkt!r}")
     key = identity(pkt)
     if key is None:
         raise NetnbError("this packet carries nothing to follow it by (not IPv4 or ARP)")
@@ -102,6 +104,9 @@ def build_journey(store: FrameStore, pkt: Packet) -> Journey:
         other = store.packet(i)
         if identity(other) == key:
             hops.append(Hop(store.points[frame.point].label, frame.ts_ns / 1e9, frame.outgoing, header_fields(other)))
+    if not hops:
+        raise NetnbError("this packet was not seen at any point of this capture: follow a packet of the capture "
+                         "itself, e.g. cap.journey(cap.filter('icmp')[0])")
     return Journey(hops)
 
 

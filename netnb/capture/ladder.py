@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import netnb.view  # noqa: F401  (before matplotlib: see its quiet cache warning)
 from matplotlib.figure import Figure
 
 from netnb.capture.dissect import describe, identity

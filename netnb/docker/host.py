@@ -202,6 +202,9 @@ class Container(Host):
         proc.command = command if isinstance(command, str) else shlex.join(command)
         return proc
 
+    def _resolves_names(self) -> bool:
+        return True  # its own /etc/hosts names the containers of its user-defined networks
+
     @property
     def running(self) -> bool:
         """Whether its main command still runs."""

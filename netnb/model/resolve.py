@@ -451,6 +451,7 @@ def resolve(topo: Topology) -> ResolvedLab:
     bridges = _resolve_bridges(nodes, ends_by_node, problems)
     inner = _resolve_inner(nodes, ends_by_node, bridges, problems)
     _check_firewall(nodes, problems)
+    _check_rule_interfaces(nodes, ends_by_node, bridges, inner, problems)
     routes = _resolve_routes(nodes, ends_by_node, bridges, problems, inner)
 
     if problems.items:
@@ -565,6 +566,26 @@ def _check_firewall(nodes: dict[str, NodeSpec], problems: _Problems) -> None:
             why = check_rule(rule, chains)
             if why:
                 problems.add(f"{where}: {why}")
+
+
+def _check_rule_interfaces(nodes: dict[str, NodeSpec], ends_by_node: dict[str, list[_End]],
+                           bridges: dict[str, list[ResolvedBridge]], inner: dict[str, list[ResolvedInner]],
+                           problems: _Problems) -> None:
+    """A rule's ``-i``/``-o`` must name an interface of its node (or a ``+`` wildcard): iptables accepts any
+    name and the rule then silently never matches (``masquerade(out="eth0")`` on a node without eth0)."""
+    for node in nodes.values():
+        if node.kind.is_l2 or not node.rules:
+            continue
+        names = {"lo", *(e.name for e in ends_by_node.get(node.name, []) if e.name),
+                 *(b.name for b in bridges.get(node.name, [])), *(x.name for x in inner.get(node.name, []))}
+        for rule in node.rules:
+            args = list(rule.args)
+            for flag in ("-i", "-o", "--in-interface", "--out-interface"):
+                if flag in args[:-1]:
+                    name = args[args.index(flag) + 1]
+                    if not name.endswith("+") and name not in names:
+                        problems.add(f"node {node.name!r}: rule {rule.text!r} names interface {name!r}, which "
+                                     f"{node.name!r} does not have (its interfaces: {', '.join(sorted(names))})")
 
 
 def _resolve_routes(

@@ -64,6 +64,8 @@ class PingResult:
     rtt_max_ms: float | None = None
     source: str = ""
     output: str = ""
+    #: What the pinger itself knows of a loss (a VM's guest: whether its next hop answered ARP).
+    note: str = ""
 
     @property
     def ok(self) -> bool:
@@ -84,10 +86,20 @@ class PingResult:
         """
         if self.received == self.sent:
             return ""
+        if self.note:
+            return self.note
         for needle, why in _PING_HINTS:
             if needle in self.output:
                 return why
-        return ""
+        said = [line for line in self.output.splitlines() if line.startswith("ping:")]
+        if said:
+            return f"ping refused to run: {said[0][5:].strip()}"
+        if self.received:
+            return (f"{self.sent - self.received} of {self.sent} replies were lost: a link that came up just now, "
+                    "or something on the way that drops some packets")
+        return ("no reply came back within the timeout, and nothing on the way reported an error: the target "
+                "or a router drops the packets, or has no route back to this node (a capture at each hop, "
+                "lab.capture(...), shows where they stop)")
 
     def __repr__(self) -> str:
         rtt = f" rtt avg {self.rtt_avg_ms:.3f} ms" if self.rtt_avg_ms is not None else ""
@@ -98,6 +110,11 @@ class PingResult:
         from netnb.view.render import bundle
 
         return bundle(self)
+
+    def __str__(self) -> str:
+        from netnb.view.render import bundle
+
+        return bundle(self)["text/plain"]
 
 
 @dataclass(frozen=True)

@@ -174,7 +174,8 @@ for path in sys.argv[1:]:
     nb = nbformat.read(path, as_version=4)
     try:
         NotebookClient(nb, timeout=180, kernel_name="python3").execute()
-        results[path] = {"status": "ok"}
+        stderr = [o["text"] for c in nb.cells for o in c.get("outputs", []) if o.get("name") == "stderr"]
+        results[path] = {"status": "ok", "stderr": stderr} if stderr else {"status": "ok"}
     except CellExecutionError as exc:
         cell = next(i for i, c in enumerate(nb.cells) if any(o.get("output_type") == "error" for o in c.get("outputs", [])))
         results[path] = {"status": "error", "ename": exc.ename, "evalue": exc.evalue, "cell": cell,

@@ -286,14 +286,19 @@ class AgentClient:
         threading.Thread(target=self._read_stderr, args=(err_read,), daemon=True).start()
         try:
             self.call("hello", wait=30)
-        except AgentError:
+            start = registry.process_start_time(self.process.pid) or 0
+            me = os.getpid()
+            record = registry.LabRecord(self.lab_name, self.lab_id, me, registry.process_start_time(me) or 0,
+                                        self.process.pid, start, os.getuid(), self.mode, time.time())
+            record.write()
+            self.record = record
+        except BaseException as exc:  # nothing may stay running: not the agent, not its lab
             self._reap()
+            if isinstance(exc, OSError):
+                raise AgentError(f"could not write the lab's ownership record ({exc.strerror}: "
+                                 f"{exc.filename}); the agent was stopped and nothing was built. "
+                                 "`netnb doctor` shows where records go") from exc
             raise
-        start = registry.process_start_time(self.process.pid) or 0
-        me = os.getpid()
-        self.record = registry.LabRecord(self.lab_name, self.lab_id, me, registry.process_start_time(me) or 0,
-                                         self.process.pid, start, os.getuid(), self.mode, time.time())
-        self.record.write()
 
     def _read_replies(self) -> None:
         assert self._sock is not None

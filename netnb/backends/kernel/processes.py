@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import selectors
 import shutil
 import signal
 import subprocess
@@ -39,6 +40,64 @@ def command_env() -> dict[str, str]:
 def argv_of(command: str | list[str]) -> list[str]:
     """A shell string runs under ``/bin/sh -c``; a list runs as it is."""
     return ["/bin/sh", "-c", command] if isinstance(command, str) else [str(a) for a in command]
+
+
+def _communicate(proc: subprocess.Popen[bytes], data: bytes | None, timeout: float | None) -> tuple[bytes, bytes]:
+    """Like ``Popen.communicate``, but done when the command itself exits, not when its pipes close: in
+    ``sleep 1000 & echo x`` the background job keeps stdout open, and a terminal would show the prompt
+    again at once. What the pipes hold when the command exits is read; the job goes on in the node.
+    (Hand-written because ``communicate`` waits for end-of-file on every pipe.)"""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    chunks: dict[int, list[bytes]] = {}
+    with selectors.DefaultSelector() as sel:
+        for pipe in (proc.stdout, proc.stderr):
+            if pipe is not None:
+                os.set_blocking(pipe.fileno(), False)
+                sel.register(pipe.fileno(), selectors.EVENT_READ)
+                chunks[pipe.fileno()] = []
+        pending = memoryview(data or b"")
+        if proc.stdin is not None:
+            if data:
+                os.set_blocking(proc.stdin.fileno(), False)
+                sel.register(proc.stdin.fileno(), selectors.EVENT_WRITE)
+            else:
+                proc.stdin.close()
+        exited = False
+        drained_by = 0.0
+        while sel.get_map():
+            if exited:
+                wait = 0.0  # drain only what is there now
+            elif deadline is None:
+                wait = 0.05
+            else:
+                wait = min(0.05, deadline - time.monotonic())
+                if wait <= 0:
+                    raise subprocess.TimeoutExpired(proc.args, timeout or 0)
+            events = sel.select(wait)
+            for key, _ in events:
+                fd = key.fd
+                if proc.stdin is not None and fd == proc.stdin.fileno():
+                    try:
+                        pending = pending[os.write(fd, pending):]
+                    except BrokenPipeError:
+                        pending = pending[:0]
+                    if not pending:
+                        sel.unregister(fd)
+                        proc.stdin.close()
+                    continue
+                block = os.read(fd, 65536)
+                if block:
+                    chunks[fd].append(block)
+                else:
+                    sel.unregister(fd)
+            if exited and (not events or time.monotonic() > drained_by):
+                break  # (a background job that writes without end must not hold us either)
+            if not exited and proc.poll() is not None:
+                exited = True
+                drained_by = time.monotonic() + 0.5
+    proc.wait()
+    parts = [b"".join(chunks.get(p.fileno(), [])) if p is not None else b"" for p in (proc.stdout, proc.stderr)]
+    return parts[0], parts[1]
 
 
 @dataclass
@@ -92,14 +151,18 @@ class Processes:
         except OSError as exc:
             raise NetnbError(f"cannot start {argv[0]!r} in node {node!r}: {exc.strerror}; is it installed?") from exc
         try:
-            out, err = proc.communicate(stdin.encode() if stdin is not None else None, timeout=timeout)
+            out, err = _communicate(proc, stdin.encode() if stdin is not None else None, timeout)
         except subprocess.TimeoutExpired:
             _kill_group(proc)
-            proc.communicate()
+            proc.wait()
             raise CommandTimeout(
                 f"{command!r} in node {node!r} did not finish within {timeout} s and was killed; "
                 f"pass timeout= for longer commands, or use popen() for servers"
             ) from None
+        finally:
+            for pipe in (proc.stdin, proc.stdout, proc.stderr):
+                if pipe is not None:
+                    pipe.close()
         return {"rc": proc.returncode, "stdout": out.decode(errors="replace"),
                 "stderr": err.decode(errors="replace"), "duration_s": time.monotonic() - start}
 
