@@ -319,16 +319,18 @@ class Lab:
 
     def stop(self) -> None:
         """Remove everything the lab built and stop its processes. Safe to call twice."""
+        if self._client is None:
+            return
+        for capture in list(self._captures):  # while the agent still answers: every frame it holds is kept
+            if capture.running:
+                try:
+                    capture.stop()
+                except NetnbError:  # what reached its spool is kept; the removal must go on
+                    pass
         client, self._client = self._client, None
         if client is None:
             return
         try:
-            for capture in list(self._captures):
-                if capture.running:
-                    try:
-                        capture.stop()
-                    except NetnbError:  # its frames so far are kept; the removal must go on
-                        pass
             for hook in self._stop_hooks:
                 try:
                     hook(self)

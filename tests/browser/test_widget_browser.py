@@ -31,6 +31,8 @@ CELLS = [
     "lab.start()\nw = lab.widget()\nw",
     "import time\ntime.sleep(1.0)\nfor _ in range(4):\n    a.ping(b, count=1)\n    time.sleep(0.3)\n"
     "print('pinged')",
+    "lab.draw()",                  # a picture, with no %matplotlib: its SVG shows
+    "a.run('ip -br addr')",         # command output as a terminal shows it
 ]
 
 
@@ -146,5 +148,15 @@ def _drive(page, base: str, token: str, shot, app: str) -> str:
     page.get_by_text("echo-request").first.wait_for(timeout=60_000)     # the table filled while capturing
     page.get_by_role("button", name="stop").click()
     page.get_by_text("stopped:").wait_for(timeout=30_000)
+    for i in (2, 3):
+        page.locator(".jp-Notebook .jp-Cell .jp-InputArea-editor").nth(i).click()
+        page.keyboard.press("Shift+Enter")
+    drawing = page.locator(".jp-Notebook .jp-Cell").nth(2).locator(".jp-RenderedSVG img, .jp-RenderedSVG svg, .jp-RenderedImage img")
+    drawing.first.wait_for(timeout=60_000)                              # the drawing, not "<Figure size ...>"
+    assert page.locator(".jp-Notebook .jp-Cell").nth(2).get_by_text("<Figure").count() == 0
+    terminal = page.locator(".jp-Notebook .jp-Cell").nth(3).locator("pre.netnb-term").first
+    terminal.wait_for(timeout=60_000)
+    font = page.evaluate("el => getComputedStyle(el).fontFamily", terminal.element_handle())
+    assert "mono" in font.lower(), font                                 # `ip -br addr` columns line up
     page.screenshot(path=str(shot), full_page=True)
     return page.locator(".widget-html-content", has_text="stopped:").first.inner_text()

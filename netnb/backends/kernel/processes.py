@@ -56,10 +56,12 @@ def _communicate(proc: subprocess.Popen[bytes], data: bytes | None, timeout: flo
                 sel.register(pipe.fileno(), selectors.EVENT_READ)
                 chunks[pipe.fileno()] = []
         pending = memoryview(data or b"")
+        stdin_fd = -1
         if proc.stdin is not None:
             if data:
-                os.set_blocking(proc.stdin.fileno(), False)
-                sel.register(proc.stdin.fileno(), selectors.EVENT_WRITE)
+                stdin_fd = proc.stdin.fileno()
+                os.set_blocking(stdin_fd, False)
+                sel.register(stdin_fd, selectors.EVENT_WRITE)
             else:
                 proc.stdin.close()
         exited = False
@@ -76,14 +78,16 @@ def _communicate(proc: subprocess.Popen[bytes], data: bytes | None, timeout: flo
             events = sel.select(wait)
             for key, _ in events:
                 fd = key.fd
-                if proc.stdin is not None and fd == proc.stdin.fileno():
+                if fd == stdin_fd:
                     try:
                         pending = pending[os.write(fd, pending):]
                     except BrokenPipeError:
                         pending = pending[:0]
                     if not pending:
                         sel.unregister(fd)
+                        assert proc.stdin is not None
                         proc.stdin.close()
+                        stdin_fd = -1
                     continue
                 block = os.read(fd, 65536)
                 if block:
