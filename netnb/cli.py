@@ -1,7 +1,8 @@
 """The ``netnb`` command: ``doctor`` (what this machine allows), ``clean`` (leftovers), ``demo`` (a first
 lab), ``run lab.yaml`` (a lab described in a file).
 
-Usage: ``netnb doctor``, ``netnb clean``, ``netnb demo``, ``netnb run lab.yaml [--plan|--ping|--hold]``.
+Usage: ``netnb doctor``, ``netnb clean``, ``netnb demo``, ``netnb run lab.yaml [--plan|--ping|--hold]``,
+``netnb schema`` (the JSON Schema of lab files).
 """
 
 from __future__ import annotations
@@ -192,6 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("doctor", help="what this machine allows (modes, tools, kernel features)")
     sub.add_parser("clean", help="remove labs whose notebook is gone (nothing else)")
     sub.add_parser("demo", help="build a three-PC lab, ping, show the MAC table, remove it")
+    sub.add_parser("schema", help="print the JSON Schema of lab files (for editors)")
     run_p = sub.add_parser("run", help="build a lab described in a YAML file (see netnb/labfile.py)")
     run_p.add_argument("file")
     run_p.add_argument("--plan", action="store_true", help="only print the plan (the ip commands)")
@@ -213,6 +215,13 @@ def main(argv: list[str] | None = None) -> int:
             return 1
     if args.command == "doctor":
         return doctor()
+    if args.command == "schema":
+        import json
+
+        from netnb.labfile import schema
+
+        print(json.dumps(schema(), indent=2))
+        return 0
     if args.command == "clean":
         lines = clean()
         print("\n".join(lines) if lines else "nothing to clean")

@@ -14,12 +14,25 @@
 'ip -n C route add default via 10.0.2.1'
 
 Format: ``name``; ``nodes`` maps a name to a kind (host, router, switch, hub) or to a mapping with
-``kind`` and, for switches, ``subnet``/``ageing``; ``links`` are ``[a, b]`` pairs or mappings with
+``kind`` and, for switches, ``subnet``/``ageing``/``stp``; ``links`` are ``[a, b]`` pairs or mappings with
 ``a``, ``b`` and the options of ``Lab.link`` (``ip``, ``ifname``, ``mtu``, ``subnet``); ``routes`` maps
-a node to a list of ``{dest, via, dev}``.
+a node to a list of ``{dest, via, dev}``; ``ipv6`` is true or false. The file's shape is checked against
+a JSON Schema (``netnb/labfile.schema.json``, :func:`schema`; editors that read ``# yaml-language-server:
+$schema=...`` use it while you type), its meaning by the model, and every problem comes with its line.
+
+Read strictly, where YAML 1.1 (PyYAML) is loose: a key written twice is an error (PyYAML keeps the last);
+``ipv6: 'no'`` is a string, not false; and a value YAML turned into something else than was written
+(``2221:22`` is the base-60 number 133282, ``no`` is false) is named with what to quote. The line
+tracking and duplicate-key check walk PyYAML's node tree by hand: PyYAML's loaders do neither.
 """
 
 from __future__ import annotations
+
+import json
+import os
+import re
+from functools import cache
+from typing import Any
 
 import yaml
 
@@ -27,78 +40,270 @@ from netnb.errors import TopologyError
 from netnb.lab import Lab
 from netnb.nodes import Host
 
-_KINDS = ("host", "router", "switch", "hub")
+_Path = tuple[Any, ...]
 
 
-def load_text(text: str) -> Lab:
-    """A Lab from YAML text; every problem of the file is reported together (TopologyError)."""
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise TopologyError([f"the lab file is not valid YAML: {exc}"]) from exc
-    if not isinstance(data, dict):
-        raise TopologyError(["the lab file must be a mapping with name, nodes, links (and routes)"])
-    problems: list[str] = []
-    unknown = set(data) - {"name", "nodes", "links", "routes", "ipv6"}
-    if unknown:
-        problems.append(f"unknown top-level keys {sorted(unknown)}; use name, nodes, links, routes, ipv6")
-    lab = Lab(str(data.get("name", "lab")), ipv6=bool(data.get("ipv6", False)))
-    for name, spec in (data.get("nodes") or {}).items():
-        kind, options = (spec, {}) if isinstance(spec, str) else ((spec or {}).get("kind", "host"), dict(spec or {}))
-        options.pop("kind", None)
-        if kind not in _KINDS:
-            problems.append(f"node {name!r}: kind {kind!r} is not one of {', '.join(_KINDS)}")
-            continue
-        try:
-            if kind in ("switch", "hub"):
-                if kind == "hub":
-                    lab.hub(str(name), options.pop("subnet", None))
-                else:
-                    lab.switch(str(name), options.pop("subnet", None), ageing=options.pop("ageing", None),
-                               stp=bool(options.pop("stp", False)))
-            else:
-                getattr(lab, kind)(str(name))
-        except TypeError as exc:
-            problems.append(f"node {name!r}: {exc}")
-            continue
-        if options:
-            problems.append(f"node {name!r}: unknown options {sorted(options)}")
-    for i, link in enumerate(data.get("links") or []):
-        where = f"link {i + 1}"
-        if isinstance(link, list) and len(link) == 2:
-            link = {"a": link[0], "b": link[1]}
-        if not isinstance(link, dict) or "a" not in link or "b" not in link:
-            problems.append(f"{where}: write [A, B] or {{a: A, b: B, ip: ...}}")
-            continue
-        options = {k: v for k, v in link.items() if k not in ("a", "b")}
-        bad = set(options) - {"ip", "ifname", "mtu", "subnet"}
-        if bad:
-            problems.append(f"{where}: unknown options {sorted(bad)}; use ip, ifname, mtu, subnet")
-            continue
-        for key in ("ip", "ifname"):
-            if isinstance(options.get(key), list):
-                options[key] = tuple(options[key])
-        lab.link(str(link["a"]), str(link["b"]), **options)
-    for name, routes in (data.get("routes") or {}).items():
-        node = lab.nodes.get(str(name))
-        if not isinstance(node, Host):
-            problems.append(f"routes: {name!r} is not a host or router of this lab")
-            continue
-        for r in routes or []:
-            if not isinstance(r, dict) or "dest" not in r:
-                problems.append(f"routes of {name!r}: write {{dest: default, via: 10.0.0.1}}")
-                continue
-            node.route(str(r["dest"]), via=r.get("via"), dev=r.get("dev"))
-    problems += lab.validate()
-    if problems:
-        raise TopologyError(problems)
-    return lab
+@cache
+def schema() -> dict[str, Any]:
+    """The JSON Schema of lab files (the file ``netnb/labfile.schema.json`` shipped with netnb)."""
+    with open(os.path.join(os.path.dirname(__file__), "labfile.schema.json"), encoding="utf-8") as f:
+        return dict(json.load(f))
 
 
 def load(path: str) -> Lab:
-    """A Lab from a YAML file."""
-    with open(path) as f:
-        return load_text(f.read())
+    """A Lab from a YAML file; every problem of the file, each with its line, in one TopologyError."""
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except FileNotFoundError:
+        raise TopologyError([f"{path}: no such file; give the path of a lab file (examples/routed.yaml)"]) from None
+    except IsADirectoryError:
+        raise TopologyError([f"{path}: is a folder; give the path of a lab file inside it"]) from None
+    except OSError as exc:
+        raise TopologyError([f"{path}: cannot be read ({exc.strerror})"]) from exc
+    return load_text(_decode(raw, path), source=path)
+
+
+def _decode(raw: bytes, path: str) -> str:
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")) or (len(raw) > 1 and (raw[0] == 0 or raw[1] == 0)):
+        raise TopologyError([f"{path}: saved as UTF-16; save it as UTF-8 (most editors: 'Save with encoding')"])
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise TopologyError([f"{path}:{line}: byte 0x{raw[exc.start]:02x} is not UTF-8; save the file as UTF-8"]) \
+            from None
+
+
+def load_text(text: str, source: str = "") -> Lab:
+    """A Lab from YAML text; every problem (shape, duplicate keys, meaning) reported together, with lines."""
+    where = _Where(source)
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        raise TopologyError([where.at(line, f"the lab file is not valid YAML: {getattr(exc, 'problem', exc)}")]) \
+            from exc
+    tree = _Tree(where)
+    data = tree.plain(root, ()) if root is not None else None
+    if not isinstance(data, dict):
+        raise TopologyError([where.at(1, "the lab file must be a mapping with name, nodes, links (and routes, ipv6)")])
+    problems = list(tree.problems)
+    bad: set[_Path] = set()
+    for error in _validator().iter_errors(data):
+        path = tuple(error.absolute_path)
+        if error.validator != "additionalProperties":  # unknown keys are reported, then left out
+            bad.add(path)
+        problems.append((tree.line(path), _explain(error, path, tree)))
+    lab, more = _build(data, tree, bad)
+    problems += more
+    if problems:
+        raise TopologyError([where.at(line, text) for line, text in sorted(problems, key=lambda p: p[0] or 0)])
+    return lab
+
+
+@cache
+def _validator() -> Any:
+    import jsonschema
+
+    return jsonschema.Draft202012Validator(schema())
+
+
+class _Where:
+    """Formats a problem with its place: ``lab.yaml:12: ...`` for a file, ``line 12: ...`` for text."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def at(self, line: int | None, text: str) -> str:
+        if line is None:
+            return f"{self.source}: {text}" if self.source else text
+        return f"{self.source}:{line}: {text}" if self.source else f"line {line}: {text}"
+
+
+class _Tree:
+    """PyYAML's node tree as plain data, remembering each value's line and how it was written."""
+
+    def __init__(self, where: _Where) -> None:
+        self.where = where
+        self.lines: dict[_Path, int] = {}
+        self.written: dict[_Path, str] = {}
+        self.problems: list[tuple[int | None, str]] = []
+        self._scalars = yaml.constructor.SafeConstructor()
+
+    def line(self, path: _Path) -> int | None:
+        while path not in self.lines and path:
+            path = path[:-1]
+        return self.lines.get(path)
+
+    def plain(self, node: yaml.Node, path: _Path) -> Any:
+        self.lines[path] = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            out: dict[Any, Any] = {}
+            first: dict[Any, int] = {}
+            for key_node, value_node in node.value:
+                key = self.plain(key_node, (*path, "<key>"))
+                if not isinstance(key, (str, int, float, bool)) and key is not None:
+                    self.problems.append((key_node.start_mark.line + 1, f"{_name(path)}: a key must be a plain name"))
+                    continue
+                line = key_node.start_mark.line + 1
+                if key in out:
+                    self.problems.append((line, f"{_name(path)}: {key!r} is written twice (first on line "
+                                                f"{first[key]}); keep one"))
+                    continue
+                first[key] = line
+                out[key] = self.plain(value_node, (*path, key))
+                self.lines[(*path, key)] = line
+            return out
+        if isinstance(node, yaml.SequenceNode):
+            return [self.plain(item, (*path, i)) for i, item in enumerate(node.value)]
+        value = self._scalars.construct_object(node)
+        if node.tag != "tag:yaml.org,2002:str" and node.style is None:
+            self.written[path] = str(node.value)  # a plain scalar YAML made into a number, bool or null
+        return value
+
+
+def _name(path: _Path) -> str:
+    """How a problem names a place in the file: ``node 'R'``, ``link 3: ip``, ``route 1 of 'B'``."""
+    if not path:
+        return "the file"
+    head, rest = path[0], path[1:]
+    if head == "nodes" and rest:
+        text, rest = f"node {rest[0]!r}", rest[1:]
+    elif head == "links" and rest and isinstance(rest[0], int):
+        text, rest = f"link {rest[0] + 1}", rest[1:]
+    elif head == "routes" and len(rest) >= 2 and isinstance(rest[1], int):
+        text, rest = f"route {rest[1] + 1} of {rest[0]!r}", rest[2:]
+    elif head == "routes" and rest:
+        text, rest = f"routes of {rest[0]!r}", rest[1:]
+    else:
+        text = str(head)
+    for part in rest:
+        text += f" end {part + 1}" if isinstance(part, int) else f": {part}"
+    return text
+
+
+_TYPE_WORDS = {"string": "text", "boolean": "true or false", "integer": "a whole number", "number": "a number",
+               "object": "a mapping (key: value)", "array": "a list", "null": "nothing (null)"}
+
+
+def _explain(error: Any, path: _Path, tree: _Tree) -> str:
+    """One jsonschema error as a sentence that says what to write instead."""
+    where, value, rule = _name(path), error.instance, error.validator
+    if rule == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        extra = sorted(str(k) for k in value if k not in allowed) if isinstance(value, dict) else []
+        return f"{where}: unknown key{'s' if len(extra) > 1 else ''} {', '.join(map(repr, extra))}; " \
+               f"use {', '.join(allowed)}"
+    if rule == "enum":
+        written = tree.written.get(path)
+        also = f" (YAML read `{written}` as {value!r}: put it in quotes)" if written is not None else ""
+        return f"{where}: {value!r} is not one of {', '.join(map(str, error.validator_value))}{also}"
+    if rule == "type":
+        expected = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
+        want = " or ".join(_TYPE_WORDS.get(str(t), str(t)) for t in expected)
+        written = tree.written.get(path)
+        if written is not None and "string" in expected:
+            return f"{where}: YAML read `{written}` as {value!r}, not as text; put it in quotes: '{written}'"
+        if path and path[0] == "nodes" and len(path) == 2:
+            also = f" (YAML read `{written}` as {value!r}: put it in quotes)" if written is not None else ""
+            return f"{where}: write a kind (host, router, switch, hub) or {{kind: switch, subnet: ...}}, " \
+                   f"not {value!r}{also}"
+        if path and path[0] == "links" and len(path) == 2:
+            return f"{where}: write [A, B] or {{a: A, b: B, ip: ...}}, not {value!r}"
+        if path and path[0] == "routes" and len(path) == 2:
+            return f"{where}: write a list of routes, e.g. [{{dest: default, via: 10.0.0.1}}], not {value!r}"
+        if path and path[0] == "routes" and len(path) == 3:
+            return f"{where}: write a route as {{dest: default, via: 10.0.0.1}}, not {value!r}"
+        return f"{where}: {value!r} is {_kind_of(value)}; write {want}"
+    if rule == "required":
+        missing = re.findall(r"'([^']+)' is a required property", error.message)
+        return f"{where}: missing {', '.join(missing) or error.message}"
+    if rule in ("minItems", "maxItems") and len(path) == 2 and path[0] == "links":
+        return f"{where}: a link joins two nodes: write [A, B], not {len(value)} names"
+    if rule in ("minItems", "maxItems"):
+        return f"{where}: give one value or a pair [a-side, b-side], not {len(value)} values"
+    if rule == "pattern" and path == ("name",):
+        return f"name {value!r}: use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"
+    if rule == "minProperties":
+        return f"{where}: name at least one node, e.g. {{A: host, B: host}}"
+    return f"{where}: {error.message}"
+
+
+def _kind_of(value: Any) -> str:
+    for python, word in ((bool, "true/false"), (int, "a number"), (float, "a number"), (str, "text"),
+                         (list, "a list"), (dict, "a mapping"), (type(None), "empty")):
+        if isinstance(value, python):
+            return word
+    return type(value).__name__
+
+
+def _build(data: dict[str, Any], tree: _Tree, bad: set[_Path]) -> tuple[Lab, list[tuple[int | None, str]]]:
+    """The lab from the parts of the file whose shape is right; the model's problems, with their lines.
+
+    Parts whose shape is wrong were reported already; what refers to them is left out rather than
+    reported again (a node of an unknown kind is not also "missing" from every link to it).
+    """
+    def broken(*path: Any) -> bool:
+        """A problem was reported at ``path``, above it, or (for one node, link or route) inside it."""
+        return any(path[:len(b)] == b or (len(path) >= 2 and b[:len(path)] == path) for b in bad)
+
+    lab = Lab(data.get("name", "lab") if not broken("name") else "lab",
+              ipv6=data.get("ipv6") is True)
+    def part(key: str, kind: type) -> Any:
+        value = data.get(key)
+        return value if isinstance(value, kind) else kind()
+
+    nodes: dict[Any, Any] = part("nodes", dict)
+    skipped = {name for name in nodes if broken("nodes", name)}
+    node_lines: dict[str, int | None] = {}
+    for name, spec in nodes.items():
+        if name in skipped:
+            continue
+        kind, options = (spec, {}) if isinstance(spec, str) else (spec["kind"], spec)
+        node_lines[str(name)] = tree.line(("nodes", name))
+        if kind in ("switch", "hub"):
+            if kind == "hub":
+                lab.hub(str(name), options.get("subnet"))
+            else:
+                lab.switch(str(name), options.get("subnet"), ageing=options.get("ageing"),
+                           stp=options.get("stp") is True)
+        else:
+            getattr(lab, kind)(str(name))
+    links: list[Any] = part("links", list) if not broken("links") else []
+    for i, link in enumerate(links):
+        if broken("links", i):
+            continue
+        link = {"a": link[0], "b": link[1]} if isinstance(link, list) else link
+        if {link["a"], link["b"]} & skipped:
+            continue
+        options = {k: tuple(v) if isinstance(v, list) else v for k, v in link.items()
+                   if k in ("ip", "ifname", "mtu", "subnet")}
+        spec = lab.link(link["a"], link["b"], **options)
+        spec.origin = f"line {tree.line(('links', i))}: link {i + 1}"
+    routes: dict[Any, Any] = part("routes", dict)
+    problems: list[tuple[int | None, str]] = []
+    for name, entries in routes.items():
+        if broken("routes", name) or name in skipped:
+            continue
+        node = lab.nodes.get(str(name))
+        if not isinstance(node, Host):
+            what = "no node of this lab" if node is None else f"a {node.kind.value}, which has no routes"
+            problems.append((tree.line(("routes", name)), f"routes of {name!r}: {name!r} is {what}"))
+            continue
+        for j, r in enumerate(entries):
+            node.route(r["dest"], via=r.get("via"), dev=r.get("dev"))
+            node.spec.routes[-1].origin = f"line {tree.line(('routes', name, j))}"
+    for text in lab.validate():
+        line = None
+        named = re.match(r"(?:node|switch|hub|host|router) '([^']+)'", text)
+        if named and named.group(1) in node_lines:
+            line = node_lines[named.group(1)]
+        elif (found := re.match(r"line (\d+): (.*)", text, re.S)):
+            line, text = int(found.group(1)), found.group(2)
+        problems.append((line, text))
+    return lab, problems
 
 
 def ping_matrix(lab: Lab) -> list[list[str]]:

@@ -356,7 +356,7 @@ def resolve(topo: Topology) -> ResolvedLab:
     pairs: list[tuple[_End, _End, LinkSpec, str, IPv4Network | None]] = []
     ends_by_node: dict[str, list[_End]] = {}
     for i, link in enumerate(topo.links):
-        where = f"link {i + 1} ({link.a}–{link.b})"
+        where = f"{link.origin or f'link {i + 1}'} ({link.a}–{link.b})"
         missing = [n for n in (link.a, link.b) if n not in nodes]
         for n in missing:
             problems.add(f"{where}: there is no node {n!r} in this lab; create it first (lab.host/lab.switch/...)")
@@ -605,7 +605,7 @@ def _resolve_routes(
             d.name for d in (inner or {}).get(node.name, [])}
         seen: set[IPv4Network] = set()
         for r in node.routes:
-            where = f"node {node.name!r}: route {r.dest!r}"
+            where = (f"{r.origin}: " if r.origin else "") + f"node {node.name!r}: route {r.dest!r}"
             dest_text = "0.0.0.0/0" if r.dest == "default" else r.dest
             try:
                 dest = ipaddress.ip_network(dest_text, strict=True)

@@ -45,6 +45,8 @@ class RouteSpec:
     dest: str
     via: str | None = None
     dev: str | None = None
+    #: Where it was written, put before its problems (a lab file's ``line 12``); empty for code.
+    origin: str = ""
 
 
 @dataclass
@@ -114,6 +116,8 @@ class LinkSpec:
     ifname: str | tuple[str | None, str | None] | None = None
     mtu: int | None = None
     subnet: str | None = None
+    #: How its problems name it (a lab file's ``line 12: link 4``); empty: ``link N`` by its place.
+    origin: str = ""
 
 
 @dataclass

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import glob
+import os
+
 import pytest
+import yaml
 
 from netnb.errors import TopologyError
 from netnb.labfile import load_text
 
 from ..labs import three_pcs
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def test_file_and_code_give_the_same_plan():
@@ -56,3 +62,94 @@ routes:
 def test_not_yaml_at_all():
     with pytest.raises(TopologyError, match="not valid YAML"):
         load_text("nodes: [unclosed")
+
+
+def problems_of(text: str, source: str = "") -> list[str]:
+    with pytest.raises(TopologyError) as info:
+        load_text(text, source=source)
+    return info.value.problems
+
+
+def test_strings_are_not_booleans():
+    got = problems_of("name: x\nipv6: 'no'\nnodes:\n  sw: {kind: switch, stp: 'false'}\n  A: host\n")
+    assert got == ["line 2: ipv6: 'no' is text; write true or false",
+                   "line 4: node 'sw': stp: 'false' is text; write true or false"]
+    lab = load_text("name: x\nipv6: false\nnodes:\n  sw: {kind: switch, stp: false}\n")
+    assert lab.topology.ipv6 is False and lab.topology.node("sw").stp is False
+
+
+def test_a_key_written_twice_is_an_error_with_both_lines():
+    assert problems_of("name: x\nnodes:\n  A: host\n  A: switch\n") == [
+        "line 4: nodes: 'A' is written twice (first on line 3); keep one"]
+
+
+def test_shapes_give_one_problem_each_with_the_files_own_numbers():
+    assert problems_of("name: x\nnodes: [A, B]\n") == [
+        "line 2: nodes: ['A', 'B'] is a list; write a mapping (key: value)"]
+    assert problems_of('name: x\nnodes: {A: host}\nroutes: {A: "default via 10.0.0.1"}\n') == [
+        "line 3: routes of 'A': write a list of routes, e.g. [{dest: default, via: 10.0.0.1}], "
+        "not 'default via 10.0.0.1'"]
+    got = problems_of("name: x\nnodes: {A: host, B: host, C: host}\nlinks:\n  - [A]\n  - {a: A, b: Z}\n"
+                      "  - {a: B, b: C, ip: [10.0.0.1/24, 10.0.0.2/24, x]}\n  - {a: A, b: B, mtu: 10}\n")
+    assert got == ["line 4: link 1: a link joins two nodes: write [A, B], not 1 names",
+                   "line 5: link 2 (A–Z): there is no node 'Z' in this lab; create it first "
+                   "(lab.host/lab.switch/...)",
+                   "line 6: link 3: ip: give one value or a pair [a-side, b-side], not 3 values",
+                   "line 7: link 4: mtu: 10 is less than the minimum of 68"]
+
+
+def test_an_unknown_kind_does_not_cascade_into_missing_nodes():
+    assert problems_of("name: x\nnodes: {r1: roter, B: host}\nlinks:\n  - [r1, B]\n") == [
+        "line 2: node 'r1': 'roter' is not one of host, router, switch, hub"]
+
+
+def test_yaml_1_1_surprises_are_named_with_what_to_quote():
+    assert problems_of("name: x\nnodes: {A: host, B: host}\nlinks:\n  - {a: A, b: B, ifname: [2221:22, eth1]}\n") == [
+        "line 4: link 1: ifname end 1: YAML read `2221:22` as 133282, not as text; put it in quotes: '2221:22'"]
+    assert problems_of("name: x\nnodes: {A: no}\n") == [
+        "line 2: node 'A': write a kind (host, router, switch, hub) or {kind: switch, subnet: ...}, not False "
+        "(YAML read `no` as False: put it in quotes)"]
+
+
+def test_meaning_problems_carry_the_line_of_what_they_are_about():
+    got = problems_of("name: x\nnodes:\n  A: host\n  B: host\nlinks:\n  - {a: A, b: B, ip: [10.0.0.1/24, 10.0.0.2/24]}\n"
+                      "routes:\n  A: [{dest: default, via: 10.9.9.9}]\n", source="lab.yaml")
+    assert len(got) == 1 and got[0].startswith("lab.yaml:8: node 'A': route 'default': the gateway 10.9.9.9")
+
+
+@pytest.mark.parametrize("content, words", [
+    (None, "no such file"),
+    ("dir", "is a folder"),
+    ("name: x\nnodes: {A: host}\n".encode("utf-16"), "saved as UTF-16; save it as UTF-8"),
+    (b"name: caf\xe9\nnodes: {A: host}\n", ":1: byte 0xe9 is not UTF-8"),
+])
+def test_files_that_cannot_be_read_say_why(tmp_path, content, words):
+    from netnb.labfile import load
+
+    path = tmp_path / "lab.yaml"
+    if content == "dir":
+        path.mkdir()
+    elif content is not None:
+        path.write_bytes(content)
+    with pytest.raises(TopologyError, match=words):
+        load(str(path))
+
+
+def test_the_schema_is_published_valid_and_names_every_key():
+    import json
+    import subprocess
+    import sys
+
+    import jsonschema
+
+    from netnb.labfile import schema
+
+    jsonschema.Draft202012Validator.check_schema(schema())
+    assert set(schema()["properties"]) == {"name", "ipv6", "nodes", "links", "routes"}
+    netnb = os.path.join(os.path.dirname(sys.executable), "netnb")
+    printed = subprocess.run([netnb, "schema"], capture_output=True, text=True, check=True).stdout
+    assert json.loads(printed) == schema()
+    for example in glob.glob(os.path.join(REPO, "examples", "*.yaml")):
+        with open(example) as f:
+            assert f.readline().startswith("# yaml-language-server: $schema=../netnb/labfile.schema.json")
+        jsonschema.validate(yaml.safe_load(open(example)), schema())

@@ -335,8 +335,7 @@ class Dataplane:
                         # needs a port with carrier: TAP ports get one when their VM opens them (and
                         # starting a VM waits for readiness again).
                         continue
-                    if not flags & _IFF_RUNNING and _driver(sock, name) != "tun":
-                        # (a TAP made by hand, e.g. `ip tuntap add`, has a carrier only once opened)
+                    if not flags & _IFF_RUNNING and not _unplugged(sock, name):
                         out.append(f"{ns.name}:{name}")
         if not out and any(ns.bridges.values()):
             out.extend(self._stp_ports_not_forwarding(ns))
@@ -487,14 +486,27 @@ def _ioctl_flags(sock: socket.socket, name: str) -> int:
     return int(struct.unpack("16sH14x", res)[1])
 
 
-def _driver(sock: socket.socket, name: str) -> str:
-    """The device's driver (``tun``, ``veth``, ``bridge``...) by the ETHTOOL_GDRVINFO ioctl."""
-    info = ctypes.create_string_buffer(struct.pack("I", 3) + bytes(192))  # struct ethtool_drvinfo, cmd 3
+def _ethtool(sock: socket.socket, name: str, request: bytes) -> bytes | None:
+    """One SIOCETHTOOL request (its struct, command first); the struct as the kernel filled it, or None."""
+    buf = ctypes.create_string_buffer(request, len(request))
     try:
-        fcntl.ioctl(sock, 0x8946, struct.pack("16sP8x", name.encode(), ctypes.addressof(info)))  # SIOCETHTOOL
+        fcntl.ioctl(sock, 0x8946, struct.pack("16sP8x", name.encode(), ctypes.addressof(buf)))
     except OSError:
-        return ""
-    return info.raw[4:36].split(b"\0", 1)[0].decode()
+        return None
+    return buf.raw
+
+
+def _unplugged(sock: socket.socket, name: str) -> bool:
+    """A veth whose other end is down, or a TAP nobody opened: no carrier, and waiting will not bring one
+    (a broken cable in an exercise, ``ip tuntap add`` by hand). A veth gets its carrier at once when both
+    ends are up, so a link that is merely not activated yet still has one. Bridges are not judged here:
+    theirs follows their ports' activation."""
+    info = _ethtool(sock, name, struct.pack("I", 3) + bytes(192))  # ETHTOOL_GDRVINFO: struct ethtool_drvinfo
+    driver = info[4:36].split(b"\0", 1)[0].decode() if info else ""
+    if driver not in ("veth", "tun"):
+        return False
+    link = _ethtool(sock, name, struct.pack("II", 0xA, 0))  # ETHTOOL_GLINK: struct ethtool_value
+    return link is not None and struct.unpack("II", link)[1] == 0
 
 
 def _has_ipv4(sock: socket.socket, name: str) -> bool:
