@@ -1,6 +1,7 @@
 """Capture without loss: a sender in node A offers UDP to node B at increasing rates; netnb and
 `tcpdump -w` capture the same stream at B's interface in the same run. Prints offered, captured and
-dropped for both, then how long a 10,000-packet capture takes to open as a table.
+dropped for both, then how long a 10,000-packet capture takes to open as a table, then what opening a
+capture at 1, 8 and 32 points costs (start time, kernel memory) beside as many tcpdump processes.
 
     .venv/bin/python bench/capture.py [rate ...]       (default 10000 50000 100000 200000 pkt/s)
 """
@@ -80,6 +81,40 @@ def table_open_time(lab: netnb.Lab, packets: int = 10_000) -> tuple[int, float, 
     return len(cap), t1 - t0, t2 - t1
 
 
+def mem_available_kib() -> int:
+    with open("/proc/meminfo") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("MemAvailable:"))
+
+
+def opening_cost(points: int) -> tuple[float, float, float, float]:
+    """Start time (s) and kernel memory held (MiB) by a netnb capture at ``points`` switch ports, and by
+    as many `tcpdump -w` processes (one per port, its default buffer) in the same run."""
+    lab = netnb.Lab("bench-points")
+    sw = lab.switch("sw", subnet="10.1.0.0/24")
+    hosts = [lab.host(f"h{i}") for i in range(points)]
+    for h in hosts:
+        lab.link(h, sw)
+    with lab:
+        before = mem_available_kib()
+        t0 = time.perf_counter()
+        cap = lab.capture(*[f"sw:{h.name}-eth0" for h in hosts]).start()
+        took = time.perf_counter() - t0
+        held = (before - mem_available_kib()) / 1024
+        cap.stop()
+        before = mem_available_kib()
+        t0 = time.perf_counter()
+        dumps = [sw.popen(["tcpdump", "-n", "-q", "-i", f"{h.name}-eth0", "-w", "/dev/null"]) for h in hosts]
+        for d in dumps:
+            deadline = time.monotonic() + 10
+            while "listening on" not in d.output() and time.monotonic() < deadline:
+                time.sleep(0.002)  # polling its output for the line it prints once its ring is up
+        td_took = time.perf_counter() - t0
+        td_held = (before - mem_available_kib()) / 1024
+        for d in dumps:
+            d.stop()
+    return took, held, td_took, td_held
+
+
 def main(rates: list[int]) -> None:
     lab = netnb.Lab("bench-capture")
     sw = lab.switch("sw", subnet="10.0.0.0/24")
@@ -95,6 +130,12 @@ def main(rates: list[int]) -> None:
             print(f"{rate:>8} {offered:>9} {nb:>9} {nb_drop:>8} {td:>9} {td_drop:>8}  {verdict}", flush=True)
         n, stop_s, repr_s = table_open_time(lab)
         print(f"\n{n} captured packets: stop() {stop_s:.3f} s, table repr {repr_s:.3f} s (target: repr < 1 s)")
+    print("\nopening a capture at N switch ports: start time and kernel memory held (MemAvailable drop), "
+          "beside N `tcpdump -w` processes\n(target: 32 points start in < 1 s and hold < 256 MiB)")
+    print(f"{'points':>6} {'netnb start':>12} {'netnb MiB':>10} {'tcpdump start':>14} {'tcpdump MiB':>12}")
+    for points in (1, 8, 32):
+        took, held, td_took, td_held = opening_cost(points)
+        print(f"{points:>6} {took:>11.3f}s {held:>10.0f} {td_took:>13.3f}s {td_held:>12.0f}", flush=True)
 
 
 if __name__ == "__main__":

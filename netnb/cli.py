@@ -30,7 +30,8 @@ def clean() -> list[str]:
     """Remove what labs of this user left behind: only labs whose owner process is gone.
 
     An agent is stopped only if its pid *and* start time match its record and it still runs netnb's
-    agent; everything else on the machine is left alone. Returns one line per thing removed.
+    agent; a lab folder is removed only if it is this user's (checked without following links) and its
+    owner process is gone. Everything else on the machine is left alone. Returns one line per thing removed.
     """
     removed = []
     for rec in registry.read_records():
@@ -45,7 +46,12 @@ def clean() -> list[str]:
             removed.append(f"stopped agent pid {rec.agent_pid} of {what}")
         else:
             removed.append(f"removed the record of {what} (nothing of it was still running)")
+        if rec.folder and registry.remove_lab_folder(rec.folder):
+            removed.append(f"removed the folder {rec.folder} of {what}")
         rec.remove()
+    for folder in registry.orphan_lab_folders():  # a crash before its record was written
+        if registry.remove_lab_folder(folder):
+            removed.append(f"removed the folder {folder} (its notebook is gone)")
     return removed
 
 
@@ -68,11 +74,31 @@ def _sudo_state() -> str:
     import shutil
     import subprocess
 
+    from netnb.backends.kernel.client import spawner_command
+
     if shutil.which("sudo") is None:
         return "no (sudo is not installed)"
-    command = [sys.executable, "-m", "netnb.backends.kernel.spawner"]
+    command = spawner_command(sudo=True)
     ok = subprocess.run(["sudo", "-n", "-l", *command], capture_output=True, check=False).returncode == 0
-    return "yes" if ok else f"no (add a NOPASSWD sudo rule for: {' '.join(command)})"
+    state = "yes" if ok else f"no (add a NOPASSWD sudo rule for exactly: {' '.join(command)})"
+    writable = _writable_by_user()
+    if writable and os.geteuid() != 0:
+        state += (f"\n            WARNING: you can write {writable}, which that root process loads: with the rule, "
+                  "you (and anything running as you) can become root. Point the rule at a root-owned "
+                  "installation (e.g. /opt/netnb/.venv, made by root)")
+    return state
+
+
+def _writable_by_user() -> str:
+    """A file or folder of this interpreter's installation of netnb that this user may change, or ''."""
+    import site
+    import sysconfig
+
+    import netnb
+
+    places = [os.path.dirname(netnb.__file__), sysconfig.get_path("purelib"), *site.getsitepackages(),
+              os.path.realpath(sys.executable)]
+    return next((p for p in dict.fromkeys(places) if os.path.exists(p) and os.access(p, os.W_OK)), "")
 
 
 def doctor() -> int:
@@ -96,7 +122,8 @@ def doctor() -> int:
     tap_reason = tap_refusal(False)
     print(f"  rootless  {'yes' if userns_allowed() else 'no (unprivileged user namespaces are disabled)'}"
           + f"  (VMs: {'yes' if not tap_reason else 'no, ' + tap_reason})")
-    print(f"  sudo      {_sudo_state()}  (opt-in: Lab(..., mode='sudo'); root-equivalent)")
+    print(f"  sudo      {_sudo_state()}  (opt-in: Lab(..., mode='sudo'); root-equivalent: every command a "
+          "lab runs is root on this machine)")
     print(f"  default   {default_mode()}")
     ok = True
     print("\ntools:")

@@ -27,7 +27,7 @@ from netnb.backends.kernel.client import AgentClient
 from html import escape as html_escape
 
 from netnb.environment import tap_refusal
-from netnb.errors import LabStateError, NetnbError, NotFoundError, PrivilegeError, TopologyError, UsageError
+from netnb.errors import AgentError, LabStateError, NetnbError, NotFoundError, PrivilegeError, TopologyError, UsageError
 from netnb.machines import Internet, Vm
 from netnb.model import LinkSpec, NodeKind, NodeSpec, ResolvedLab, Topology, resolve
 from netnb.model.firewall import Rule
@@ -57,9 +57,15 @@ class Lab:
     True
     """
 
-    def __init__(self, name: str, *, ipv6: bool = False, mode: str | None = None) -> None:
+    def __init__(self, name: str, *, ipv6: bool = False, mode: str | None = None,
+                 capture_memory: int = 256) -> None:
+        if isinstance(capture_memory, bool) or not isinstance(capture_memory, int) or capture_memory < 2:
+            raise UsageError(f"capture_memory is the MiB of kernel memory this lab's captures may pin together "
+                             f"(2 or more), not {capture_memory!r}")
         self.topology = Topology(name, ipv6=ipv6)
         self.mode = mode
+        #: MiB of kernel ring memory the lab's running captures may pin together (see ``capture()``).
+        self.capture_memory = capture_memory
         self._handles: dict[str, Node] = {}
         self._client: AgentClient | None = None
         self._finalizer: weakref.finalize | None = None
@@ -336,7 +342,10 @@ class Lab:
                     pass
             assert self._plan is not None
             undo = teardown_of([*self._plan.operations, *self._live_ops])
-            client.call("teardown", {"ops": [op.to_dict() for op in undo]}, wait=None)
+            try:
+                client.call("teardown", {"ops": [op.to_dict() for op in undo]}, wait=None)
+            except AgentError:
+                pass  # the agent died before: the kernel removed the whole lab with it
         finally:
             client.close()
             if self._finalizer is not None:
@@ -371,7 +380,10 @@ class Lab:
         """A capture at any number of points: nodes (all their interfaces), ``"node:ifname"``, links.
 
         Use it with ``with`` or call start()/stop(); ``filter`` is a tcpdump-style expression applied
-        in the kernel.
+        in the kernel. Each point records into a ring of kernel memory, pinned while it runs: 64 MiB for
+        one point, a share of 128 MiB for many (32 points: 4 MiB each); the lab's running captures
+        together stay within ``Lab(capture_memory=256)`` MiB, and a capture that would not fit is
+        refused with what to do.
         """
         from netnb.capture.capture import Capture
 
@@ -381,9 +393,23 @@ class Lab:
         self._captures.add(capture)  # stop() ends it first, keeping every frame it recorded
         return capture
 
+    @property
+    def captures(self) -> list[Capture]:
+        """The captures made with :meth:`capture` that still exist (running or not)."""
+        return list(self._captures)
+
     def namespace_inodes(self) -> dict[str, int]:
         """The inode of each node's network namespace (to find the lab with ``lsns`` or prove it gone)."""
         return self._agent().call("inodes", wait=30)
+
+    @property
+    def folder(self) -> str:
+        """A private folder (mode 0700) for this lab's files while it runs (web roots, sockets, spools);
+        removed with everything in it when the lab stops, or when the notebook process ends.
+
+        >>> # open(os.path.join(lab.folder, "index.html"), "w")
+        """
+        return self._agent().folder
 
     @property
     def agent_pid(self) -> int | None:

@@ -32,7 +32,7 @@ class Vm:
     def _boot(self, lab: Lab) -> None:
         import tempfile
 
-        folder = tempfile.mkdtemp(prefix=f"netnb-vm-{self.name}-")
+        folder = tempfile.mkdtemp(prefix=f"vm-{self.name}-", dir=lab.folder)
         self._control = os.path.join(folder, "control")
         argv = [sys.executable, "-m", "netnb.vm", "--tap", self.tap, "--mac", self.mac, "--ip", self.ip,
                 "--control", self._control] + (["--gateway", self.gateway] if self.gateway else [])
@@ -50,13 +50,19 @@ class Vm:
         import tempfile
 
         with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
-            reply_path = os.path.join(tempfile.mkdtemp(prefix="netnb-vmc-"), "r")
-            sock.bind(reply_path)
-            sock.settimeout(wait)
-            sock.sendto(json.dumps(request).encode(), self._control)
-            data = sock.recv(65535)
-            os.unlink(reply_path)
-            os.rmdir(os.path.dirname(reply_path))
+            reply_path = os.path.join(tempfile.mkdtemp(prefix="reply-", dir=os.path.dirname(self._control)), "r")
+            try:
+                sock.bind(reply_path)
+                sock.settimeout(wait)
+                sock.sendto(json.dumps(request).encode(), self._control)
+                data = sock.recv(65535)
+            except OSError as exc:
+                raise NetnbError(f"VM {self.name} did not answer ({exc}); its guest said: "
+                                 f"{self.process.output()[-300:] if self.process else ''}") from exc
+            finally:
+                if os.path.exists(reply_path):
+                    os.unlink(reply_path)
+                os.rmdir(os.path.dirname(reply_path))
         return json.loads(data)
 
     @property
@@ -139,8 +145,7 @@ class Internet:
     def _serve(self, lab: Lab) -> None:
         import tempfile
 
-        root = tempfile.mkdtemp(prefix="netnb-www-")
-        os.chmod(root, 0o755)
+        root = tempfile.mkdtemp(prefix="www-", dir=lab.folder)
         with open(os.path.join(root, "index.html"), "w") as f:
             f.write(self.PAGE)
         self.server = self.web.popen(["python3", "-m", "http.server", "80", "--bind", self.ip, "--directory", root])

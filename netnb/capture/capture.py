@@ -69,12 +69,32 @@ def resolve_points(lab: Lab, targets: Sequence[Any]) -> list[CapturePoint]:
     return points
 
 
+#: Ring memory per point: a capture of one point gets the most (lossless at ~190k packets/s here), a
+#: capture of many shares CAPTURE_TOTAL_MIB, none gets less than MIN_RING_MIB. The kernel pins it while
+#: the capture runs, so a lab's running captures together stay within ``Lab(capture_memory=...)``.
+MAX_RING_MIB, MIN_RING_MIB, CAPTURE_TOTAL_MIB = 64, 2, 128
+
+
+def ring_size(points: int, left_mib: int) -> int:
+    """MiB of ring per point for a capture of ``points`` points, with ``left_mib`` of the lab's budget
+    left; 0 when even the smallest rings do not fit.
+
+    >>> ring_size(1, 256), ring_size(8, 256), ring_size(32, 256), ring_size(32, 40)
+    (64, 16, 4, 0)
+    """
+    each = min(MAX_RING_MIB, CAPTURE_TOTAL_MIB // max(points, 1), left_mib // max(points, 1))
+    return each if each >= MIN_RING_MIB else 0
+
+
 class Capture(Packets):
     """Frames recorded at points of a running lab. ``with`` starts and stops it; so do start()/stop()."""
 
     def __init__(self, lab: Lab, targets: Sequence[Any], filter: str | None = None, *,
-                 remember_owners: bool = True) -> None:
+                 remember_owners: bool = True, ring_mib: int | None = None) -> None:
         self.lab = lab
+        #: Ring memory per point (MiB): decided at start() from the points and the lab's budget if None.
+        self.ring_mib = ring_mib
+        self.pinned_mib = 0  # what the kernel holds for it while it runs
         self.remember_owners = remember_owners  # read who owns each MAC at stop, for a ladder drawn later
         self.targets = list(targets)
         self.expression = filter
@@ -96,7 +116,18 @@ class Capture(Packets):
         agent = self.lab._agent()
         points = resolve_points(self.lab, self.targets)
         code = BpfProgram(self.expression).instructions if self.expression else None
-        self._dir = tempfile.mkdtemp(prefix="netnb-capture-")
+        ring = self.ring_mib
+        if ring is None:
+            in_use = sum(c.pinned_mib for c in self.lab.captures if c.running)
+            ring = ring_size(len(points), self.lab.capture_memory - in_use)
+            if not ring:
+                raise NetnbError(
+                    f"a capture at {plural(len(points), 'point')} needs at least "
+                    f"{len(points) * MIN_RING_MIB} MiB of kernel memory for its rings, and lab "
+                    f"{self.lab.name!r} has {self.lab.capture_memory - in_use} MiB of its capture budget left "
+                    f"(running captures hold {in_use} MiB of {self.lab.capture_memory}): stop one, capture at "
+                    f"fewer points, or give the lab more with Lab(..., capture_memory=MiB)")
+        self._dir = tempfile.mkdtemp(prefix="capture-", dir=self.lab.folder)
         weakref.finalize(self, shutil.rmtree, self._dir, True)
         self._store = FrameStore(points)
         self._indexes = None
@@ -104,11 +135,12 @@ class Capture(Packets):
         try:
             reply = agent.call("capture_start", {
                 "points": [{"node": p.node, "ifname": p.ifname, "label": p.label} for p in points],
-                "filter_code": code, "directory": self._dir}, wait=60)
+                "filter_code": code, "directory": self._dir, "ring_mib": ring}, wait=60)
         except BaseException:
             shutil.rmtree(self._dir, ignore_errors=True)
             raise
         self._ident = reply["id"]
+        self.pinned_mib = ring * len(points)
         self._readers = [SpoolReader(path, i) for i, path in enumerate(reply["paths"])]
         return self
 
@@ -124,6 +156,7 @@ class Capture(Packets):
         if self._ident is None:
             return self
         ident, self._ident = self._ident, None
+        self.pinned_mib = 0
         if not self.lab.running:  # the lab (and its recorder) went first: keep what reached the spool
             self._store.add([r.read_new() for r in self._readers])
             return self
@@ -132,6 +165,8 @@ class Capture(Packets):
         if self.remember_owners:
             self._store.owners()  # while the lab still runs: MACs are known only to its kernel
         self._store.add([r.read_new() for r in self._readers])
+        if self._dir:
+            shutil.rmtree(self._dir, ignore_errors=True)  # every frame is in memory now
         if reply.get("error"):
             raise NetnbError(f"the capture failed while recording: {reply['error']}")
         return self
@@ -155,7 +190,8 @@ class Capture(Packets):
         return sum(s.get("kernel_drops", 0) for s in self.stats.values())
 
     def _note(self) -> str:
-        state = "recording… (cap.refresh() shows more)" if self.running else "stopped"
+        state = (f"recording with {self.pinned_mib} MiB of kernel ring memory… (cap.refresh() shows more)"
+                 if self.running else "stopped")
         drops = f"; the kernel DROPPED {plural(self.dropped, 'frame')}" if self.dropped else "; no frame was dropped"
         return f"{plural(len(self._store.points), 'point')}, {state}{drops if self.stats else ''}"
 

@@ -94,7 +94,7 @@ def sr1(node: Host, pkt: Packet, timeout: float = 2.0, iface: str | None = None)
 
     from netnb.capture.capture import Capture
 
-    with Capture(node.lab, [f"{node.name}:{ifname}"], remember_owners=False) as cap:
+    with Capture(node.lab, [f"{node.name}:{ifname}"], remember_owners=False, ring_mib=2) as cap:  # one answer
         send(node, ready, iface if isinstance(ready, Ether) else None)
         deadline = time.monotonic() + timeout
         checked = 0

@@ -313,8 +313,7 @@ class DockerHost:
     def _on_start(self, lab: Lab) -> None:
         self._reset()
         self.swarm.reset()
-        self._dir = tempfile.mkdtemp(prefix=f"netnb-docker-{self.name}-")
-        os.chmod(self._dir, 0o755)
+        self._dir = tempfile.mkdtemp(prefix=f"docker-{self.name}-", dir=lab.folder)  # 0700, goes with the lab
 
     def _on_stop(self, lab: Lab) -> None:
         for c in self.containers.values():

@@ -182,3 +182,22 @@ def test_capture_needs_a_running_lab_and_real_points():
         with pytest.raises(netnb.NetnbError, match="not a valid filter"):
             lab.capture(lab["A"], filter="icmp and and").start()
         assert lab["A"].ping(lab["B"], count=1).ok  # nothing was left half-open
+
+
+def test_captures_share_a_bounded_ring_budget_per_lab():
+    lab = netnb.Lab("many-points", capture_memory=100)
+    sw = lab.switch("sw", subnet="10.3.0.0/24")
+    hosts = [lab.host(f"h{i}") for i in range(32)]
+    for h in hosts:
+        lab.link(h, sw)
+    ports = [f"sw:{h.name}-eth0" for h in hosts]
+    with lab:
+        with lab.capture(*ports) as wide:  # 32 points share the budget: 3 MiB each here (4 by default)
+            assert wide.ring_mib is None and wide.pinned_mib == 96
+            with pytest.raises(netnb.NetnbError, match=r"a capture at 4 points needs at least 8 MiB .* has 4 MiB of "
+                                                       r"its capture budget left \(running captures hold 96 MiB"):
+                lab.capture(*ports[:4]).start()
+            hosts[0].ping(hosts[1], count=1)
+        assert wide.pinned_mib == 0 and len(wide.filter("icmp")) == 4  # each echo at both ports
+        with lab.capture(ports[0]) as one:  # the budget is free again; one point gets the most
+            assert one.pinned_mib == 64

@@ -7,6 +7,7 @@ The machine's default python3 lives under /root (mode 0700), so the unprivileged
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import json
 import os
@@ -116,29 +117,36 @@ def test_unprivileged_user_builds_a_lab_in_a_user_namespace(venv):
     print(sys.version)
 
 
-def test_unprivileged_user_builds_a_lab_through_sudo(venv):
-    """mode='sudo': a NOPASSWD rule for exactly the spawner command; the lab's agent runs as root."""
+@contextlib.contextmanager
+def sudo_rule(venv: str) -> Iterator[None]:
+    """A NOPASSWD rule for `nobody` naming exactly the spawner command (as `netnb doctor` prints it). It
+    makes `nobody` root-equivalent, so it lives only for the block: written under a name sudo ignores,
+    checked by visudo, renamed, removed."""
     if shutil.which("sudo") is None:
         pytest.skip("sudo is needed (.ci/run installs it)")
     python = os.path.join(venv, "bin", "python")
-    # The rule makes `nobody` root-equivalent, so it lives only until the spawner has started (sudo
-    # checks it then): written under a name sudo ignores, checked by visudo, renamed, removed.
     rule = f"/etc/sudoers.d/netnb-test-{os.getpid()}"
     with open(rule + ".new", "w") as f:
-        f.write(f"nobody ALL=(root) NOPASSWD: {python} -m netnb.backends.kernel.spawner\n")
+        f.write(f"nobody ALL=(root) NOPASSWD: {python} -I -m netnb.backends.kernel.spawner\n")
     os.chmod(rule + ".new", 0o440)
-    code = SCRIPT.replace('netnb.Lab("rootless")', 'netnb.Lab("viasudo", mode="sudo")').replace(
-        "import json, os, netnb\n", "import json, os, netnb\nnetnb.prepare('sudo'); print('spawner up', flush=True)\n")
     try:
         subprocess.run(["visudo", "-c", "-q", "-f", rule + ".new"], check=True)
         os.rename(rule + ".new", rule)
-        proc = as_nobody(venv, code)
-        assert proc.stdout is not None
-        first = proc.stdout.readline()
+        yield
     finally:
         for path in (rule, rule + ".new"):
             if os.path.exists(path):
                 os.remove(path)
+
+
+def test_unprivileged_user_builds_a_lab_through_sudo(venv):
+    """mode='sudo': a NOPASSWD rule for exactly the spawner command; the lab's agent runs as root."""
+    code = SCRIPT.replace('netnb.Lab("rootless")', 'netnb.Lab("viasudo", mode="sudo")').replace(
+        "import json, os, netnb\n", "import json, os, netnb\nnetnb.prepare('sudo'); print('spawner up', flush=True)\n")
+    with sudo_rule(venv):
+        proc = as_nobody(venv, code)
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
     out, err = proc.communicate(timeout=120)
     assert first.strip() == "spawner up", err
     assert proc.returncode == 0, err
@@ -146,6 +154,60 @@ def test_unprivileged_user_builds_a_lab_through_sudo(venv):
     assert got["uid"] == NOBODY.pw_uid and got["agent_uid"] == 0  # the notebook stays unprivileged
     assert got["inside_uid"] == "0" and got["ping"] and got["fdb"] >= 1
     assert got["hops"] == ["sw:A-eth0", "sw:R-eth0", "R:eth0", "R:eth1"] and got["dropped"] == 0
+
+
+SUDO_TRICKS = """
+import json, os, socket, subprocess, sys
+# 1. A netnb package of one's own in the current folder, for the allowed command to import as root.
+os.makedirs("trick/netnb/backends/kernel", exist_ok=True)
+for d in ("trick/netnb", "trick/netnb/backends", "trick/netnb/backends/kernel"):
+    open(d + "/__init__.py", "w").close()
+with open("trick/netnb/backends/kernel/spawner.py", "w") as f:
+    f.write("import os\\nopen('/tmp/netnb-pwned-%d' % os.getpid(), 'w').write(str(os.geteuid()))\\n")
+ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+command = ["sudo", "-n", "--", sys.executable, "-I", "-m", "netnb.backends.kernel.spawner"]
+spawner = subprocess.Popen(command, stdin=theirs.fileno(), cwd="trick", stderr=subprocess.PIPE)
+theirs.close()
+# 2. A hand-made request that asks the root spawner for an environment of one's own.
+a, b = socket.socketpair()
+r, w = os.pipe()
+socket.send_fds(ours, [json.dumps({"rootless": False, "env": {"LD_PRELOAD": "/tmp/evil.so"}}).encode()], [b.fileno(), w])
+ours.settimeout(60)
+answer, fds, _, _ = socket.recv_fds(ours, 4096, 1)
+ours.close()
+spawner.wait(30)
+print(json.dumps({"answer": json.loads(answer), "fds": len(fds), "stderr": spawner.stderr.read().decode()[-500:]}))
+"""
+
+
+def test_sudo_mode_gives_no_way_to_run_ones_own_code_as_root(venv):
+    """With exactly the rule netnb asks for: a `netnb` package in the current folder is not imported (-I),
+    and the root spawner refuses an environment sent in a hand-made request."""
+    before = set(glob.glob("/tmp/netnb-pwned-*"))
+    with sudo_rule(venv):
+        got = last_json(venv, SUDO_TRICKS)
+    assert set(glob.glob("/tmp/netnb-pwned-*")) == before, "the user's own netnb package ran as root"
+    assert got["fds"] == 0 and "takes no environment from its caller" in got["answer"].get("error", ""), got
+
+
+def test_a_record_folder_squatted_by_another_user_does_not_block_a_rootless_lab(venv):
+    """Without XDG_RUNTIME_DIR, records would go to /tmp/netnb-<uid>, which anyone can create first: a
+    squatted one (here made by root, with a link beside it as the other trick) is skipped, not followed."""
+    squat = f"/tmp/netnb-{NOBODY.pw_uid}"
+    if os.path.lexists(squat):
+        st = os.lstat(squat)
+        if st.st_uid != NOBODY.pw_uid or os.listdir(squat):
+            pytest.skip(f"{squat} exists and is not an empty folder of an earlier test run")
+        os.rmdir(squat)  # left by the rootless tests above (nobody's, empty)
+    os.mkdir(squat, 0o700)  # someone else (root) was first
+    try:
+        got = last_json(venv, SCRIPT)
+        assert got["ping"] and got["uid"] == NOBODY.pw_uid
+        records = os.path.join(home_of(venv), ".netnb-run")
+        assert os.path.isdir(records) and os.listdir(records) == []  # used, and left empty by the clean stop
+        assert os.listdir(squat) == []
+    finally:
+        os.rmdir(squat)
 
 
 VM_SCRIPT = """

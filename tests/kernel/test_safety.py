@@ -121,3 +121,96 @@ def test_clean_never_touches_a_live_lab():
         cli.clean()
         assert pid_alive(agent)
         assert lab["A"].run("true").ok
+
+
+RICH = """
+import json, sys, time, netnb
+from netnb.docker import DockerHost
+lab = netnb.Lab("{name}")
+lan = lab.switch("lan", subnet="192.168.3.0/24")
+internet = lab.internet(lan, gateway="192.168.3.1")
+server = lab.router("server")
+lab.link(server, lan, ip="192.168.3.2/24")
+server.bridge("br0", ip="10.0.1.1/24")
+lab.vm("vm1", server, bridge="br0", ip="10.0.1.11/24", gateway="10.0.1.1")
+u1 = DockerHost(lab, "u1", lan, ip="192.168.3.40")
+lab.start()
+u1.run("web", command="python3 -m http.server 8080", expose=[8080], publish_all=True)
+cap = lab.capture(lan)
+cap.start()
+print(json.dumps({{"folder": lab.folder}}), flush=True)
+{after}
+"""
+
+
+def our_temp_entries() -> set[str]:
+    """What netnb may leave in the temp folder: lab folders and the old per-purpose folders."""
+    import glob
+    import tempfile
+
+    return {p for base in {tempfile.gettempdir(), "/tmp"} for p in glob.glob(os.path.join(base, "netnb-*"))
+            if not os.path.basename(p).startswith(("netnb-rootless-test-", "netnb-pwned-"))}
+
+
+def test_a_clean_stop_and_a_plain_exit_leave_no_file():
+    before = our_temp_entries()
+    proc = python_script(RICH.format(name="tidy", after="cap.stop(); lab.stop(); print('stopped', flush=True)"))
+    folder = json.loads(proc.stdout.readline())["folder"]
+    assert os.path.isdir(folder) and os.stat(folder).st_mode & 0o777 == 0o700
+    assert {"proc", "www", "vm", "docker", "capture"} <= {n.split("-")[0] for n in os.listdir(folder)}
+    assert proc.stdout.readline().strip() == "stopped"
+    assert proc.wait(30) == 0, proc.stderr.read()
+    assert our_temp_entries() <= before and not os.path.exists(folder)
+    # The script ends without stop(): the exit removes the folder (the Docker host's files with it).
+    proc = python_script(RICH.format(name="plainexit", after="print('leaving', flush=True)"))
+    folder = json.loads(proc.stdout.readline())["folder"]
+    assert proc.wait(30) == 0, proc.stderr.read()
+    assert not os.path.exists(folder) and our_temp_entries() <= before
+
+
+def test_after_a_sigkill_clean_removes_the_dead_notebooks_folder_and_nothing_else():
+    before = our_temp_entries()
+    alive = netnb.Lab("bystander")
+    alive.host("A")
+    with alive:
+        proc = python_script(RICH.format(name="killed", after="time.sleep(120)"))
+        folder = json.loads(proc.stdout.readline())["folder"]
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        assert os.path.isdir(folder)  # the agent cannot remove the notebook's folder: clean does
+        removed = cli.clean()
+        assert any(folder in line for line in removed), removed
+        assert not os.path.exists(folder) and os.path.isdir(alive.folder)  # a live lab's folder stays
+        assert our_temp_entries() - before == {alive.folder}
+
+
+def test_a_folder_without_a_record_is_removed_only_when_its_owner_is_gone(tmp_path):
+    gone = python_script("import os; print(os.getpid(), flush=True)")
+    pid = int(gone.stdout.readline())
+    gone.wait()
+    start = 12345  # not the start of any live process with that pid
+    orphan = registry.make_lab_folder(pid, start)
+    mine = registry.make_lab_folder(os.getpid(), registry.process_start_time(os.getpid()) or 0)
+    link = os.path.join(os.path.dirname(orphan), f"netnb-lab-{pid}.{start}-link")
+    os.symlink(tmp_path, link)
+    try:
+        removed = cli.clean()
+        assert any(orphan in line for line in removed) and not os.path.exists(orphan)
+        assert os.path.isdir(mine) and os.path.islink(link) and os.path.isdir(tmp_path)  # never followed
+    finally:
+        os.unlink(link)
+        registry.remove_lab_folder(mine)
+
+
+def test_a_killed_agent_says_how_it_ended():
+    lab = netnb.Lab("dies")
+    a, b = lab.host("A"), lab.host("B")
+    lab.link(a, b, ip=("10.0.0.1/24", "10.0.0.2/24"))
+    with lab:
+        relay = lab.agent_pid
+        with open(f"/proc/{relay}/task/{relay}/children") as f:
+            pid1 = int(f.read().split()[0])  # the lab's PID 1, below its relay
+        os.kill(pid1, signal.SIGKILL)
+        with pytest.raises(netnb.AgentError, match=r"the lab agent stopped: the lab's PID 1 was killed by "
+                                                   r"SIGKILL \(signal 9\)"):
+            a.ping(b, count=1)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 import netnb
@@ -132,3 +134,28 @@ def test_plans_render_and_count_their_commands():
     assert f"{len(plan)} operations as {script.count(chr(10)) + 1} commands" in bundle["text/plain"].splitlines()[0]
     assert 'class="netnb-term"' in bundle["text/html"] and "ip netns add A" in bundle["text/html"]
     assert repr(lab) == "<Lab 'first-hour' described: 2 hosts, 1 switch, 2 links>"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="making a folder owned by another user needs root")
+def test_a_record_folder_someone_else_made_first_is_never_used(tmp_path, monkeypatch):
+    from netnb.backends.kernel import registry
+
+    squatted = tmp_path / "squat"
+    squatted.mkdir(mode=0o700)
+    os.chown(squatted, 65534, 65534)
+    assert "belongs to uid 65534, not to uid 0 (someone else made it first)" in registry._private(str(squatted), 0)
+    link = tmp_path / "link"
+    link.symlink_to(tmp_path)
+    assert "not a directory of its own" in registry._private(str(link), 0)
+    loose = tmp_path / "loose"
+    loose.mkdir(mode=0o755)
+    assert "open to others (mode 0755" in registry._private(str(loose), 0)
+    mine = tmp_path / "mine"
+    assert registry._private(str(mine), 0) is None and mine.stat().st_mode & 0o777 == 0o700
+
+
+def test_the_sudo_rule_names_an_isolated_interpreter():
+    from netnb.backends.kernel.client import spawner_command
+
+    assert spawner_command(True)[1:] == ["-I", "-m", "netnb.backends.kernel.spawner"]
+    assert "-I" not in spawner_command(False)

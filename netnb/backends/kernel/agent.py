@@ -92,7 +92,9 @@ class Server:
             os._exit(0)
 
     # -- requests ---------------------------------------------------------------------------
-    def rpc_hello(self) -> dict[str, Any]:
+    def rpc_hello(self, logdir: str | None = None) -> dict[str, Any]:
+        if logdir is not None:
+            self.processes.logdir = logdir  # in the lab's folder, which its owner removes with the lab
         return {"pid": os.getpid(), "uid": os.getuid(), "python": sys.version.split()[0]}
 
     def rpc_apply(self, ops: list[dict[str, Any]]) -> dict[str, Any]:
@@ -178,7 +180,7 @@ class Server:
         return self.dataplane.fdb(node, bridge)
 
     def rpc_capture_start(self, points: list[dict[str, str]], filter_code: list[list[int]] | None,
-                          directory: str) -> dict[str, Any]:
+                          directory: str, ring_mib: int = 64) -> dict[str, Any]:
         from netnb.backends.kernel import recorder
 
         opened: list[recorder.Point] = []
@@ -187,7 +189,8 @@ class Server:
                 path = os.path.join(directory, f"{i}.pcapng")
                 try:
                     opened.append(recorder.open_point(self.dataplane.ns(pt["node"]).fd, self.dataplane.home,
-                                                      pt["ifname"], pt["label"], path, filter_code))
+                                                      pt["ifname"], pt["label"], path, filter_code,
+                                                      ring_mib=ring_mib))
                 except OSError as exc:
                     raise BackendError(f"cannot capture at {pt['label']}: {exc.strerror} "
                                        f"(node.interfaces() lists the node's interfaces)") from exc
@@ -231,6 +234,16 @@ class Server:
         return {"stopped": True}
 
 
+def _how_it_ended(status: int) -> str:
+    """A wait status in words, e.g. ``the lab's PID 1 was killed by SIGKILL``."""
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else str(sig)
+        return f"the lab's PID 1 was killed by {name} (signal {sig})"
+    code = os.waitstatus_to_exitcode(status)
+    return "its notebook closed the connection" if code == 0 else f"the lab's PID 1 exited with status {code}"
+
+
 def run(channel: socket.socket, *, rootless: bool = False) -> NoReturn:
     """Become a lab's agent, serving requests from ``channel``; never returns.
 
@@ -252,6 +265,7 @@ def run(channel: socket.socket, *, rootless: bool = False) -> NoReturn:
         channel.close()
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         _, status = os.waitpid(child, 0)
+        print(f"netnb agent ended: {_how_it_ended(status)}", file=sys.stderr, flush=True)  # read by the client
         os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
     nsutil.set_parent_death_signal(signal.SIGKILL)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in a terminal reaches the notebook, not us

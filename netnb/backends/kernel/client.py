@@ -20,6 +20,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from concurrent.futures import Future
@@ -93,6 +94,14 @@ def agent_environment() -> dict[str, str]:
     return env
 
 
+def spawner_command(sudo: bool) -> list[str]:
+    """The spawner's command line. Through sudo it runs isolated (``-I``): no PYTHON* variables, no user
+    site-packages, and not the current folder on the module path, so a user cannot slip a ``netnb``
+    package of their own into a root process; a sudo rule names exactly this command (``netnb doctor``
+    prints it)."""
+    return [sys.executable, *(["-I"] if sudo else []), "-m", "netnb.backends.kernel.spawner"]
+
+
 class Spawner:
     """This process's handle on its warm agent factory (:mod:`netnb.backends.kernel.spawner`).
 
@@ -135,7 +144,7 @@ class Spawner:
         return self.process is not None and self.process.poll() is None
 
     def start(self) -> None:
-        argv = [sys.executable, "-m", "netnb.backends.kernel.spawner"]
+        argv = spawner_command(self.sudo)
         if self.sudo:
             if shutil.which("sudo") is None:
                 raise PrivilegeError("mode 'sudo' needs the sudo command; install it or use mode='rootless'")
@@ -249,6 +258,9 @@ def _check_mode(mode: str) -> None:
         raise PrivilegeError(f"unknown mode {mode!r}; use 'root', 'rootless' or 'sudo'")
 
 
+_ENDED = "netnb agent ended:"  # the relay's last line (see agent.run)
+
+
 class AgentClient:
     """Talks to one lab's agent process. Creating it starts nothing; :meth:`start` does."""
 
@@ -258,6 +270,8 @@ class AgentClient:
         self.mode = mode or os.environ.get("NETNB_MODE") or default_mode()
         self.process: AgentProcess | None = None
         self.record: registry.LabRecord | None = None
+        #: The lab's private folder (0700) while it runs: its files go here, and go with it.
+        self.folder = ""
         self._sock: socket.socket | None = None
         self._pending: dict[int, Future[Any]] = {}
         self._ids = itertools.count(1)
@@ -270,6 +284,15 @@ class AgentClient:
         """Start the agent (forked by this process's spawner) and wait until it answers."""
         _check_mode(self.mode)
         spawner = Spawner.shared(sudo=self.mode == "sudo")
+        me = os.getpid()
+        me_start = registry.process_start_time(me) or 0
+        try:
+            self.folder = registry.make_lab_folder(me, me_start)
+            os.mkdir(os.path.join(self.folder, "proc"), 0o700)  # the agent's process logs (files it writes)
+        except OSError as exc:
+            registry.remove_lab_folder(self.folder)
+            raise AgentError(f"cannot make the lab's folder in {tempfile.gettempdir()} ({exc.strerror}); "
+                             "set TMPDIR to a folder you can write") from exc
         ours, theirs = socket.socketpair()
         err_read, err_write = os.pipe()
         try:
@@ -277,19 +300,20 @@ class AgentClient:
         except BaseException:
             ours.close()
             os.close(err_read)
+            registry.remove_lab_folder(self.folder)
             raise
         finally:
             theirs.close()
             os.close(err_write)
         self._sock = ours
         threading.Thread(target=self._read_replies, name=f"netnb-agent-{self.lab_id}", daemon=True).start()
-        threading.Thread(target=self._read_stderr, args=(err_read,), daemon=True).start()
+        self._stderr_thread = threading.Thread(target=self._read_stderr, args=(err_read,), daemon=True)
+        self._stderr_thread.start()
         try:
-            self.call("hello", wait=30)
+            self.call("hello", {"logdir": os.path.join(self.folder, "proc")}, wait=30)
             start = registry.process_start_time(self.process.pid) or 0
-            me = os.getpid()
-            record = registry.LabRecord(self.lab_name, self.lab_id, me, registry.process_start_time(me) or 0,
-                                        self.process.pid, start, os.getuid(), self.mode, time.time())
+            record = registry.LabRecord(self.lab_name, self.lab_id, me, me_start, self.process.pid, start,
+                                        os.getuid(), self.mode, time.time(), self.folder)
             record.write()
             self.record = record
         except BaseException as exc:  # nothing may stay running: not the agent, not its lab
@@ -302,29 +326,42 @@ class AgentClient:
 
     def _read_replies(self) -> None:
         assert self._sock is not None
-        for line in self._sock.makefile("rb"):
-            message = protocol.decode(line)
-            with self._lock:
-                fut = self._pending.pop(int(message.get("id") or 0), None)
-            if fut is None:
-                continue
-            if message.get("ok"):
-                fut.set_result(message.get("result"))
-            else:
-                fut.set_exception(protocol.error_from_dict(message.get("error") or {}))
+        try:
+            for line in self._sock.makefile("rb"):
+                self._answer(line)
+        except OSError:  # reset by a killed agent: the same as its end of the socket closing
+            pass
         self._dead = True
         with self._lock:
             pending, self._pending = self._pending, {}
         for fut in pending.values():
             fut.set_exception(AgentError(self._death_message()))
 
+    def _answer(self, line: bytes) -> None:
+        message = protocol.decode(line)
+        with self._lock:
+            fut = self._pending.pop(int(message.get("id") or 0), None)
+        if fut is None:
+            return
+        if message.get("ok"):
+            fut.set_result(message.get("result"))
+        else:
+            fut.set_exception(protocol.error_from_dict(message.get("error") or {}))
+
     def _read_stderr(self, fd: int) -> None:
         with open(fd, "rb") as stream:
             _keep_lines(stream, self._stderr, "netnb agent")
 
     def _death_message(self) -> str:
-        tail = "\n".join(list(self._stderr)[-8:])
-        return "the lab agent stopped" + (f"; it said:\n{tail}" if tail else "")
+        thread = getattr(self, "_stderr_thread", None)
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(1.0)  # its last words (the relay reports how the lab's PID 1 ended) arrive just after
+        lines = list(self._stderr)
+        ended = next((line for line in reversed(lines) if line.startswith(_ENDED)), "")
+        tail = "\n".join(line for line in lines[-8:] if line != ended)
+        why = ended[len(_ENDED):].strip() if ended else \
+            "it ended without saying why (killed with its relay, or its machine ran out of memory)"
+        return f"the lab agent stopped: {why}" + (f"; its last messages:\n{tail}" if tail else "")
 
     def call(self, method: str, params: dict[str, Any] | None = None, *, wait: float | None = None) -> Any:
         """Send one request and wait up to ``wait`` seconds for its answer (errors: NetnbError subclasses)."""
@@ -370,6 +407,7 @@ class AgentClient:
             proc.kill()  # the relay we started; its death takes the lab along
             proc.wait()
         proc.close()
+        registry.remove_lab_folder(self.folder)  # the agent is gone: nothing writes there any more
         if self.record is not None:
             self.record.remove()
         self.process = None

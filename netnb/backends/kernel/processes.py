@@ -123,7 +123,9 @@ class Processes:
         self.home_mounts = os.open("/proc/thread-self/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
         self.mounts: dict[str, int | None] = {}  # node -> its mount namespace (None: sysfs could not be mounted)
         self.env = command_env()
-        self.logdir = tempfile.mkdtemp(prefix="netnb-proc-")
+        #: Where background processes' output goes: the lab's folder (set by the client's hello).
+        self.logdir = ""
+        self._own_logdir = False
         self.background: dict[int, Background] = {}
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
@@ -173,6 +175,9 @@ class Processes:
     def popen(self, node: str, ns_fd: int, command: str | list[str]) -> dict[str, Any]:
         """Start in the background; output goes to a log file readable with ``output()``."""
         handle = next(self._ids)
+        if not self.logdir:
+            self.logdir = tempfile.mkdtemp(prefix="netnb-proc-")  # only for an agent driven without a lab folder
+            self._own_logdir = True
         log_path = os.path.join(self.logdir, f"{handle}.log")
         with open(log_path, "wb") as log:
             try:
@@ -232,7 +237,8 @@ class Processes:
             self.stop(handle, timeout=1.0)
         for node in list(self.mounts):
             self.stop_node(node)
-        shutil.rmtree(self.logdir, ignore_errors=True)
+        if self._own_logdir:
+            shutil.rmtree(self.logdir, ignore_errors=True)
 
 
 def _node_mounts(ns_fd: int, home: int, home_mounts: int) -> int | None:

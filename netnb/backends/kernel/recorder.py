@@ -1,7 +1,8 @@
 """Recording frames at capture points without losing any: a TPACKET_V3 ring per point, spooled to pcapng.
 
 Runs in the agent. Each point is an AF_PACKET socket opened inside the node's namespace and bound to
-one interface, with a memory-mapped receive ring (64 MiB by default) that the kernel fills in blocks;
+one interface, with a memory-mapped receive ring (64 MiB for a capture of one point, less per point
+when a capture has many: see ``netnb.capture.capture.ring_size``) that the kernel fills in blocks;
 a reader thread copies whole blocks' frames to a pcapng file per point, without dissecting them.
 Written by hand because no library reads a TPACKET_V3 ring from Python; scapy's sniffer tops out
 near 5k packets/s here and drops what is still queued when stopped.
@@ -97,8 +98,11 @@ class Recording:
 
 def open_point(ns_fd: int, home_fd: int, ifname: str, label: str, path: str,
                filter_code: Sequence[Sequence[int]] | None, ring_mib: int = 64,
-               block_kib: int = 1024, retire_ms: int = _RETIRE_MS) -> Point:
-    """Open the socket inside the namespace, set up its ring and filter, bind it to ``ifname``."""
+               block_kib: int | None = None, retire_ms: int = _RETIRE_MS) -> Point:
+    """Open the socket inside the namespace, set up its ring (``ring_mib``, pinned kernel memory for as
+    long as the point records, in at least 8 blocks) and filter, bind it to ``ifname``."""
+    if block_kib is None:
+        block_kib = max(128, min(1024, ring_mib * 1024 // 8))
     with nsutil.inside(ns_fd, home_fd):
         # Protocol 0: the socket takes no frame until bind() names the interface and ETH_P_ALL; created
         # with ETH_P_ALL it would queue every interface's frames outside the ring meanwhile.

@@ -81,6 +81,11 @@ def _become_agent(control: socket.socket, fds: list[int], request: dict[str, Any
     os._exit(1)
 
 
+def _started_by_sudo() -> bool:
+    """Running as root for another user who started us through sudo (sudo sets SUDO_UID)."""
+    return os.geteuid() == 0 and os.environ.get("SUDO_UID", "0") != "0"
+
+
 def serve(control: socket.socket) -> NoReturn:
     """Answer spawn requests until the notebook closes its end."""
     preloaded = False
@@ -101,6 +106,10 @@ def serve(control: socket.socket) -> NoReturn:
                 continue
             if len(fds) != MAX_FDS:
                 raise ValueError(f"expected {MAX_FDS} file descriptors, got {len(fds)}")
+            if "env" in request and _started_by_sudo():
+                # A root spawner takes nothing from its caller's environment (LD_PRELOAD, PYTHONPATH...):
+                # sudo cleaned ours on purpose. Enforced here, not only by the client, which anyone can write.
+                raise PermissionError("a spawner started through sudo takes no environment from its caller")
             sys.stderr.flush()
             # No reaping between fork and pidfd_open: the pid cannot be reused before we hold it.
             signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})
