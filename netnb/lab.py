@@ -30,6 +30,7 @@ from netnb.environment import tap_refusal
 from netnb.errors import AgentError, LabStateError, NetnbError, NotFoundError, PrivilegeError, TopologyError, UsageError
 from netnb.machines import Internet, Vm
 from netnb.model import LinkSpec, NodeKind, NodeSpec, ResolvedLab, Topology, resolve
+from netnb.model import checks
 from netnb.model.firewall import Rule
 from netnb.model.words import plural
 from netnb.model.topology import TapSpec
@@ -267,8 +268,7 @@ class Lab:
         On any failure everything already built is removed before the error is raised.
         """
         self._require_not_running("start the lab")
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
-            raise UsageError(f"timeout must be a positive number of seconds, not {timeout!r}")
+        checks.seconds(timeout)
         resolved = resolve(self.topology)
         plan = compile_plan(resolved)
         lab_id = f"{self.name}-{os.getpid()}-{next(_lab_ids)}"
@@ -310,8 +310,7 @@ class Lab:
         add ...")``): the kernel activates a new link up to ~1 s after it comes up, and packets sent
         before are lost. TAP devices nobody opened yet are not waited for.
         """
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
-            raise UsageError(f"timeout must be a positive number of seconds, not {timeout!r}")
+        checks.seconds(timeout)
         return float(self._agent().call("wait_ready", {"timeout": timeout, "ipv6": self.topology.ipv6},
                                         wait=timeout + 10)["waited_s"])
 

@@ -25,6 +25,7 @@ from netnb.model import (
     SocketEntry,
     resolve,
 )
+from netnb.model import checks
 from netnb.model.firewall import Rule
 from netnb.model.topology import BridgeSpec, InnerVethSpec
 from netnb.plan import IptablesRule, route_operation
@@ -67,9 +68,8 @@ class Node:
         >>> # lab["A"].run("ip -br addr").stdout
         """
         text = command_text(command)
-        if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
-                                    or not timeout > 0):
-            raise UsageError(f"timeout must be a positive number of seconds (or None: no limit), not {timeout!r}")
+        if timeout is not None:
+            checks.seconds(timeout, "timeout (or None: no limit)")
         if stdin is not None and not isinstance(stdin, str):
             raise UsageError(f"stdin must be text, not {type(stdin).__name__}")
         raw = self.lab._agent().call(
@@ -227,12 +227,10 @@ class Host(Node):
 
         >>> # server = b.popen("python3 -m http.server 8080"); b.wait_listening(8080); a.run("curl ...")
         """
-        if not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536:
-            raise NetnbError(f"port must be a number from 1 to 65535, not {port!r}")
+        checks.count(port, "port", most=65535)
         if proto not in ("tcp", "udp"):
-            raise NetnbError(f"proto must be 'tcp' or 'udp', not {proto!r}")
-        if not timeout > 0:
-            raise NetnbError(f"timeout must be a positive number of seconds, not {timeout!r}")
+            raise UsageError(f"proto must be 'tcp' or 'udp', not {proto!r}")
+        checks.seconds(timeout)
         deadline = time.monotonic() + timeout
         pause = 0.002
         while True:
@@ -388,14 +386,11 @@ def check_ping_args(count: int, timeout: float, interval: float = 0.2, size: int
     Traceback (most recent call last):
     netnb.errors.UsageError: count must be a whole number from 1 to 100000, not 0
     """
-    def number(value: object) -> bool:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= 100_000:
-        raise UsageError(f"count must be a whole number from 1 to 100000, not {count!r}")
-    if not number(timeout) or not 0 < timeout <= 3600:
-        raise UsageError(f"timeout must be a number of seconds above 0 (at most 3600), not {timeout!r}")
-    if not number(interval) or not 0.002 <= interval <= 3600:
-        raise UsageError(f"interval must be a number of seconds from 0.002 to 3600, not {interval!r}")
+    checks.count(count)
+    checks.seconds(timeout, most=3600)
+    checks.seconds(interval, "interval", most=3600)
+    if interval < 0.002:
+        raise UsageError(f"interval must be at least 0.002 s (ping's floor), not {interval!r}")
     if size is not None and (not isinstance(size, int) or isinstance(size, bool) or not 0 <= size <= 65507):
         raise UsageError(f"size must be a whole number of payload bytes from 0 to 65507 (an IPv4 packet "
                          f"holds at most 65535), not {size!r}")

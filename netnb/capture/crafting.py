@@ -15,6 +15,7 @@ from scapy.layers.l2 import ARP, Ether
 from scapy.packet import Packet
 
 from netnb.errors import NetnbError, UsageError
+from netnb.model import checks
 
 if TYPE_CHECKING:
     from netnb.nodes import Host
@@ -68,8 +69,7 @@ def prepare(node: Host, pkt: Packet, iface: str | None) -> tuple[Packet, str | N
 
 def send(node: Host, pkt: Packet, iface: str | None = None, count: int = 1) -> Packet:
     """Send ``pkt`` from ``node``; returns the packet as sent (with the addresses filled in)."""
-    if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= 100_000:
-        raise UsageError(f"count must be a whole number from 1 to 100000, not {count!r}")
+    checks.count(count)
     ready, ifname = prepare(node, pkt, iface)
     params = {"data": bytes(ready).hex(), "count": count}
     if ifname:
@@ -82,8 +82,7 @@ def send(node: Host, pkt: Packet, iface: str | None = None, count: int = 1) -> P
 
 def sr1(node: Host, pkt: Packet, timeout: float = 2.0, iface: str | None = None) -> Packet | None:
     """Send ``pkt`` from ``node`` and return the first packet that answers it (None after ``timeout``)."""
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
-        raise UsageError(f"timeout must be a positive number of seconds, not {timeout!r}")
+    checks.seconds(timeout)
     ready, ifname = prepare(node, pkt, iface)
     if ifname is None:
         ifname = node._call("route_get", dest=ready[IP].dst)["dev"]

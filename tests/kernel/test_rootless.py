@@ -20,6 +20,8 @@ from collections.abc import Iterator
 
 import pytest
 
+import netnb
+
 from .helpers import REPO
 
 pytestmark = [pytest.mark.kernel, pytest.mark.rootless]
@@ -270,3 +272,41 @@ def test_every_tutorial_runs_as_an_unprivileged_user(venv):
     assert not failed, "\n\n".join(
         f"{name}: cell {got.get('cell')} raised {got.get('ename')}: {got.get('evalue')}\n--- cell source:\n"
         f"{got.get('source')}" for name, got in failed.items())
+
+
+ISOLATION = """
+import errno, json, os, signal, sys
+agent, folder = int(sys.argv[1]), sys.argv[2]
+tries = {}
+def attempt(name, fn):
+    try:
+        fn()
+        tries[name] = "allowed"
+    except OSError as exc:
+        tries[name] = errno.errorcode.get(exc.errno, str(exc.errno))
+attempt("stop its agent", lambda: os.kill(agent, signal.SIGKILL))
+attempt("list its folder", lambda: os.listdir(folder))
+attempt("enter its network", lambda: open(f"/proc/{agent}/ns/net").close() or os.setns(0, 0))
+attempt("read its environment", lambda: open(f"/proc/{agent}/environ").read())
+print(json.dumps(tries))
+"""
+
+
+def test_another_user_can_neither_stop_enter_nor_read_a_lab(venv):
+    lab = netnb.Lab("guarded")
+    lab.host("A")
+    with lab:
+        code = ISOLATION.replace("int(sys.argv[1]), sys.argv[2]", f"{lab.agent_pid}, {lab.folder!r}")
+        got = last_json(venv, code)
+        assert lab["A"].run("true").ok  # still running
+    assert got == {"stop its agent": "EPERM", "list its folder": "EACCES", "enter its network": "EACCES",
+                   "read its environment": "EACCES"}, got
+
+
+def test_no_warning_for_a_user_without_a_writable_home(venv):
+    """`nobody`'s home is /nonexistent: matplotlib would warn about its cache folder on every import."""
+    proc = subprocess.run(
+        ["setpriv", f"--reuid={NOBODY.pw_uid}", f"--regid={NOBODY.pw_gid}", "--clear-groups",
+         os.path.join(venv, "bin", "python"), "-c", "import netnb.view.draw, netnb.capture.ladder; print('ok')"],
+        capture_output=True, text=True, cwd="/", env={"PATH": "/usr/bin:/bin", "HOME": "/nonexistent"}, timeout=120)
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok" and proc.stderr == "", proc.stderr
