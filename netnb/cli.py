@@ -103,7 +103,8 @@ def _writable_by_user() -> str:
 
 def doctor() -> int:
     """Print what this machine allows; returns 0 when labs can run here."""
-    from netnb.backends.kernel.client import AgentClient, default_mode, userns_allowed
+    from netnb.backends.kernel.backend import KernelBackend
+    from netnb.backends.kernel.client import default_mode, userns_allowed
     from netnb.environment import tap_refusal
     from netnb.backends.kernel.probe import tools
 
@@ -131,15 +132,15 @@ def doctor() -> int:
         print(f"  {name:<9} {path or 'MISSING: ' + _INSTALL_HINT[name]}")
         ok = ok and (path is not None or name in ("tshark", "nft"))
     print("\nkernel features (tried in a scratch namespace):")
-    client = AgentClient(f"doctor-{os.getpid()}", lab_name="doctor")
+    backend = KernelBackend()
     try:
-        client.start()
-        features = client.call("probe", wait=60)
+        backend.start("doctor")
+        features = backend.probe()
     except Exception as exc:  # report, don't crash: this is the diagnostic command
         print(f"  cannot start a lab agent: {exc}")
         return 1
     finally:
-        client.close()
+        backend.close()
     for name, state in features.items():
         print(f"  {name:<22} {'yes' if state is True else 'no: ' + str(state)}")
     for must in ("veth", "bridge"):

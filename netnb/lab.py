@@ -16,18 +16,17 @@ namespaces owned by a per-lab agent process, and :meth:`Lab.stop` removes all of
 from __future__ import annotations
 
 import hashlib
-import itertools
 import os
 import time
 import weakref
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from netnb.backends.kernel.client import AgentClient
+from netnb.backends.contract import Backend
+from netnb.backends.kernel.backend import KernelBackend
 from html import escape as html_escape
 
-from netnb.environment import tap_refusal
-from netnb.errors import AgentError, LabStateError, NetnbError, NotFoundError, PrivilegeError, TopologyError, UsageError
+from netnb.errors import AgentError, LabStateError, NetnbError, NotFoundError, TopologyError, UsageError
 from netnb.machines import Internet, Vm
 from netnb.model import LinkSpec, NodeKind, NodeSpec, ResolvedLab, Topology, resolve
 from netnb.model import checks
@@ -35,7 +34,7 @@ from netnb.model.firewall import Rule
 from netnb.model.words import plural
 from netnb.model.topology import TapSpec
 from netnb.nodes import Host, Node, Router, Switch
-from netnb.plan import AddTap, Operation, Plan, compile_plan, teardown_of
+from netnb.plan import Operation, Plan, compile_plan, teardown_of
 from netnb.view.table import Table
 
 if TYPE_CHECKING:
@@ -43,9 +42,6 @@ if TYPE_CHECKING:
     from netnb.view.picture import Picture
 
     from netnb.capture.capture import Capture
-
-_lab_ids = itertools.count(1)
-
 
 class Lab:
     """A virtual network of Linux namespaces: hosts, routers, switches, hubs and the links between them.
@@ -59,16 +55,19 @@ class Lab:
     """
 
     def __init__(self, name: str, *, ipv6: bool = False, mode: str | None = None,
-                 capture_memory: int = 256) -> None:
+                 capture_memory: int = 256, backend: Backend | None = None) -> None:
         if isinstance(capture_memory, bool) or not isinstance(capture_memory, int) or capture_memory < 2:
             raise UsageError(f"capture_memory is the MiB of kernel memory this lab's captures may pin together "
                              f"(2 or more), not {capture_memory!r}")
+        if backend is not None and not isinstance(backend, Backend):
+            raise UsageError(f"backend must carry out the Backend contract (netnb.backends.contract), not {backend!r}")
         self.topology = Topology(name, ipv6=ipv6)
         self.mode = mode
+        #: What carries the lab out: the kernel (real namespaces) unless another backend is given.
+        self.backend: Backend = backend if backend is not None else KernelBackend(mode)
         #: MiB of kernel ring memory the lab's running captures may pin together (see ``capture()``).
         self.capture_memory = capture_memory
         self._handles: dict[str, Node] = {}
-        self._client: AgentClient | None = None
         self._finalizer: weakref.finalize | None = None
         self._resolved: ResolvedLab | None = None
         self._plan: Plan | None = None
@@ -271,28 +270,23 @@ class Lab:
         checks.seconds(timeout)
         resolved = resolve(self.topology)
         plan = compile_plan(resolved)
-        lab_id = f"{self.name}-{os.getpid()}-{next(_lab_ids)}"
-        client = AgentClient(lab_id, self.mode, lab_name=self.name)
-        if client.mode == "rootless" and any(isinstance(op, AddTap) for op in plan):
-            refusal = tap_refusal(root=False)
-            if refusal:
-                raise PrivilegeError(f"lab {self.name!r} has TAP devices (VMs), which a rootless lab cannot make "
-                                     f"here: {refusal}. Nothing was built.")
+        backend = self.backend
+        backend.check(plan.operations)
         t0 = time.perf_counter()
-        client.start()
+        backend.start(self.name)
         try:
             t1 = time.perf_counter()
-            applied = client.call("apply", {"ops": [op.to_dict() for op in plan]}, wait=None)
+            inside = backend.apply(plan.operations)
             t2 = time.perf_counter()
-            client.call("wait_ready", {"timeout": timeout, "ipv6": self.topology.ipv6}, wait=timeout + 10)
+            backend.wait_ready(timeout, self.topology.ipv6)
             t3 = time.perf_counter()
-            self.timings = {"agent_s": t1 - t0, "build_s": t2 - t1, "agent_ops_s": applied["seconds"],
+            self.timings = {"agent_s": t1 - t0, "build_s": t2 - t1, "agent_ops_s": inside,
                             "ready_s": t3 - t2, "total_s": t3 - t0}
         except BaseException:
-            client.close()
+            backend.close()
             raise
-        self._client, self._resolved, self._plan = client, resolved, plan
-        self._finalizer = weakref.finalize(self, client.close)
+        self._resolved, self._plan = resolved, plan
+        self._finalizer = weakref.finalize(self, backend.close)
         self._state = "running"
         self._live_ops = []
         try:
@@ -311,8 +305,7 @@ class Lab:
         before are lost. TAP devices nobody opened yet are not waited for.
         """
         checks.seconds(timeout)
-        return float(self._agent().call("wait_ready", {"timeout": timeout, "ipv6": self.topology.ipv6},
-                                        wait=timeout + 10)["waited_s"])
+        return self._running().wait_ready(timeout, self.topology.ipv6)
 
     def on_start(self, hook: Callable[[Lab], None], on_stop: Callable[[Lab], None] | None = None) -> None:
         """Run ``hook(lab)`` each time the lab has started (services, containers); ``on_stop`` before it stops."""
@@ -322,7 +315,7 @@ class Lab:
 
     def stop(self) -> None:
         """Remove everything the lab built and stop its processes. Safe to call twice."""
-        if self._client is None:
+        if not self.running:
             return
         for capture in list(self._captures):  # while the agent still answers: every frame it holds is kept
             if capture.running:
@@ -330,9 +323,7 @@ class Lab:
                     capture.stop()
                 except NetnbError:  # what reached its spool is kept; the removal must go on
                     pass
-        client, self._client = self._client, None
-        if client is None:
-            return
+        backend = self.backend
         try:
             for hook in self._stop_hooks:
                 try:
@@ -342,11 +333,11 @@ class Lab:
             assert self._plan is not None
             undo = teardown_of([*self._plan.operations, *self._live_ops])
             try:
-                client.call("teardown", {"ops": [op.to_dict() for op in undo]}, wait=None)
+                backend.undo(undo)
             except AgentError:
                 pass  # the agent died before: the kernel removed the whole lab with it
         finally:
-            client.close()
+            backend.close()
             if self._finalizer is not None:
                 self._finalizer.detach()
             self._state = "stopped"
@@ -358,20 +349,28 @@ class Lab:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def _agent(self) -> AgentClient:
-        if self._client is None:
+    def _running(self) -> Backend:
+        if not self.running:
             raise LabStateError(f"lab {self.name!r} is {self._state}; start it first (lab.start() or `with lab:`)")
-        return self._client
+        return self.backend
+
+    def live(self) -> Backend:
+        """The backend of the running lab, for what nodes, captures and the Docker layer ask of it; a
+        LabStateError that says to start the lab when it is not running.
+
+        >>> # lab.live().routes("A")
+        """
+        return self._running()
 
     def apply(self, operations: Sequence[Operation]) -> None:
         """Run operations on the running lab; if one fails, those before it are undone and nothing stays."""
-        self._agent().call("apply", {"ops": [op.to_dict() for op in operations]})
+        self._running().apply(operations)
         self._live_ops.extend(operations)
 
     def undo(self, operations: Sequence[Operation]) -> None:
         """Undo operations applied with :meth:`apply` (e.g. removing a container)."""
         reverse = teardown_of(list(operations))
-        self._agent().call("teardown", {"ops": [op.to_dict() for op in reverse]})
+        self._running().undo(reverse)
         done = set(map(id, operations))
         self._live_ops = [op for op in self._live_ops if id(op) not in done]
 
@@ -399,7 +398,7 @@ class Lab:
 
     def namespace_inodes(self) -> dict[str, int]:
         """The inode of each node's network namespace (to find the lab with ``lsns`` or prove it gone)."""
-        return self._agent().call("inodes", wait=30)
+        return self._running().namespace_inodes()
 
     @property
     def folder(self) -> str:
@@ -408,12 +407,12 @@ class Lab:
 
         >>> # open(os.path.join(lab.folder, "index.html"), "w")
         """
-        return self._agent().folder
+        return self._running().folder
 
     @property
     def agent_pid(self) -> int | None:
         """The pid of the agent process holding this lab, while it runs."""
-        return self._client.process.pid if self._client is not None and self._client.process else None
+        return self.backend.pid if self.running else None
 
     # -- looking ----------------------------------------------------------------------------
     def drawing(self, live: bool = False) -> Drawing:
@@ -426,9 +425,10 @@ class Lab:
         resolved = self.resolved()
         state: dict[tuple[str, str], dict[str, Any]] = {}
         if live:
-            for node, links in self._agent().call("all_links", wait=60).items():
-                for link in links:
-                    state[(node, link["name"])] = link
+            for node_name, ifaces in self._running().all_interfaces().items():
+                for iface in ifaces:
+                    state[(node_name, iface.name)] = {"rx_packets": iface.rx_packets, "tx_packets": iface.tx_packets,
+                                                      "state": iface.state}
         def label(node: str, ifname: str, address: Any) -> str:
             got = state.get((node, ifname))
             counters = {"rx": got["rx_packets"], "tx": got["tx_packets"]} if got else None

@@ -42,7 +42,7 @@ class Vm:
             if time.monotonic() > deadline or not self.process.running:
                 raise NetnbError(f"VM {self.name} did not start: {self.process.output()[-300:]}")
             time.sleep(0.01)
-        self.lab._agent().call("wait_ready", {"timeout": 10}, wait=20)  # its TAP now has a carrier
+        self.lab.live().wait_ready(10)  # its TAP now has a carrier
 
     def _ask(self, request: dict[str, Any], wait: float) -> Any:
         import json
@@ -149,12 +149,10 @@ class Internet:
         with open(os.path.join(root, "index.html"), "w") as f:
             f.write(self.PAGE)
         self.server = self.web.popen(["python3", "-m", "http.server", "80", "--bind", self.ip, "--directory", root])
-        probe = "import urllib.request as u; u.urlopen('http://203.0.113.80/', timeout=1)"
-        deadline = time.monotonic() + 10
-        while not self.web.run(["python3", "-c", probe]).ok:
-            if time.monotonic() > deadline:
-                raise NetnbError(f"the lab's web server did not start: {self.server.output()[-300:]}")
-            time.sleep(0.05)
+        try:
+            self.server.wait_listening(80)
+        except NetnbError as exc:
+            raise NetnbError(f"the lab's web server did not start: {exc}") from exc
 
     def __repr__(self) -> str:
         return f"<Internet via {self.router.name!r}, web server {self.url}>"

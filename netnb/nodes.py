@@ -25,6 +25,7 @@ from netnb.model import (
     SocketEntry,
     resolve,
 )
+from netnb.model.state import ProcessEnd
 from netnb.model import checks
 from netnb.model.firewall import Rule
 from netnb.model.topology import BridgeSpec, InnerVethSpec
@@ -53,12 +54,10 @@ class Node:
         """host, router, switch or hub."""
         return self.spec.kind
 
-    def _call(self, method: str, **params: Any) -> Any:
-        return self.lab._agent().call(method, {"node": self.name, **params}, wait=60)
 
     def interfaces(self) -> RecordList[InterfaceState]:
         """The node's interfaces as the kernel reports them now (name, MAC, state, MTU, addresses)."""
-        items = [InterfaceState(**{**d, "addresses": tuple(d["addresses"])}) for d in self._call("links")]
+        items = self.lab.live().interfaces(self.name)
         return RecordList(items, f"interfaces of {self.name}", hide=("index", "peer_index"))
 
     def run(self, command: str | list[str], *, timeout: float | None = 60, check: bool = False,
@@ -72,11 +71,7 @@ class Node:
             checks.seconds(timeout, "timeout (or None: no limit)")
         if stdin is not None and not isinstance(stdin, str):
             raise UsageError(f"stdin must be text, not {type(stdin).__name__}")
-        raw = self.lab._agent().call(
-            "run", {"node": self.name, "command": command, "timeout": timeout, "stdin": stdin},
-            wait=None if timeout is None else timeout + 10,
-        )
-        result = CommandResult(self.name, text, raw["rc"], raw["stdout"], raw["stderr"], raw["duration_s"])
+        result = self.lab.live().run(self.name, command, timeout, stdin)
         if check and result.rc != 0:
             raise CommandFailed(f"{text!r} in node {self.name!r} exited with {result.rc}: {result.stderr.strip()}",
                                 result)
@@ -85,8 +80,8 @@ class Node:
     def popen(self, command: str | list[str]) -> Process:
         """Start a command in the background; it is stopped with the lab (or by ``stop()``)."""
         text = command_text(command)
-        raw = self._call("popen", command=command)
-        return Process(self, text, raw["pid"], raw["handle"])
+        pid, handle = self.lab.live().popen(self.name, command)
+        return Process(self, text, pid, handle)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r} of lab {self.lab.name!r}>"
@@ -209,15 +204,15 @@ class Host(Node):
 
     def routes(self) -> RecordList[RouteEntry]:
         """The main routing table, read now."""
-        return RecordList([RouteEntry(**d) for d in self._call("routes")], f"routes of {self.name}")
+        return RecordList(self.lab.live().routes(self.name), f"routes of {self.name}")
 
     def neighbours(self) -> RecordList[NeighbourEntry]:
         """The ARP table, read now."""
-        return RecordList([NeighbourEntry(**d) for d in self._call("neighbours")], f"ARP table of {self.name}")
+        return RecordList(self.lab.live().neighbours(self.name), f"ARP table of {self.name}")
 
     def listening(self) -> RecordList[SocketEntry]:
         """Sockets waiting for peers in this node, read now: TCP listeners and bound UDP sockets."""
-        return RecordList([SocketEntry(**d) for d in self._call("listening")], f"listening in {self.name}")
+        return RecordList(self.lab.live().listening(self.name), f"listening in {self.name}")
 
     def wait_listening(self, port: int, *, proto: str = "tcp", timeout: float = 10.0,
                        process: Process | None = None) -> SocketEntry:
@@ -303,7 +298,7 @@ class Switch(Node):
 
     def fdb(self, *, include_local: bool = False) -> RecordList[FdbEntry]:
         """The learned MAC table: MAC, port and seconds since last seen (local entries on request)."""
-        entries = [FdbEntry(**d) for d in self._call("fdb", bridge=self.bridge)]
+        entries = self.lab.live().fdb(self.name, self.bridge)
         kept = [e for e in entries if include_local or not (e.local or e.static)]
         return RecordList(kept, f"MAC table of {self.name}", hide=() if include_local else ("local", "static"))
 
@@ -318,23 +313,20 @@ class Process:
 
     def __init__(self, node: Node, command: str, pid: int, handle: int) -> None:
         self.node, self.command, self.pid, self.handle = node, command, pid, handle
-        self._final: dict[str, Any] | None = None
-
-    def _call(self, method: str, **params: Any) -> Any:
-        return self.node.lab._agent().call(method, {"handle": self.handle, **params}, wait=60)
+        self._final: ProcessEnd | None = None
 
     @property
     def running(self) -> bool:
         """Whether it still runs (False once the lab stopped)."""
         if self._final is not None or not self.node.lab.running:
             return False
-        return bool(self._call("proc_status")["running"])
+        return self.node.lab.live().process_state(self.handle).running
 
     def output(self) -> str:
         """Everything it wrote so far (stdout and stderr)."""
         if self._final is not None:
-            return str(self._final["output"])
-        return str(self._call("proc_output"))
+            return self._final.output
+        return self.node.lab.live().process_output(self.handle)
 
     def wait_listening(self, port: int, *, proto: str = "tcp", timeout: float = 10.0) -> Process:
         """Return (this process) once its node listens on ``port``; fails at once if the process exits.
@@ -349,8 +341,8 @@ class Process:
     def stop(self, timeout: float = 2.0) -> int | None:
         """SIGTERM its process group, SIGKILL after ``timeout``; returns the exit status."""
         if self._final is None:
-            self._final = self._call("proc_stop", timeout=timeout)
-        return self._final["rc"]
+            self._final = self.node.lab.live().process_stop(self.handle, timeout)
+        return self._final.rc
 
     def __repr__(self) -> str:
         return f"<Process {self.node.name}$ {self.command!r} pid={self.pid}>"
@@ -359,7 +351,7 @@ class Process:
         state = "stopped" if self._final is not None else "started"  # no I/O here: .running asks the lab
         fields = [("node", self.node.name), ("command", self.command), ("pid", str(self.pid)), ("state", state)]
         if self._final is not None:
-            fields.append(("exit status", str(self._final["rc"])))
+            fields.append(("exit status", str(self._final.rc)))
         return card(f"process {self.pid} in {self.node.name}", fields,
                     note=".output() reads what it wrote, .running asks whether it still runs, .stop() ends it")
 

@@ -20,6 +20,7 @@ from netnb.capture.bpf import BpfProgram
 from netnb.capture.packets import CapturePoint, FrameStore, Packets
 from netnb.capture.spool import SpoolReader
 from netnb.errors import LabStateError, NetnbError
+from netnb.model.state import InterfaceState
 from netnb.model.words import plural
 
 if TYPE_CHECKING:
@@ -113,7 +114,7 @@ class Capture(Packets):
         """Start recording (in the background: it keeps running between notebook cells)."""
         if self.running:
             raise LabStateError("this capture is running already")
-        agent = self.lab._agent()
+        backend = self.lab.live()
         points = resolve_points(self.lab, self.targets)
         code = BpfProgram(self.expression).instructions if self.expression else None
         ring = self.ring_mib
@@ -133,22 +134,20 @@ class Capture(Packets):
         self._indexes = None
         self._store.owner_loader = self._owners
         try:
-            reply = agent.call("capture_start", {
-                "points": [{"node": p.node, "ifname": p.ifname, "label": p.label} for p in points],
-                "filter_code": code, "directory": self._dir, "ring_mib": ring}, wait=60)
+            ident, paths = backend.capture_start(points, code, self._dir, ring)
         except BaseException:
             shutil.rmtree(self._dir, ignore_errors=True)
             raise
-        self._ident = reply["id"]
+        self._ident = ident
         self.pinned_mib = ring * len(points)
-        self._readers = [SpoolReader(path, i) for i, path in enumerate(reply["paths"])]
+        self._readers = [SpoolReader(path, i) for i, path in enumerate(paths)]
         return self
 
     def refresh(self) -> Capture:
         """Read what was recorded since the last look (a running capture keeps growing)."""
         self._store.add([r.read_new() for r in self._readers])
-        if self.running:
-            self.stats = self.lab._agent().call("capture_stats", {"ident": self._ident}, wait=30)["points"]
+        if self._ident is not None:
+            self.stats = self.lab.live().capture_stats(self._ident)
         return self
 
     def stop(self) -> Capture:
@@ -160,15 +159,14 @@ class Capture(Packets):
         if not self.lab.running:  # the lab (and its recorder) went first: keep what reached the spool
             self._store.add([r.read_new() for r in self._readers])
             return self
-        reply = self.lab._agent().call("capture_stop", {"ident": ident}, wait=60)
-        self.stats = reply["points"]
+        self.stats, error = self.lab.live().capture_stop(ident)
         if self.remember_owners:
             self._store.owners()  # while the lab still runs: MACs are known only to its kernel
         self._store.add([r.read_new() for r in self._readers])
         if self._dir:
             shutil.rmtree(self._dir, ignore_errors=True)  # every frame is in memory now
-        if reply.get("error"):
-            raise NetnbError(f"the capture failed while recording: {reply['error']}")
+        if error:
+            raise NetnbError(f"the capture failed while recording: {error}")
         return self
 
     def __enter__(self) -> Capture:
@@ -181,7 +179,7 @@ class Capture(Packets):
         """Who owns each address, for the ladder: read from the kernel (one call for the whole lab) when
         the ladder is first drawn, not at every start (sr1 starts a capture per packet)."""
         if self.lab.running:
-            return _owners_of(self.lab._agent().call("all_links", wait=60))
+            return _owners_of(self.lab.live().all_interfaces())
         return {str(a.ip): n.name for n in self.lab.resolved().nodes for a in n.addresses}
 
     @property
@@ -196,12 +194,12 @@ class Capture(Packets):
         return f"{plural(len(self._store.points), 'point')}, {state}{drops if self.stats else ''}"
 
 
-def _owners_of(links_by_node: dict[str, list[dict[str, Any]]]) -> dict[str, str]:
+def _owners_of(links_by_node: dict[str, list[InterfaceState]]) -> dict[str, str]:
     owners: dict[str, str] = {}
     for node, links in links_by_node.items():
         for link in links:
-            if link.get("mac") and link["name"] != "lo":
-                owners.setdefault(link["mac"], node)
-            for cidr in link.get("addresses", []):
+            if link.mac and link.name != "lo":
+                owners.setdefault(link.mac, node)
+            for cidr in link.addresses:
                 owners.setdefault(cidr.split("/")[0], node)
     return owners

@@ -38,7 +38,7 @@ def prepare(node: Host, pkt: Packet, iface: str | None) -> tuple[Packet, str | N
     if isinstance(pkt, Ether):
         if iface is None:
             if IP in pkt:
-                iface = node._call("route_get", dest=pkt[IP].dst)["dev"]
+                iface = node.lab.live().route_get(node.name, pkt[IP].dst).dev
             else:
                 iface = next((i.name for i in node.interfaces() if i.name != "lo"), None)
         if iface is None:
@@ -56,13 +56,13 @@ def prepare(node: Host, pkt: Packet, iface: str | None) -> tuple[Packet, str | N
             if "hwsrc" not in arp.fields:
                 arp.hwsrc = pkt.src
             if "psrc" not in arp.fields:
-                arp.psrc = node._call("route_get", dest=arp.pdst)["src"] or "0.0.0.0"
+                arp.psrc = node.lab.live().route_get(node.name, arp.pdst).src or "0.0.0.0"
         if IP in pkt and "src" not in pkt[IP].fields:
-            pkt[IP].src = node._call("route_get", dest=pkt[IP].dst)["src"]
+            pkt[IP].src = node.lab.live().route_get(node.name, pkt[IP].dst).src
         return pkt, iface
     if isinstance(pkt, IP):
         if "src" not in pkt.fields:
-            pkt.src = node._call("route_get", dest=pkt.dst)["src"]
+            pkt.src = node.lab.live().route_get(node.name, pkt.dst).src
         return pkt, None
     raise NetnbError("send an Ether(...) frame or an IP(...) packet")
 
@@ -71,12 +71,7 @@ def send(node: Host, pkt: Packet, iface: str | None = None, count: int = 1) -> P
     """Send ``pkt`` from ``node``; returns the packet as sent (with the addresses filled in)."""
     checks.count(count)
     ready, ifname = prepare(node, pkt, iface)
-    params = {"data": bytes(ready).hex(), "count": count}
-    if ifname:
-        params["ifname"] = ifname
-    else:
-        params["dest"] = ready[IP].dst
-    node._call("send", **params)
+    node.lab.live().send(node.name, bytes(ready), ifname=ifname, dest=None if ifname else ready[IP].dst, count=count)
     return ready
 
 
@@ -85,7 +80,7 @@ def sr1(node: Host, pkt: Packet, timeout: float = 2.0, iface: str | None = None)
     checks.seconds(timeout)
     ready, ifname = prepare(node, pkt, iface)
     if ifname is None:
-        ifname = node._call("route_get", dest=ready[IP].dst)["dev"]
+        ifname = node.lab.live().route_get(node.name, ready[IP].dst).dev
     def answers(p: Packet) -> bool:
         if isinstance(ready, Ether):
             return bool(p.answers(ready))

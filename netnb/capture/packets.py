@@ -20,25 +20,13 @@ from netnb.capture.dissect import describe
 from netnb.capture import pcapng
 from netnb.capture.pcapng import Frame
 from netnb.errors import NetnbError
+from netnb.model.state import CapturePoint
 from netnb.model.words import plural
 from netnb.view.table import Table
 
 if TYPE_CHECKING:
     from netnb.capture.journey import Journey
     from netnb.view.picture import Picture
-
-
-@dataclass(frozen=True)
-class CapturePoint:
-    """Where frames were seen: one interface of one node."""
-
-    node: str
-    ifname: str
-
-    @property
-    def label(self) -> str:
-        """``node:ifname``, as shown in tables and written to pcapng."""
-        return f"{self.node}:{self.ifname}"
 
 
 class FrameStore:

@@ -324,7 +324,7 @@ class DockerHost:
     # -- docker network ------------------------------------------------------------------------
     def network_create(self, name: str, driver: str = "bridge", subnet: str | None = None) -> Network:
         """``docker network create``: a bridge network gets its own ``br-<id>`` bridge, subnet and rules."""
-        self.lab._agent()
+        self.lab.live()
         if name in self.networks:
             raise DockerError(f"network with name {name} already exists")
         if driver not in DRIVERS:
@@ -453,7 +453,7 @@ class DockerHost:
         ``publish_all=True`` maps every ``expose``d port to a free host port from 49153 up (``-P``).
         Everything is checked before anything is created.
         """
-        self.lab._agent()
+        self.lab.live()
         if name in self.containers:
             raise DockerError(f'the container name "/{name}" is already in use by container '
                               f'"{self.containers[name].id[:12]}"; remove it or choose another name')
@@ -487,12 +487,11 @@ class DockerHost:
             c.proxies.append(self.node.popen([sys.executable, "-m", "netnb.docker.proxy", "-proto", proto,
                                          "-host-ip", "0.0.0.0", "-host-port", str(host_port),
                                          "-container-ip", c.ip, "-container-port", str(cport)]))
-        deadline = time.monotonic() + 10
-        for proxy in c.proxies:  # docker run returns once its proxies listen
-            while "docker-proxy" not in proxy.output():
-                if time.monotonic() > deadline or not proxy.running:
-                    raise DockerError(f"docker-proxy for {name} did not start: {proxy.output()[-300:]}")
-                time.sleep(0.01)
+        for proxy, (host_port, _, proto) in zip(c.proxies, ports):  # docker run returns once its proxies listen
+            try:
+                proxy.wait_listening(host_port, proto=proto)
+            except NetnbError as exc:
+                raise DockerError(f"docker-proxy for {name} did not start: {exc}") from exc
         c.process = c.popen(command)
         return c
 
@@ -696,11 +695,11 @@ class DockerHost:
 
     def iptables(self, args: str = "-t nat -nvL") -> str:
         """The real ``iptables`` output inside this host (counters included), e.g. ``iptables("-t nat -nvL")``."""
-        return self.lab._agent().call("iptables", {"node": self.name, "argv": shlex.split(args)}, wait=60)
+        return self.lab.live().firewall(self.name, shlex.split(args))
 
     def iptables_save(self) -> str:
         """``iptables-save`` inside this host."""
-        return self.lab._agent().call("iptables", {"node": self.name, "argv": ["save"]}, wait=60)
+        return self.lab.live().firewall(self.name, ["save"])
 
     def nat(self) -> Table:
         """The nat table read now, as a table with packet and byte counters (``iptables -t nat -nvxL``)."""

@@ -13,14 +13,15 @@ from netnb._lazy import attach
 _WHERE = {
     **dict.fromkeys(("ResolvedBridge", "ResolvedInterface", "ResolvedLab", "ResolvedLink", "ResolvedNode",
                      "ResolvedRoute", "check_ifname", "resolve"), "netnb.model.resolve"),
-    **dict.fromkeys(("CommandResult", "FdbEntry", "InterfaceState", "NeighbourEntry", "PingResult",
-                     "RouteEntry", "SocketEntry"), "netnb.model.state"),
+    **dict.fromkeys(("CapturePoint", "CommandResult", "FdbEntry", "InterfaceState", "NeighbourEntry", "PingResult",
+                     "ProcessEnd", "ProcessState", "RouteEntry", "RouteLookup", "SocketEntry"), "netnb.model.state"),
     **dict.fromkeys(("DEFAULT_AGEING_S", "LinkSpec", "NodeKind", "NodeSpec", "RouteSpec", "Topology"),
                     "netnb.model.topology"),
 }
 
 __all__ = [
     "DEFAULT_AGEING_S",
+    "CapturePoint",
     "CommandResult",
     "FdbEntry",
     "InterfaceState",
@@ -29,6 +30,8 @@ __all__ = [
     "NodeKind",
     "NodeSpec",
     "PingResult",
+    "ProcessEnd",
+    "ProcessState",
     "ResolvedBridge",
     "ResolvedInterface",
     "ResolvedLab",
@@ -36,6 +39,7 @@ __all__ = [
     "ResolvedNode",
     "ResolvedRoute",
     "RouteEntry",
+    "RouteLookup",
     "RouteSpec",
     "SocketEntry",
     "Topology",
@@ -58,6 +62,17 @@ if TYPE_CHECKING:
         check_ifname,
         resolve,
     )
-    from netnb.model.state import CommandResult, FdbEntry, InterfaceState, NeighbourEntry, PingResult, RouteEntry, \
-        SocketEntry
+    from netnb.model.state import (
+        CapturePoint,
+        CommandResult,
+        FdbEntry,
+        InterfaceState,
+        NeighbourEntry,
+        PingResult,
+        ProcessEnd,
+        ProcessState,
+        RouteEntry,
+        RouteLookup,
+        SocketEntry,
+    )
     from netnb.model.topology import DEFAULT_AGEING_S, LinkSpec, NodeKind, NodeSpec, RouteSpec, Topology

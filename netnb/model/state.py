@@ -190,3 +190,41 @@ class SocketEntry:
     proto: str
     address: str
     port: int
+
+
+@dataclass(frozen=True)
+class RouteLookup:
+    """How a node would send to an address (``ip route get``): interface, source address, gateway."""
+
+    dev: str | None
+    src: str | None
+    via: str | None = None
+
+
+@dataclass(frozen=True)
+class ProcessState:
+    """A background process: whether it still runs, and its exit status once it ended."""
+
+    running: bool
+    rc: int | None = None
+
+
+@dataclass(frozen=True)
+class ProcessEnd:
+    """A background process after ``stop``: its exit status and everything it wrote."""
+
+    rc: int | None
+    output: str
+
+
+@dataclass(frozen=True)
+class CapturePoint:
+    """Where frames are seen: one interface of one node."""
+
+    node: str
+    ifname: str
+
+    @property
+    def label(self) -> str:
+        """``node:ifname``, as shown in tables and written to pcapng."""
+        return f"{self.node}:{self.ifname}"

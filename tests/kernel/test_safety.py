@@ -143,13 +143,16 @@ print(json.dumps({{"folder": lab.folder}}), flush=True)
 """
 
 
-def our_temp_entries() -> set[str]:
-    """What netnb may leave in the temp folder: lab folders and the old per-purpose folders."""
+def our_temp_entries(*owners: int) -> set[str]:
+    """What labs of these processes (this one by default) may leave in the temp folder: their lab folders,
+    and anything with the old per-purpose prefixes (which nothing may make any more)."""
     import glob
     import tempfile
 
-    return {p for base in {tempfile.gettempdir(), "/tmp"} for p in glob.glob(os.path.join(base, "netnb-*"))
-            if not os.path.basename(p).startswith(("netnb-rootless-test-", "netnb-pwned-"))}
+    patterns = [f"netnb-lab-{pid}.*" for pid in owners or (os.getpid(),)]
+    patterns += [f"netnb-{what}-*" for what in ("proc", "capture", "docker", "vm", "vmc", "www")]
+    return {p for base in {tempfile.gettempdir(), "/tmp"} for pattern in patterns
+            for p in glob.glob(os.path.join(base, pattern))}
 
 
 def test_a_clean_stop_and_a_plain_exit_leave_no_file():
@@ -160,12 +163,12 @@ def test_a_clean_stop_and_a_plain_exit_leave_no_file():
     assert {"proc", "www", "vm", "docker", "capture"} <= {n.split("-")[0] for n in os.listdir(folder)}
     assert proc.stdout.readline().strip() == "stopped"
     assert proc.wait(30) == 0, proc.stderr.read()
-    assert our_temp_entries() <= before and not os.path.exists(folder)
+    assert our_temp_entries(proc.pid) <= before and not os.path.exists(folder)
     # The script ends without stop(): the exit removes the folder (the Docker host's files with it).
     proc = python_script(RICH.format(name="plainexit", after="print('leaving', flush=True)"))
     folder = json.loads(proc.stdout.readline())["folder"]
     assert proc.wait(30) == 0, proc.stderr.read()
-    assert not os.path.exists(folder) and our_temp_entries() <= before
+    assert not os.path.exists(folder) and our_temp_entries(proc.pid) <= before
 
 
 def test_after_a_sigkill_clean_removes_the_dead_notebooks_folder_and_nothing_else():
@@ -181,7 +184,7 @@ def test_after_a_sigkill_clean_removes_the_dead_notebooks_folder_and_nothing_els
         removed = cli.clean()
         assert any(folder in line for line in removed), removed
         assert not os.path.exists(folder) and os.path.isdir(alive.folder)  # a live lab's folder stays
-        assert our_temp_entries() - before == {alive.folder}
+        assert our_temp_entries(proc.pid) <= before
 
 
 def test_a_folder_without_a_record_is_removed_only_when_its_owner_is_gone(tmp_path):

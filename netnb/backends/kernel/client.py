@@ -46,6 +46,11 @@ def userns_allowed() -> bool:
         return True
 
 
+def chosen_mode(mode: str | None) -> str:
+    """The mode a lab runs in: the one asked for, else ``NETNB_MODE``, else :func:`default_mode`."""
+    return mode or os.environ.get("NETNB_MODE") or default_mode()
+
+
 def default_mode() -> str:
     """``root`` when running as root, ``rootless`` (a user namespace) otherwise."""
     return "root" if os.geteuid() == 0 else "rootless"
@@ -267,7 +272,7 @@ class AgentClient:
     def __init__(self, lab_id: str, mode: str | None = None, lab_name: str = "") -> None:
         self.lab_id = lab_id
         self.lab_name = lab_name or lab_id
-        self.mode = mode or os.environ.get("NETNB_MODE") or default_mode()
+        self.mode = chosen_mode(mode)
         self.process: AgentProcess | None = None
         self.record: registry.LabRecord | None = None
         #: The lab's private folder (0700) while it runs: its files go here, and go with it.

@@ -1,0 +1,104 @@
+"""The Backend contract, and everything above it tested without root on the in-memory backend."""
+
+from __future__ import annotations
+
+import pytest
+
+import netnb
+from netnb.backends.contract import Backend
+from netnb.backends.kernel.backend import KernelBackend
+from netnb.backends.memory import MemoryBackend
+from netnb.errors import LabStateError, NetnbError, UsageError
+from netnb.plan import AddRoute, compile_plan, teardown_of
+
+
+def services(node: str, command: str) -> list[tuple[str, int]]:
+    """What the background commands of these labs listen on (a web server, Docker's proxy)."""
+    if "netnb.docker.proxy" in command:
+        return [("tcp", int(command.split("-host-port ")[1].split()[0]))]
+    if "http.server" in command:
+        return [("tcp", int(command.split("http.server ")[1].split()[0]))]
+    return []
+
+
+def memory_lab(name: str = "mem") -> tuple[netnb.Lab, MemoryBackend]:
+    backend = MemoryBackend(services=services)
+    lab = netnb.Lab(name, backend=backend)
+    a, b = lab.host("A"), lab.router("R")
+    sw = lab.switch("sw", subnet="10.0.0.0/24")
+    lab.link(a, sw)
+    lab.link(b, sw)
+    a.route("default", via="10.0.0.2")
+    return lab, backend
+
+
+def test_both_backends_carry_out_the_contract():
+    assert isinstance(KernelBackend(), Backend) and isinstance(MemoryBackend(), Backend)
+    with pytest.raises(UsageError, match="Backend contract"):
+        netnb.Lab("x", backend=object())  # type: ignore[arg-type]
+
+
+def test_start_applies_the_plan_and_stop_undoes_exactly_it():
+    lab, backend = memory_lab()
+    plan = lab.plan()
+    with lab:
+        assert backend.applied == list(plan.operations)
+        assert [c[0] for c in backend.calls[:4]] == ["check", "start", "apply", "wait_ready"]
+    undo = next(args for method, args in backend.calls if method == "undo")
+    assert list(undo[0]) == teardown_of(compile_plan(lab.resolved()).operations) == plan.teardown()
+    assert not backend.running and lab.state == "stopped"
+
+
+def test_nodes_read_back_and_act_through_the_backend():
+    lab, backend = memory_lab()
+    backend.responder = lambda node, text, stdin: (0, f"{node} ran {text}", "")
+    with lab:
+        a = lab["A"]
+        eth0 = next(i for i in a.interfaces() if i.name == "eth0")
+        assert eth0.addresses == ("10.0.0.1/24",) and eth0.state == "UP"
+        assert [(r.dest, r.via) for r in a.routes()] == [("10.0.0.0/24", None), ("default", "10.0.0.2")]
+        assert a.run("hostname").stdout == "A ran hostname"
+        server = lab["R"].popen("python3 -m http.server 8080 --bind 10.0.0.2").wait_listening(8080)
+        assert server.running and server.stop() == -15 and not server.running
+        a.route("10.9.0.0/16", via="10.0.0.2")  # on a running lab: applied at once
+        assert backend.applied[-1] == AddRoute("A", "10.9.0.0/16", "10.0.0.2", None)
+        assert {e.port for e in lab["sw"].fdb(include_local=True)} == {"A-eth0", "R-eth0"}
+    with pytest.raises(LabStateError, match="start it first"):
+        lab["A"].interfaces()
+
+
+def test_capture_plumbing_and_its_ring_budget():
+    lab, backend = memory_lab()
+    lab.capture_memory = 6
+    with lab:
+        with lab.capture(lab["sw"]) as cap:  # two ports: 3 MiB each
+            assert cap.pinned_mib == 6
+            with pytest.raises(NetnbError, match="has 0 MiB of its capture budget left"):
+                lab.capture("A:eth0").start()
+        assert len(cap) == 0 and cap.pinned_mib == 0
+        started = next(args for method, args in backend.calls if method == "capture_start")
+        assert [p.label for p in started[0]] == ["sw:A-eth0", "sw:R-eth0"] and started[1] == 3
+
+
+def test_the_docker_layer_without_root():
+    from netnb.docker import DockerHost
+
+    backend = MemoryBackend(services=services)
+    lab = netnb.Lab("docker", backend=backend)
+    lan = lab.switch("lan", subnet="192.168.3.0/24")
+    lab.internet(lan, gateway="192.168.3.1")
+    ubuntu1 = DockerHost(lab, "ubuntu1", lan, ip="192.168.3.2")
+    with lab:
+        web = ubuntu1.run("web", command="python3 -m http.server 8080", expose=[8080], publish_all=True)
+        db = ubuntu1.run("db", command="sleep infinity")
+        assert (web.ip, db.ip) == ("172.17.0.2", "172.17.0.3")  # Docker's IPAM: in order from .2
+        assert ubuntu1.ps().rows[0][5] == "0.0.0.0:49153->8080/tcp"
+        inspect = ubuntu1.inspect(web)
+        assert inspect["NetworkSettings"]["Ports"] == {"8080/tcp": [{"HostIp": "0.0.0.0", "HostPort": "49153"}]}
+        assert [(r.dest, r.via) for r in web.routes()] == [("172.17.0.0/16", None), ("default", "172.17.0.1")]
+        saved = ubuntu1.iptables_save()
+        assert "-A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE" in saved
+        front = ubuntu1.network_create("frontend", driver="bridge", subnet="172.30.1.0/24")
+        assert front.bridge == f"br-{front.id[:12]}" and "frontend" in [r[1] for r in ubuntu1.network_ls().rows]
+        proxies = [c for c in backend.calls if c[0] == "popen" and "netnb.docker.proxy" in c[1][1]]
+        assert len(proxies) == 1 and "-host-port 49153" in proxies[0][1][1]
