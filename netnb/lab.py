@@ -62,7 +62,6 @@ class Lab:
         if backend is not None and not isinstance(backend, Backend):
             raise UsageError(f"backend must carry out the Backend contract (netnb.backends.contract), not {backend!r}")
         self.topology = Topology(name, ipv6=ipv6)
-        self.mode = mode
         #: What carries the lab out: the kernel (real namespaces) unless another backend is given.
         self.backend: Backend = backend if backend is not None else KernelBackend(mode)
         #: MiB of kernel ring memory the lab's running captures may pin together (see ``capture()``).
@@ -82,6 +81,18 @@ class Lab:
         self._captures: weakref.WeakSet[Capture] = weakref.WeakSet()
 
     # -- describing -------------------------------------------------------------------------
+    @property
+    def mode(self) -> str | None:
+        """The kernel backend's privilege mode: ``root``, ``rootless``, ``sudo``, or None (chosen at start)."""
+        return getattr(self.backend, "mode", None)
+
+    @mode.setter
+    def mode(self, mode: str | None) -> None:
+        if not hasattr(self.backend, "mode"):
+            raise UsageError(f"mode belongs to the kernel backend; this lab runs on {self.backend.name!r}")
+        self._require_not_running("change the mode")
+        self.backend.mode = mode
+
     @property
     def name(self) -> str:
         """The lab's name."""

@@ -245,7 +245,7 @@ def test_commands_see_their_own_nodes_sys_and_removing_a_node_lets_it_go():
         extra = [AddNamespace("D"), SetLinkState("D", "lo", True)]
         lab.apply(extra)
         assert lab["A"].run("true").ok  # (A's mount namespace exists already)
-        lab._agent().call("run", {"node": "D", "command": "ls /sys/class/net", "timeout": 10, "stdin": None})
+        lab.live().run("D", "ls /sys/class/net", 10, None)
         with_d = _mount_namespace_fds(agent)
         assert len(with_d - before) == 1  # D's, holding D's sysfs (and so its network namespace)
         lab.undo(extra)
