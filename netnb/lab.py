@@ -20,7 +20,7 @@ import os
 import time
 import weakref
 from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from netnb.backends.contract import Backend
 from netnb.backends.kernel.backend import KernelBackend
@@ -36,6 +36,8 @@ from netnb.model.topology import TapSpec
 from netnb.nodes import Host, Node, Router, Switch
 from netnb.plan import Operation, Plan, compile_plan, teardown_of
 from netnb.view.table import Table
+
+N = TypeVar("N", bound=Node)
 
 if TYPE_CHECKING:
     from netnb.view.draw import Drawing
@@ -90,7 +92,7 @@ class Lab:
     def mode(self, mode: str | None) -> None:
         if not hasattr(self.backend, "mode"):
             raise UsageError(f"mode belongs to the kernel backend; this lab runs on {self.backend.name!r}")
-        self._require_not_running("change the mode")
+        self.require_not_running("change the mode")
         self.backend.mode = mode
 
     @property
@@ -98,8 +100,14 @@ class Lab:
         """The lab's name."""
         return self.topology.name
 
-    def _add(self, spec: NodeSpec, cls: type[Node]) -> Any:
-        self._require_not_running("add a node")
+    def add_node(self, spec: NodeSpec, cls: type[N]) -> N:
+        """Describe a node of class ``cls`` (Host, Router, Switch or a subclass) from its spec; what
+        ``host()``, ``router()``, ``switch()`` and ``hub()`` do, for layers built on the lab (Docker hosts).
+
+        >>> Lab("x").add_node(NodeSpec("A", NodeKind.HOST), Host).name
+        'A'
+        """
+        self.require_not_running("add a node")
         self.topology.add_node(spec)
         handle = cls(self, spec)
         self._handles.setdefault(spec.name, handle)
@@ -107,11 +115,11 @@ class Lab:
 
     def host(self, name: str) -> Host:
         """A host: one namespace with its own interfaces, addresses and routes."""
-        return self._add(NodeSpec(name, NodeKind.HOST), Host)
+        return self.add_node(NodeSpec(name, NodeKind.HOST), Host)
 
     def router(self, name: str) -> Router:
         """A host that forwards IPv4 between its interfaces (``net.ipv4.ip_forward=1``)."""
-        return self._add(NodeSpec(name, NodeKind.ROUTER), Router)
+        return self.add_node(NodeSpec(name, NodeKind.ROUTER), Router)
 
     def switch(self, name: str, subnet: str | None = None, *, ageing: float | None = None,
                stp: bool = False) -> Switch:
@@ -120,17 +128,17 @@ class Lab:
         ``subnet`` lets links to it get addresses automatically; ``ageing`` is the MAC ageing time in
         seconds (default 300, 0 floods every frame like a hub).
         """
-        return self._add(NodeSpec(name, NodeKind.SWITCH, subnet=subnet, ageing_s=ageing, stp=stp), Switch)
+        return self.add_node(NodeSpec(name, NodeKind.SWITCH, subnet=subnet, ageing_s=ageing, stp=stp), Switch)
 
     def hub(self, name: str, subnet: str | None = None) -> Switch:
         """A hub: a bridge that learns nothing (ageing 0), so every frame goes out of every port."""
-        return self._add(NodeSpec(name, NodeKind.HUB, subnet=subnet), Switch)
+        return self.add_node(NodeSpec(name, NodeKind.HUB, subnet=subnet), Switch)
 
     def vm(self, name: str, host: Host, *, bridge: str, ip: str, gateway: str | None = None,
            mac: str | None = None) -> Vm:
         """A virtual machine on ``host``: a TAP device that joins ``bridge``, and a guest process on it that
         answers ARP and ping (a hypervisor's view of a VM's network card)."""
-        self._require_not_running("add a VM")
+        self.require_not_running("add a VM")
         self._check_vm(name, host, bridge, ip, gateway, mac)
         tap = f"tap-{name}"[:15]
         host.spec.taps.append(TapSpec(tap, bridge))
@@ -207,7 +215,7 @@ class Lab:
         out, addresses come from the switch's ``subnet`` (or this link's ``subnet``). ``ifname`` names
         the interfaces (default ``eth0``, ``eth1``... inside each node).
         """
-        self._require_not_running("add a link")
+        self.require_not_running("add a link")
         spec = LinkSpec(self._node_name(a), self._node_name(b), ip=ip, ifname=ifname, mtu=mtu, subnet=subnet)
         self.topology.add_link(spec)
         return spec
@@ -220,6 +228,25 @@ class Lab:
         if isinstance(node, str):
             return node
         raise UsageError(f"link nodes of the lab (or their names), not {type(node).__name__} {node!r}")
+
+    def join(self, node: Node) -> None:
+        """A node made while the lab runs (a container) becomes one of the lab's nodes: ``lab[name]``,
+        captures and drawings find it. It leaves with :meth:`leave` or when the lab is described again."""
+        if node.lab is not self:
+            raise UsageError(f"{node.name!r} belongs to lab {node.lab.name!r}, not {self.name!r}")
+        self._handles.setdefault(node.name, node)
+
+    def leave(self, name: str) -> None:
+        """The node made while running called ``name`` is gone (a removed container)."""
+        self._handles.pop(name, None)
+
+    def resolve_again(self) -> ResolvedLab:
+        """Decide names and addresses again after the description changed on a running lab (a route
+        added while it runs): TopologyError lists every problem; the running lab's view follows."""
+        resolved = resolve(self.topology)
+        if self.running:
+            self._resolved = resolved
+        return resolved
 
     def __getitem__(self, name: str) -> Node:
         try:
@@ -268,7 +295,11 @@ class Lab:
         """True between start() and stop()."""
         return self._state == "running"
 
-    def _require_not_running(self, what: str) -> None:
+    def require_not_running(self, what: str) -> None:
+        """A LabStateError naming ``what`` cannot be done while the lab runs (describing ends at start).
+
+        >>> Lab("x").require_not_running("add a node")
+        """
         if self._state == "running":
             raise LabStateError(f"cannot {what} while lab {self.name!r} runs; stop it first")
 
@@ -277,7 +308,7 @@ class Lab:
 
         On any failure everything already built is removed before the error is raised.
         """
-        self._require_not_running("start the lab")
+        self.require_not_running("start the lab")
         checks.seconds(timeout)
         resolved = resolve(self.topology)
         plan = compile_plan(resolved)

@@ -249,7 +249,7 @@ class Host(Node):
 
     def bridge(self, name: str, *, ip: str | None = None) -> str:
         """A Linux bridge inside this host (like a hypervisor's ``virbr0``), with an address if given."""
-        self.lab._require_not_running("add a bridge")
+        self.lab.require_not_running("add a bridge")
         self.spec.bridges.append(BridgeSpec(name, ip))
         return name
 
@@ -257,7 +257,7 @@ class Host(Node):
              ip: tuple[str | None, str | None] = (None, None)) -> None:
         """A veth pair inside this host: ``master`` makes an end a port of one of its bridges, ``ip``
         gives an end an address (the host's own interface)."""
-        self.lab._require_not_running("add a veth pair")
+        self.lab.require_not_running("add a veth pair")
         self.spec.inner_veths.append(InnerVethSpec(a, b, master[0], master[1], ip[0], ip[1]))
 
     def masquerade(self, source: str, out: str) -> None:
@@ -274,14 +274,14 @@ class Host(Node):
         if not self.lab.running:
             return
         try:
-            resolved = resolve(self.lab.topology)
+            resolved = self.lab.resolve_again()
             new = next(r for r in resolved.node(self.name).routes if r.dest == ipaddress.ip_network(
                 "0.0.0.0/0" if dest == "default" else dest))
             self.lab.apply([route_operation(new)])
         except BaseException:
             self.spec.routes.remove(spec)
+            self.lab.resolve_again()
             raise
-        self.lab._resolved = resolved
 
 
 class Router(Host):

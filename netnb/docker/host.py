@@ -234,9 +234,9 @@ class DockerHost:
 
     def __init__(self, lab: Lab, name: str, lan: Switch, ip: str, *, bridge_subnet: str = "172.17.0.0/16",
                  gateway: str | None = None, port_range: tuple[int, int] = (49153, 65535)) -> None:
-        lab._require_not_running("add a Docker host")
+        lab.require_not_running("add a Docker host")
         self.lab = lab
-        self.node: Host = lab._add(NodeSpec(name, NodeKind.HOST, forward=True, role="docker-host"), Host)
+        self.node: Host = lab.add_node(NodeSpec(name, NodeKind.HOST, forward=True, role="docker-host"), Host)
         spec = self.node.spec
         try:
             subnet = IPv4Network(bridge_subnet, strict=True)
@@ -481,7 +481,7 @@ class DockerHost:
             c.endpoints[net.name] = endpoint
             net.ips[c.name] = endpoint.ip
         self.containers[name] = c
-        self.lab._handles.setdefault(c.name, c)
+        self.lab.join(c)
         self._write_all_hosts()
         for host_port, cport, proto in ports:
             c.proxies.append(self.node.popen([sys.executable, "-m", "netnb.docker.proxy", "-proto", proto,
@@ -555,7 +555,7 @@ class DockerHost:
         for e in c.endpoints.values():
             e.network.ips.pop(c.name, None)
         del self.containers[c.container_name]
-        self.lab._handles.pop(c.name, None)
+        self.lab.leave(c.name)
         self._write_all_hosts()
 
     def container(self, ref: Container | str) -> Container:
