@@ -145,7 +145,7 @@ class Lab:
         mac = mac or "52:54:00:" + ":".join(f"{b:02x}" for b in hashlib.sha256(f"{self.name}/{name}".encode()).digest()[:3])
         machine = Vm(self, name, host, tap, mac, ip, gateway)
         self._vms.append(machine)
-        self.on_start(machine._boot)
+        self.on_start(machine.boot)
         return machine
 
     def _check_vm(self, name: str, host: Host, bridge: str, ip: str, gateway: str | None, mac: str | None) -> None:
@@ -203,7 +203,7 @@ class Lab:
             subnet = lan.spec.subnet or ""
             router.spec.rules.append(Rule("nat", "POSTROUTING", ("-s", subnet, "-o", "eth1", "-j", "MASQUERADE")))
         net = Internet(router, www)
-        self.on_start(net._serve)
+        self.on_start(net.serve)
         return net
 
     def link(self, a: Node | str, b: Node | str, *, ip: str | tuple[str | None, str | None] | None = None,

@@ -29,7 +29,8 @@ class Vm:
         self.process: Process | None = None
         self._control = ""
 
-    def _boot(self, lab: Lab) -> None:
+    def boot(self, lab: Lab) -> None:
+        """Start the guest on its TAP device (the lab calls this once it has started)."""
         import tempfile
 
         folder = tempfile.mkdtemp(prefix=f"vm-{self.name}-", dir=lab.folder)
@@ -142,7 +143,8 @@ class Internet:
         """``http://203.0.113.80/``."""
         return f"http://{self.ip}/"
 
-    def _serve(self, lab: Lab) -> None:
+    def serve(self, lab: Lab) -> None:
+        """Start the web server and return once it listens (the lab calls this once it has started)."""
         import tempfile
 
         root = tempfile.mkdtemp(prefix="www-", dir=lab.folder)

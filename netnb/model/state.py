@@ -10,7 +10,19 @@ These are what views render; they are filled by a backend on an explicit call (`
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
+
+#: How a record shows itself (text/plain, text/html), by type: filled in by ``netnb.view`` when it loads
+#: (the model imports nothing of netnb but the errors; without the view, records show as their repr).
+DISPLAY: dict[type, Callable[[Any], dict[str, str]]] = {}
+
+
+def show(record: object) -> dict[str, str]:
+    """The display bundle of ``record``: the view's, or its repr as text."""
+    render = DISPLAY.get(type(record))
+    return render(record) if render is not None else {"text/plain": repr(record)}
 
 
 _PING_HINTS = (
@@ -47,9 +59,10 @@ class CommandResult:
         return f"<CommandResult {self.node}$ {self.command!r} rc={self.rc} {out!r}>"
 
     def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> dict[str, str]:
-        from netnb.view.render import bundle  # the view knows how to show it; the model stays pure data
+        return show(self)
 
-        return bundle(self)
+    def __str__(self) -> str:
+        return show(self)["text/plain"]
 
 
 @dataclass(frozen=True)
@@ -107,14 +120,10 @@ class PingResult:
         return f"<PingResult {self.source}→{self.target} {self.received}/{self.sent} received{rtt}{hint}>"
 
     def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> dict[str, str]:
-        from netnb.view.render import bundle
-
-        return bundle(self)
+        return show(self)
 
     def __str__(self) -> str:
-        from netnb.view.render import bundle
-
-        return bundle(self)["text/plain"]
+        return show(self)["text/plain"]
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ def _quiet_matplotlib_cache_warning(record: logging.LogRecord) -> bool:
 
 logging.getLogger("matplotlib").addFilter(_quiet_matplotlib_cache_warning)
 
+from netnb.view import render  # noqa: E402,F401  (registers how the model's records show themselves)
 from netnb.view.table import Table  # noqa: E402
 
 __all__ = ["Table"]

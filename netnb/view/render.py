@@ -1,4 +1,5 @@
-"""Display bundles for the model's result records (imported lazily by them, so the model stays pure).
+"""Display bundles for the model's result records, registered in ``netnb.model.state.DISPLAY`` when the
+view loads (the model imports nothing of the view).
 
 >>> from netnb.model import PingResult
 >>> "3/3" in bundle(PingResult("10.0.0.2", 3, 3, 0.1, 0.2, 0.3, source="A"))["text/plain"]
@@ -10,7 +11,7 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from netnb.model.state import CommandResult, PingResult
+from netnb.model.state import DISPLAY, CommandResult, PingResult
 from netnb.view.table import _CSS, MONO, terminal
 
 
@@ -42,3 +43,6 @@ def bundle(obj: Any) -> dict[str, str]:
             body += terminal(obj.stderr.rstrip(), "#c0392b")
         return {"text/plain": text, "text/html": _box(head, body, obj.ok, mono=True)}
     raise TypeError(f"no display for {type(obj).__name__}")
+
+
+DISPLAY[PingResult] = DISPLAY[CommandResult] = bundle  # the model's records show themselves through this

@@ -238,7 +238,10 @@ def _how_it_ended(status: int) -> str:
     """A wait status in words, e.g. ``the lab's PID 1 was killed by SIGKILL``."""
     if os.WIFSIGNALED(status):
         sig = os.WTERMSIG(status)
-        name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else str(sig)
+        try:
+            name = signal.Signals(sig).name
+        except ValueError:
+            name = str(sig)
         return f"the lab's PID 1 was killed by {name} (signal {sig})"
     code = os.waitstatus_to_exitcode(status)
     return "its notebook closed the connection" if code == 0 else f"the lab's PID 1 exited with status {code}"

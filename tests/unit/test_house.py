@@ -1,0 +1,50 @@
+"""The house rules that keep netnb changeable: no module reaches into another module's private members,
+and the model imports nothing of netnb but itself and the errors."""
+
+from __future__ import annotations
+
+import ast
+import pathlib
+
+PACKAGE = pathlib.Path(__file__).resolve().parents[2] / "netnb"
+PROTOCOLS = {"_repr_mimebundle_", "_render_traceback_"}  # IPython's display protocols are public by design
+
+
+def _private_names_defined(tree: ast.AST) -> set[str]:
+    """Private names a module defines itself: methods, functions, and attributes set on self/cls."""
+    out = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.name.startswith("_"):
+            out.add(node.name)
+        elif isinstance(node, ast.Attribute) and node.attr.startswith("_") and isinstance(node.value, ast.Name) \
+                and node.value.id in ("self", "cls"):
+            out.add(node.attr)
+    return out
+
+
+def test_no_module_touches_another_modules_private_members():
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        tree = ast.parse(path.read_text())
+        own = _private_names_defined(tree)
+        for node in ast.walk(tree):
+            if not (isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__")):
+                continue
+            if node.attr in own or node.attr in PROTOCOLS:
+                continue  # its own class's (or module's) member
+            if isinstance(node.value, ast.Name) and node.value.id in ("os", "sys", "signal", "socket"):
+                continue  # the standard library's documented underscore names (os._exit...)
+            found.append(f"{path.relative_to(PACKAGE.parent)}:{node.lineno}: {ast.unparse(node)}")
+    assert not found, "\n".join(found)
+
+
+def test_the_model_imports_only_itself_and_the_errors():
+    found = []
+    for path in sorted((PACKAGE / "model").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) and node.level == 0 else []
+            for name in names:
+                if name.startswith("netnb") and not name.startswith(("netnb.model", "netnb.errors", "netnb._lazy")):
+                    found.append(f"{path.name}:{node.lineno}: imports {name}")
+    assert not found, "\n".join(found)
