@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import io
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import ipywidgets as w
 
-from netnb.nodes import Host, Switch
+from netnb.model import NodeKind
 
 if TYPE_CHECKING:
     from netnb.capture.capture import Capture
     from netnb.lab import Lab
+    from netnb.nodes import Host, Switch
 
 
 class LabWidget(w.VBox):
@@ -60,10 +61,11 @@ class LabWidget(w.VBox):
         if not self.lab.running:
             self.details.value = node.description().html()
             return
-        if isinstance(node, Switch):
-            self.details.value = node.ports().table().html() + node.fdb().table().html()
-        elif isinstance(node, Host):
-            self.details.value = node.inspect()._repr_mimebundle_()["text/html"]
+        if node.kind.is_l2:  # told by the model's kind: the view does not import the runtime nodes
+            switch = cast("Switch", node)
+            self.details.value = switch.ports().table().html() + switch.fdb().table().html()
+        elif node.kind in (NodeKind.HOST, NodeKind.ROUTER):
+            self.details.value = cast("Host", node).inspect()._repr_mimebundle_()["text/html"]
         else:
             self.details.value = node.description().html()
 

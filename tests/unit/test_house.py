@@ -48,3 +48,32 @@ def test_the_model_imports_only_itself_and_the_errors():
                 if name.startswith("netnb") and not name.startswith(("netnb.model", "netnb.errors", "netnb._lazy")):
                     found.append(f"{path.name}:{node.lineno}: imports {name}")
     assert not found, "\n".join(found)
+
+
+def test_no_import_cycle_between_the_rooms_of_netnb():
+    """Module-level imports (not those for type checking) between netnb's top-level modules and packages
+    form no cycle: arrows point one way."""
+    import networkx as nx
+
+    def room(module: str) -> str:
+        return ".".join(module.split(".")[:2])
+
+    def imports(body: list[ast.stmt]):
+        for node in body:
+            if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+                continue
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                yield node
+            elif isinstance(node, (ast.If, ast.Try)):
+                yield from imports([*node.body, *node.orelse, *(s for h in getattr(node, "handlers", []) for s in h.body)])
+
+    graph = nx.DiGraph()
+    for path in PACKAGE.rglob("*.py"):
+        module = ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts).removesuffix(".__init__")
+        for node in imports(ast.parse(path.read_text()).body):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+            for name in names:
+                if name.startswith("netnb") and room(name) != room(module):
+                    graph.add_edge(room(module), room(name))
+    cycles = list(nx.simple_cycles(graph))
+    assert not cycles, cycles
