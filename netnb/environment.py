@@ -81,7 +81,7 @@ def require_labs(*, tap: bool = False) -> Environment:
     """First cell of a tutorial: say how labs run here (and get ready to start them), or stop the
     notebook with what to do instead. ``tap`` asks for TAP devices too (a lab with VMs).
 
-    >>> # env = netnb.require_labs(); env.mode  ->  'root' or 'rootless'
+    Example: ``env = netnb.require_labs(); env.mode  ->  'root' or 'rootless'``
     """
     env = check()
     if not env.ok:

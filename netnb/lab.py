@@ -16,7 +16,6 @@ namespaces owned by a per-lab agent process, and :meth:`Lab.stop` removes all of
 from __future__ import annotations
 
 import hashlib
-import os
 import time
 import weakref
 from collections.abc import Callable, Iterator, Sequence
@@ -400,7 +399,7 @@ class Lab:
         """The backend of the running lab, for what nodes, captures and the Docker layer ask of it; a
         LabStateError that says to start the lab when it is not running.
 
-        >>> # lab.live().routes("A")
+        Example: ``lab.live().routes("A")``
         """
         return self._running()
 
@@ -447,7 +446,7 @@ class Lab:
         """A private folder (mode 0700) for this lab's files while it runs (web roots, sockets, spools);
         removed with everything in it when the lab stops, or when the notebook process ends.
 
-        >>> # open(os.path.join(lab.folder, "index.html"), "w")
+        Example: ``open(os.path.join(lab.folder, "index.html"), "w")``
         """
         return self._running().folder
 

@@ -23,7 +23,6 @@ from netnb.model import (
     RouteEntry,
     RouteSpec,
     SocketEntry,
-    resolve,
 )
 from netnb.model.state import ProcessEnd
 from netnb.model import checks
@@ -64,7 +63,7 @@ class Node:
             stdin: str | None = None) -> CommandResult:
         """Run a command inside the node and wait for it (a string runs under ``sh -c``).
 
-        >>> # lab["A"].run("ip -br addr").stdout
+        Example: ``lab["A"].run("ip -br addr").stdout``
         """
         text = command_text(command)
         if timeout is not None:
@@ -150,7 +149,7 @@ class Host(Node):
              size: int | None = None, dont_fragment: bool = False) -> PingResult:
         """Ping ``target`` (a node of this lab, its name, or an address) with the real ``ping``; see PingResult.
 
-        >>> # a.ping(b), a.ping("B"), a.ping("10.0.0.2", count=1, timeout=0.5)
+        Example: ``a.ping(b), a.ping("B"), a.ping("10.0.0.2", count=1, timeout=0.5)``
         """
         check_ping_args(count, timeout, interval, size)
         dest = self._ping_destination(target)
@@ -220,7 +219,7 @@ class Host(Node):
         ready for its first client then, not before); raise after ``timeout`` seconds, or as soon as
         ``process`` has exited, with what it printed.
 
-        >>> # server = b.popen("python3 -m http.server 8080"); b.wait_listening(8080); a.run("curl ...")
+        Example: ``server = b.popen("python3 -m http.server 8080"); b.wait_listening(8080); a.run("curl ...")``
         """
         checks.count(port, "port", most=65535)
         if proto not in ("tcp", "udp"):
@@ -331,7 +330,7 @@ class Process:
     def wait_listening(self, port: int, *, proto: str = "tcp", timeout: float = 10.0) -> Process:
         """Return (this process) once its node listens on ``port``; fails at once if the process exits.
 
-        >>> # server = b.popen("python3 -m http.server 8080").wait_listening(8080)
+        Example: ``server = b.popen("python3 -m http.server 8080").wait_listening(8080)``
         """
         if not isinstance(self.node, Host):
             raise NetnbError(f"{self.node.name!r} is a {self.node.kind.value}: it runs no servers")

@@ -24,7 +24,7 @@ from netnb.model.firewall import Chain, Rule, join_args
 from netnb.model.words import plural
 
 if TYPE_CHECKING:
-    from netnb.model.resolve import ResolvedLab, ResolvedRoute
+    from netnb.model.resolver import ResolvedLab, ResolvedRoute
 
 #: Values of the sysctls netnb sets, as a fresh network namespace has them (their exact reverse).
 FRESH_NAMESPACE_SYSCTLS = {

@@ -3,9 +3,11 @@
 The agent records (see ``backends/kernel/recorder.py``); this side reads the spool files when asked,
 merges the points on one timeline and dissects lazily.
 
->>> # with lab.capture(lab["C"], lab["sw"]) as cap:
->>> #     lab["A"].ping(lab["B"], count=3)
->>> # cap.filter("icmp"), cap.at(lab["C"]), cap.to_pcap("x.pcapng")
+Example (``lab`` running)::
+
+    with lab.capture(lab["C"], lab["sw"]) as cap:
+        lab["A"].ping(lab["B"], count=3)
+    cap.filter("icmp"), cap.at(lab["C"]), cap.to_pcap("x.pcapng")
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from netnb._lazy import attach
 
 _WHERE = {
     **dict.fromkeys(("ResolvedBridge", "ResolvedInterface", "ResolvedLab", "ResolvedLink", "ResolvedNode",
-                     "ResolvedRoute", "check_ifname", "resolve"), "netnb.model.resolve"),
+                     "ResolvedRoute", "check_ifname", "resolve"), "netnb.model.resolver"),
     **dict.fromkeys(("CapturePoint", "CommandResult", "FdbEntry", "InterfaceState", "NeighbourEntry", "PingResult",
                      "ProcessEnd", "ProcessState", "RouteEntry", "RouteLookup", "SocketEntry"), "netnb.model.state"),
     **dict.fromkeys(("DEFAULT_AGEING_S", "LinkSpec", "NodeKind", "NodeSpec", "RouteSpec", "Topology"),
@@ -52,7 +52,7 @@ __getattr__, __dir__ = attach(__name__, _WHERE)
 
 
 if TYPE_CHECKING:
-    from netnb.model.resolve import (
+    from netnb.model.resolver import (
         ResolvedBridge,
         ResolvedInterface,
         ResolvedLab,

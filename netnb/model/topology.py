@@ -2,7 +2,7 @@
 
 Nothing here touches the kernel and nothing is validated eagerly beyond Python types: every value
 problem (a bad name, a malformed address, a gateway on no connected subnet, ...) is collected by
-:func:`netnb.model.resolve.resolve`, which reports all of them at once.
+:func:`netnb.model.resolver.resolve`, which reports all of them at once.
 
 >>> topo = Topology("demo")
 >>> topo.add_node(NodeSpec("A", NodeKind.HOST))

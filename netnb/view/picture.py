@@ -28,7 +28,7 @@ from matplotlib.figure import Figure
 class Picture:
     """A figure with a title; ``picture.figure`` is the matplotlib Figure, ``savefig`` saves it.
 
-    >>> # lab.draw().savefig("lab.svg"); cap.ladder().figure.axes
+    Example: ``lab.draw().savefig("lab.svg"); cap.ladder().figure.axes``
     """
 
     def __init__(self, figure: Figure, title: str) -> None:

@@ -47,7 +47,8 @@ def pid_alive(pid: int) -> bool:
 
 
 def python_script(code: str) -> subprocess.Popen[str]:
-    """Run ``code`` in a new Python process with netnb importable; stdout is a pipe."""
+    """Run ``code`` in a new Python process with netnb importable; stdin and stdout are pipes (a line on
+    stdin is how a test tells the script to go on)."""
     env = dict(os.environ, PYTHONPATH=REPO, PYTHONUNBUFFERED="1")
-    return subprocess.Popen([sys.executable, "-c", textwrap.dedent(code)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env)
+    return subprocess.Popen([sys.executable, "-c", textwrap.dedent(code)], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)

@@ -6,7 +6,6 @@ import io
 import shutil
 import subprocess
 import threading
-import time
 
 import pytest
 from scapy.layers.inet import ICMP, IP, UDP
@@ -16,6 +15,7 @@ from scapy.utils import rdpcap
 import netnb
 
 from ..labs import routed, three_pcs
+from .helpers import wait_until
 
 pytestmark = pytest.mark.kernel
 
@@ -102,15 +102,17 @@ def test_start_and_stop_in_separate_calls_while_a_thread_sends():
     with lab:
         live = lab.capture(lab["sw"], filter="icmp")
         live.start()
-        sender = threading.Thread(target=lambda: a.ping(b, count=5, interval=0.05))
+        sender = threading.Thread(target=lambda: a.ping(b, count=20, interval=0.05))
         sender.start()
+        assert wait_until(lambda: len(live.refresh()) >= 4, timeout=5)  # frames arrive while it records
+        seen_while_running = len(live)
+        assert sender.is_alive(), "the sender finished before the capture was looked at: the test proves nothing"
         sender.join()
-        seen_while_running = len(live.refresh())
         live.stop()
         assert not live.running
-        assert len(live) == 20 and seen_while_running <= 20  # 5 requests + 5 replies, each at 2 ports
+        assert len(live) == 80 and 4 <= seen_while_running < 80  # 20 requests + 20 replies, each at 2 ports
         assert protocols(live) == {"ICMP"}                     # the kernel filter kept ARP out
-        assert "20 packets" in live._repr_mimebundle_()["text/plain"]
+        assert "80 packets" in live._repr_mimebundle_()["text/plain"]
 
 
 def test_stop_while_traffic_flows_loses_nothing_received():
@@ -125,7 +127,7 @@ def test_stop_while_traffic_flows_loses_nothing_received():
             "    s.sendto(b'x'*64,('10.0.0.2',9))\n")])
         cap = lab.capture("sw:B-eth0")
         cap.start()
-        time.sleep(0.5)
+        assert wait_until(lambda: len(cap.refresh()) > 1000, timeout=10)
         cap.stop()  # traffic is still flowing
         flood.stop()
     stats = cap.stats["sw:B-eth0"]

@@ -157,7 +157,8 @@ def test_commands_time_out_and_report_failures():
             a.run("exit 3", check=True)
         assert a.run(["cat"], stdin="hello").stdout == "hello"
         assert a.run("ip -o link | wc -l").stdout.strip() == "1"  # a fresh node has only lo
-        assert os.getpid() != int(a.run("echo $$").stdout)
+        inode = int(a.run("stat -L -c %i /proc/self/ns/net").stdout)
+        assert inode == lab.namespace_inodes()["A"] != os.stat("/proc/self/ns/net").st_ino  # it ran inside A
 
 
 def test_stp_switches_wait_until_ports_forward():

@@ -100,13 +100,15 @@ def test_two_labs_with_the_same_names_run_at_once_without_touching():
         y.link(a, sw, ip="10.0.0.1/24"); y.link(b, sw, ip="10.0.0.3/24")
         with y:
             print("up", flush=True)
-            import time; time.sleep(3)
+            import sys; sys.stdin.readline()  # both labs are up until the test says go on
             print(int(a.ping("10.0.0.3", count=1).ok), int(a.ping("10.0.0.2", count=1, timeout=0.5).ok), flush=True)
     """)
     with x:
         assert other.stdout.readline().strip() == "up"
         mine_ok = a.ping("10.0.0.2", count=1).ok
         theirs = a.ping("10.0.0.3", count=1, timeout=0.5).ok
+        other.stdin.write("go\n")
+        other.stdin.flush()
         result = other.stdout.readline().split()
     other.wait(20)
     assert mine_ok and not theirs

@@ -45,7 +45,8 @@ def test_auto_addresses_skip_explicit_ones_and_are_deterministic():
     lab.link(hosts[3], sw)
     got = [str(h.addresses[0]) for h in hosts]
     assert got == ["10.0.0.2/29", "10.0.0.1/29", "10.0.0.3/29", "10.0.0.4/29"]
-    assert got == [str(h.addresses[0]) for h in hosts]
+    lab.link(lab.host("h4"), sw)  # a later host takes the next free address; nobody else's moves
+    assert [str(h.addresses[0]) for h in hosts] == got and str(lab["h4"].addresses[0]) == "10.0.0.5/29"
 
 
 def test_point_to_point_subnet_allocates_both_ends():

@@ -237,12 +237,11 @@ os.register_at_fork(after_in_child=Spawner._forget_after_fork)
 def prepare(mode: str | None = None) -> float:
     """Start this process's agent spawner now and wait until it is loaded, so the first lab starts as
     fast as later ones (``require_labs()`` calls it). Returns the seconds it took; later calls are free.
-
-    >>> netnb.prepare() < 5
-    True
+    Example: ``netnb.prepare()`` in a notebook's first cell (a test does it: starting a process here
+    would start one whenever the doctests are collected).
     """
     start = time.perf_counter()
-    mode = mode or os.environ.get("NETNB_MODE") or default_mode()
+    mode = chosen_mode(mode)
     _check_mode(mode)
     Spawner.shared(sudo=mode == "sudo").wait_ready()
     return time.perf_counter() - start
