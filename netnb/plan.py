@@ -46,7 +46,8 @@ class Operation:
 
     def __init_subclass__(cls, **kw: Any) -> None:
         super().__init_subclass__(**kw)
-        Operation.registry[cls.kind] = cls
+        if cls.kind:  # (bases such as DelLink have none)
+            Operation.registry[cls.kind] = cls
 
     def reverse(self) -> Operation:
         """The operation that undoes this one exactly."""
@@ -162,7 +163,7 @@ class AddBridge(Operation):
     stp: bool = False
 
     def reverse(self) -> Operation:
-        return DelLink(self.node, self.ifname)
+        return DelBridge(self.node, self.ifname, self.ageing_cs, self.stp)
 
     def commands(self) -> list[str]:
         stp = "stp_state 1 forward_delay 200" if self.stp else "stp_state 0"
@@ -189,7 +190,8 @@ class AddVeth(Operation):
     peer_mac: str | None = None
 
     def reverse(self) -> Operation:
-        return DelLink(self.node, self.ifname, peer_node=self.peer_node)
+        return DelVeth(self.node, self.ifname, self.peer_node, self.peer_ifname, self.mtu, self.master,
+                       self.peer_master, self.peer_mac)
 
     def commands(self) -> list[str]:
         mtu = f" mtu {self.mtu}" if self.mtu else ""
@@ -205,19 +207,50 @@ class AddVeth(Operation):
         return cmds
 
 
-@dataclass(frozen=True)
 class DelLink(Operation):
-    """Delete an interface (for a veth, both ends go)."""
+    """Delete an interface that an ``Add…`` operation made; it carries that operation's fields, so its
+    reverse makes the same interface again (every reverse is exact). Subclasses: one per kind of device."""
 
-    kind: ClassVar[str] = "del_link"
     ifname: str
-    peer_node: str | None = None
 
-    def reverse(self) -> Operation:
-        raise NotImplementedError("a deleted link is recreated by the operation that made it, not by DelLink")
+    @property
+    def home(self) -> str:
+        """The namespace the interface lives in."""
+        return self.node
 
     def commands(self) -> list[str]:
-        return [f"{_ns(self.node)} link del {self.ifname}"]
+        return [f"{_ns(self.home)} link del {self.ifname}"]
+
+
+@dataclass(frozen=True)
+class DelBridge(DelLink):
+    """Remove a bridge made by :class:`AddBridge`."""
+
+    kind: ClassVar[str] = "del_bridge"
+    ifname: str
+    ageing_cs: int
+    stp: bool = False
+
+    def reverse(self) -> Operation:
+        return AddBridge(self.node, self.ifname, self.ageing_cs, self.stp)
+
+
+@dataclass(frozen=True)
+class DelVeth(DelLink):
+    """Remove a veth pair made by :class:`AddVeth` (both ends go)."""
+
+    kind: ClassVar[str] = "del_veth"
+    ifname: str
+    peer_node: str
+    peer_ifname: str
+    mtu: int | None = None
+    master: str | None = None
+    peer_master: str | None = None
+    peer_mac: str | None = None
+
+    def reverse(self) -> Operation:
+        return AddVeth(self.node, self.ifname, self.peer_node, self.peer_ifname, self.mtu, self.master,
+                       self.peer_master, self.peer_mac)
 
 
 @dataclass(frozen=True)
@@ -229,12 +262,24 @@ class AddTap(Operation):
     master: str | None = None
 
     def reverse(self) -> Operation:
-        return DelLink(self.node, self.ifname)
+        return DelTap(self.node, self.ifname, self.master)
 
     def commands(self) -> list[str]:
         master = f" master {self.master}" if self.master else ""
         return [f"{_ns(self.node)} tuntap add dev {self.ifname} mode tap",
                 f"{_ns(self.node)} link set {self.ifname}{master} up"]
+
+
+@dataclass(frozen=True)
+class DelTap(DelLink):
+    """Remove a TAP device made by :class:`AddTap`."""
+
+    kind: ClassVar[str] = "del_tap"
+    ifname: str
+    master: str | None = None
+
+    def reverse(self) -> Operation:
+        return AddTap(self.node, self.ifname, self.master)
 
 
 @dataclass(frozen=True)
@@ -255,11 +300,7 @@ class AddVxlan(Operation):
         return self.target_node or self.node
 
     def reverse(self) -> Operation:
-        return DelLink(self.home, self.ifname)
-
-    @property
-    def namespaced(self) -> bool:
-        return True
+        return DelVxlan(self.node, self.ifname, self.vni, self.local, self.port, self.master, self.target_node)
 
     def commands(self) -> list[str]:
         master = f" master {self.master}" if self.master else ""
@@ -267,6 +308,26 @@ class AddVxlan(Operation):
         return [f"{_ns(self.node)} link add {self.ifname} type vxlan id {self.vni} local {self.local} "
                 f"dstport {self.port} nolearning{move}",
                 f"{_ns(self.home)} link set {self.ifname}{master} up"]
+
+
+@dataclass(frozen=True)
+class DelVxlan(DelLink):
+    """Remove a VXLAN device made by :class:`AddVxlan` (from where it lives: ``target_node`` if given)."""
+
+    kind: ClassVar[str] = "del_vxlan"
+    ifname: str
+    vni: int
+    local: str
+    port: int = 4789
+    master: str | None = None
+    target_node: str | None = None
+
+    @property
+    def home(self) -> str:
+        return self.target_node or self.node
+
+    def reverse(self) -> Operation:
+        return AddVxlan(self.node, self.ifname, self.vni, self.local, self.port, self.master, self.target_node)
 
 
 @dataclass(frozen=True)
@@ -278,14 +339,28 @@ class AddFdb(Operation):
     ifname: str
     mac: str
     dst: str
-    delete: bool = False
 
     def reverse(self) -> Operation:
-        return AddFdb(self.node, self.ifname, self.mac, self.dst, not self.delete)
+        return DelFdb(self.node, self.ifname, self.mac, self.dst)
 
     def commands(self) -> list[str]:
-        verb = "del" if self.delete else "append"
-        return [f"ip netns exec {shlex.quote(self.node)} bridge fdb {verb} {self.mac} dev {self.ifname} dst {self.dst}"]
+        return [f"ip netns exec {shlex.quote(self.node)} bridge fdb append {self.mac} dev {self.ifname} dst {self.dst}"]
+
+
+@dataclass(frozen=True)
+class DelFdb(Operation):
+    """Remove a forwarding entry made by :class:`AddFdb`."""
+
+    kind: ClassVar[str] = "del_fdb"
+    ifname: str
+    mac: str
+    dst: str
+
+    def reverse(self) -> Operation:
+        return AddFdb(self.node, self.ifname, self.mac, self.dst)
+
+    def commands(self) -> list[str]:
+        return [f"ip netns exec {shlex.quote(self.node)} bridge fdb del {self.mac} dev {self.ifname} dst {self.dst}"]
 
 
 @dataclass(frozen=True)
@@ -350,34 +425,66 @@ class DelRoute(Operation):
         return [f"{_ns(self.node)} route del {_route_words(self.dest, self.via, self.dev)}"]
 
 
-@dataclass(frozen=True)
-class IptablesChain(Operation):
-    """Create a user chain (``-N``), or set a built-in chain's policy (``-P``) when ``policy`` is given."""
-
-    kind: ClassVar[str] = "ipt_chain"
-    table: str
-    chain: str
-    policy: str | None = None
-    previous: str | None = None
-    delete: bool = False
-
-    def reverse(self) -> Operation:
-        if self.policy is not None:
-            return IptablesChain(self.node, self.table, self.chain, self.previous, self.policy)
-        return IptablesChain(self.node, self.table, self.chain, delete=not self.delete)
+class IptablesOperation(Operation):
+    """An ``iptables`` command inside a node (iptables-nft): subclasses give its arguments."""
 
     def argv(self) -> list[str]:
         """The iptables arguments (without the program name)."""
-        if self.policy is not None:
-            return ["-t", self.table, "-P", self.chain, self.policy]
-        return ["-t", self.table, "-X" if self.delete else "-N", self.chain]
+        raise NotImplementedError
 
     def commands(self) -> list[str]:
         return [f"ip netns exec {shlex.quote(self.node)} iptables {join_args(tuple(self.argv()))}"]
 
 
 @dataclass(frozen=True)
-class IptablesRule(Operation):
+class IptablesChain(IptablesOperation):
+    """Create a user chain (``-N``)."""
+
+    kind: ClassVar[str] = "ipt_chain"
+    table: str
+    chain: str
+
+    def reverse(self) -> Operation:
+        return DelIptablesChain(self.node, self.table, self.chain)
+
+    def argv(self) -> list[str]:
+        return ["-t", self.table, "-N", self.chain]
+
+
+@dataclass(frozen=True)
+class DelIptablesChain(IptablesOperation):
+    """Remove a user chain made by :class:`IptablesChain` (``-X``; it must be empty by then)."""
+
+    kind: ClassVar[str] = "ipt_chain_del"
+    table: str
+    chain: str
+
+    def reverse(self) -> Operation:
+        return IptablesChain(self.node, self.table, self.chain)
+
+    def argv(self) -> list[str]:
+        return ["-t", self.table, "-X", self.chain]
+
+
+@dataclass(frozen=True)
+class IptablesPolicy(IptablesOperation):
+    """Set a built-in chain's policy (``-P``); ``previous`` is the policy its reverse restores."""
+
+    kind: ClassVar[str] = "ipt_policy"
+    table: str
+    chain: str
+    policy: str
+    previous: str = "ACCEPT"
+
+    def reverse(self) -> Operation:
+        return IptablesPolicy(self.node, self.table, self.chain, self.previous, self.policy)
+
+    def argv(self) -> list[str]:
+        return ["-t", self.table, "-P", self.chain, self.policy]
+
+
+@dataclass(frozen=True)
+class IptablesRule(IptablesOperation):
     """Append a rule (or insert it at ``position``); its reverse deletes the same rule."""
 
     kind: ClassVar[str] = "ipt_rule"
@@ -385,32 +492,43 @@ class IptablesRule(Operation):
     chain: str
     args: tuple[str, ...]
     position: int | None = None
-    delete: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "args", tuple(self.args))  # JSON brings lists back
 
     def reverse(self) -> Operation:
-        return IptablesRule(self.node, self.table, self.chain, self.args, self.position, not self.delete)
+        return DelIptablesRule(self.node, self.table, self.chain, self.args, self.position)
 
     def argv(self) -> list[str]:
-        """The iptables arguments (without the program name)."""
-        if self.delete:
-            verb = ["-D", self.chain]
-        elif self.position is not None:
-            verb = ["-I", self.chain, str(self.position)]
-        else:
-            verb = ["-A", self.chain]
+        verb = ["-I", self.chain, str(self.position)] if self.position is not None else ["-A", self.chain]
         return ["-t", self.table, *verb, *self.args]
 
-    def commands(self) -> list[str]:
-        return [f"ip netns exec {shlex.quote(self.node)} iptables {join_args(tuple(self.argv()))}"]
+
+@dataclass(frozen=True)
+class DelIptablesRule(IptablesOperation):
+    """Delete the rule an :class:`IptablesRule` added (``-D`` with the same match; ``position`` is kept so
+    the reverse puts it back where it was)."""
+
+    kind: ClassVar[str] = "ipt_rule_del"
+    table: str
+    chain: str
+    args: tuple[str, ...]
+    position: int | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "args", tuple(self.args))
+
+    def reverse(self) -> Operation:
+        return IptablesRule(self.node, self.table, self.chain, self.args, self.position)
+
+    def argv(self) -> list[str]:
+        return ["-t", self.table, "-D", self.chain, *self.args]
 
 
 def firewall_operations(node: str, chains: Sequence[Chain], rules: Sequence[Rule]) -> list[Operation]:
     """Chains (created or given a policy) first, then rules in order."""
-    ops: list[Operation] = [
-        IptablesChain(node, c.table, c.name, c.policy, "ACCEPT" if c.policy else None) for c in chains]
+    ops: list[Operation] = [IptablesPolicy(node, c.table, c.name, c.policy) if c.policy
+                            else IptablesChain(node, c.table, c.name) for c in chains]
     ops += [IptablesRule(node, r.table, r.chain, r.args) for r in rules]
     return ops
 

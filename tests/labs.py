@@ -26,3 +26,44 @@ def routed(name: str = "routed", *, forwarding: bool = True) -> netnb.Lab:
     b.route("default", via="10.0.1.1")
     c.route("default", via="10.0.2.1")
     return lab
+
+
+def random_lab(seed: int, name: str | None = None) -> netnb.Lab:
+    """A generated lab: a random tree of routers and switches (some hubs) with hosts, static routes towards
+    the root, NAT on some routers, and on one host a bridge with a VM's TAP and an inner veth pair. The
+    same seed gives the same lab."""
+    import random
+
+    rnd = random.Random(seed)
+    lab = netnb.Lab(name or f"gen{seed}")
+    routers = [lab.router("r0")]
+    next_net = iter(range(1, 250))
+    hosts: list[netnb.Host] = []
+    for i in range(1, rnd.randint(2, 4)):
+        parent = rnd.choice(routers)
+        child = lab.router(f"r{i}")
+        net = next(next_net)
+        lab.link(parent, child, ip=(f"10.{seed % 200}.{net}.1/24", f"10.{seed % 200}.{net}.2/24"))
+        child.route("default", via=f"10.{seed % 200}.{net}.1")
+        routers.append(child)
+        if rnd.random() < 0.5:
+            parent.masquerade(f"10.{seed % 200}.{net}.0/24", out=f"eth{len([lk for lk in lab.topology.links if parent.name in (lk.a, lk.b)]) - 1}")
+    for j, router in enumerate(routers):
+        net = next(next_net)
+        sw = (lab.hub if rnd.random() < 0.3 else lab.switch)(f"s{j}", subnet=f"10.{seed % 200}.{net}.0/24")
+        lab.link(router, sw)
+        for k in range(rnd.randint(1, 3)):
+            h = lab.host(f"h{j}{k}")
+            lab.link(h, sw)
+            h.route("default", via=f"10.{seed % 200}.{net}.1")
+            hosts.append(h)
+    if rnd.random() < 0.6:  # a Docker host: docker0, Docker's chains, policies and rules
+        from netnb.docker import DockerHost
+
+        first = next(lk for lk in lab.topology.links if lk.b == "s0")
+        DockerHost(lab, "dk", lab["s0"], ip=str(lab.resolved().node(first.a).addresses[-1].network[200]))
+    box = rnd.choice(hosts)
+    box.bridge("br0", ip=f"10.{200 + seed % 50}.0.1/24")
+    box.veth("v-in", "v-out", master=("br0", None), ip=(None, f"10.{200 + seed % 50}.1.1/24"))
+    lab.vm("vm", box, bridge="br0", ip=f"10.{200 + seed % 50}.0.2/24", gateway=f"10.{200 + seed % 50}.0.1")
+    return lab

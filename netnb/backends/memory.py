@@ -48,10 +48,14 @@ from netnb.plan import (
     AddVeth,
     AddVxlan,
     DelAddress,
+    DelIptablesChain,
+    DelIptablesRule,
     DelLink,
     DelNamespace,
     DelRoute,
+    DelVeth,
     IptablesChain,
+    IptablesPolicy,
     IptablesRule,
     Operation,
     SetLinkState,
@@ -81,7 +85,8 @@ class _Node:
     links: dict[str, _Link] = field(default_factory=dict)
     routes: list[AddRoute] = field(default_factory=list)
     rules: list[IptablesRule] = field(default_factory=list)
-    chains: list[IptablesChain] = field(default_factory=list)
+    chains: list[tuple[str, str]] = field(default_factory=list)  # user chains: (table, name)
+    policies: dict[tuple[str, str], str] = field(default_factory=dict)
 
 
 class MemoryBackend:
@@ -170,8 +175,8 @@ class MemoryBackend:
         if isinstance(op, AddNamespace):
             if op.node in self.nodes:
                 raise BackendError(f"namespace {op.node!r} exists already")
-            self.nodes[op.node] = _Node({"lo": _Link("lo", "loopback", 1, "00:00:00:00:00:00", True, 65536,
-                                                     addresses=["127.0.0.1/8"])})
+            # As in the kernel: a new namespace's lo is down, and gets 127.0.0.1/8 when it first comes up.
+            self.nodes[op.node] = _Node({"lo": _Link("lo", "loopback", 1, "00:00:00:00:00:00", False, 65536)})
             return
         if isinstance(op, DelNamespace):
             self.nodes.pop(op.node, None)
@@ -193,11 +198,17 @@ class MemoryBackend:
             self._node(op.home).links[op.ifname] = _Link(op.ifname, "vxlan", next(self._index), self._mac(), True,
                                                          mtu=1450, master=op.master)
         elif isinstance(op, DelLink):
-            gone = node.links.pop(op.ifname, None)
-            if gone is not None and gone.peer is not None and gone.peer[0] in self.nodes:
+            home = self._node(op.home)
+            gone = home.links.pop(op.ifname, None)
+            if gone is None:
+                raise BackendError(f"node {op.home!r} has no interface {op.ifname!r}")
+            if isinstance(op, DelVeth) and gone.peer is not None and gone.peer[0] in self.nodes:
                 self.nodes[gone.peer[0]].links.pop(gone.peer[1], None)
         elif isinstance(op, SetLinkState):
-            self._link(node, op.node, op.ifname).up = op.up
+            link = self._link(node, op.node, op.ifname)
+            link.up = op.up
+            if link.kind == "loopback" and op.up and "127.0.0.1/8" not in link.addresses:
+                link.addresses.append("127.0.0.1/8")  # (and it stays when lo goes down again)
         elif isinstance(op, AddAddress):
             self._link(node, op.node, op.ifname).addresses.append(op.cidr)
         elif isinstance(op, DelAddress):
@@ -208,12 +219,30 @@ class MemoryBackend:
         elif isinstance(op, DelRoute):
             node.routes = [r for r in node.routes if (r.dest, r.via, r.dev) != (op.dest, op.via, op.dev)]
         elif isinstance(op, IptablesRule):
-            if op.delete:
-                node.rules = [r for r in node.rules if (r.table, r.chain, r.args) != (op.table, op.chain, op.args)]
-            else:
+            if op.position is None:
                 node.rules.append(op)
+            else:  # -I CHAIN N: before the N-th rule of that chain
+                mine = [i for i, r in enumerate(node.rules) if (r.table, r.chain) == (op.table, op.chain)]
+                at = mine[op.position - 1] if op.position - 1 < len(mine) else len(node.rules)
+                node.rules.insert(at, op)
+        elif isinstance(op, DelIptablesRule):
+            same = [i for i, r in enumerate(node.rules) if (r.table, r.chain, r.args) == (op.table, op.chain, op.args)]
+            if not same:
+                raise BackendError(f"node {op.node!r}: no rule {' '.join(op.args)!r} in {op.table}/{op.chain}")
+            del node.rules[same[0]]
         elif isinstance(op, IptablesChain):
-            node.chains.append(op)
+            if (op.table, op.chain) in node.chains:
+                raise BackendError(f"iptables: chain {op.chain} already exists in table {op.table}")
+            node.chains.append((op.table, op.chain))
+        elif isinstance(op, DelIptablesChain):
+            if (op.table, op.chain) not in node.chains:
+                raise BackendError(f"iptables: no chain {op.chain} in table {op.table}")
+            node.chains.remove((op.table, op.chain))
+        elif isinstance(op, IptablesPolicy):  # built-in chains start at ACCEPT: only other policies are kept
+            if op.policy == "ACCEPT":
+                node.policies.pop((op.table, op.chain), None)
+            else:
+                node.policies[(op.table, op.chain)] = op.policy
         # sysctls, FDB entries: recorded in `applied`, nothing to keep
 
     @staticmethod
@@ -282,7 +311,7 @@ class MemoryBackend:
                 peer_index = other.index if other else None
             # As the kernel reports them (checked by tests/kernel/test_backends_agree.py): loopback says
             # UNKNOWN; a bridge says UP once settled (the kernel says UNKNOWN until its link watch ran).
-            state = "UNKNOWN" if link.kind == "loopback" else ("UP" if link.up else "DOWN")
+            state = ("UNKNOWN" if link.kind == "loopback" else "UP") if link.up else "DOWN"
             out.append(InterfaceState(link.name, link.index, link.kind, link.mac, state, link.mtu,
                                       tuple(link.addresses), link.master, peer_index))
         return out

@@ -42,6 +42,7 @@ from netnb.plan import (
     AddAddress,
     AddBridge,
     AddFdb,
+    DelFdb,
     AddNamespace,
     AddRoute,
     AddVeth,
@@ -602,7 +603,7 @@ class DockerHost:
         """Delete the other hosts' forwarding entries for overlay endpoints that go away."""
         assert self.ip is not None or not endpoints
         ops: list[Operation] = [
-            AddFdb(other._overlay_ns(e.network), "vxlan0", e.mac, str(self.ip), delete=True)
+            DelFdb(other._overlay_ns(e.network), "vxlan0", e.mac, str(self.ip))
             for e in endpoints if e.network.driver == "overlay"
             for other in self.swarm.members.get(e.network.name, []) if other is not self]
         if ops:

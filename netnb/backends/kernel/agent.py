@@ -99,18 +99,25 @@ class Server:
 
     def rpc_apply(self, ops: list[dict[str, Any]]) -> dict[str, Any]:
         start = time.perf_counter()
-        done = self.dataplane.apply([operation_from_dict(o) for o in ops])
+        operations = [operation_from_dict(o) for o in ops]
+        self._release(operations)
+        done = self.dataplane.apply(operations)
         return {"done": done, "seconds": time.perf_counter() - start}
 
     def rpc_teardown(self, ops: list[dict[str, Any]]) -> dict[str, Any]:
         operations = [operation_from_dict(o) for o in ops]
+        self._release(operations)
+        return {"done": self.dataplane.remove(operations)}
+
+    def _release(self, operations: list[Any]) -> None:
+        """Before namespaces go: stop their captures (a capture socket keeps its namespace alive) and
+        their processes."""
         gone = {op.node for op in operations if isinstance(op, DelNamespace)}
-        for ident, rec in list(self.recordings.items()):  # a capture socket keeps its namespace alive
+        for ident, rec in list(self.recordings.items()):
             if any(p.node in gone for p in rec.points):
                 self.rpc_capture_stop(ident)
         for node in gone:
             self.processes.stop_node(node)
-        return {"done": self.dataplane.remove(operations)}
 
     def rpc_wait_ready(self, timeout: float, ipv6: bool = False) -> dict[str, Any]:
         return {"waited_s": self.dataplane.wait_ready(timeout, ipv6)}

@@ -36,11 +36,12 @@ from netnb.plan import (
     AddVeth,
     AddVxlan,
     DelAddress,
+    DelFdb,
     DelLink,
     DelNamespace,
     DelRoute,
-    IptablesChain,
-    IptablesRule,
+    DelVeth,
+    IptablesOperation,
     Operation,
     SetLinkState,
     SetSysctl,
@@ -222,13 +223,15 @@ class Dataplane:
             _add_port(ns, op.master, op.ifname)
             _add_port(peer_ns, op.peer_master, op.peer_ifname)
         elif isinstance(op, DelLink):
+            ns = self.ns(op.home)  # (a VXLAN device lives where it was moved to)
             ns.rtnl.link_del(self._index(ns, op.ifname))
             ns.ifindex.pop(op.ifname, None)
             ns.bridges.pop(op.ifname, None)
+            ns.taps.discard(op.ifname)
             ns.ports.pop(op.ifname, None)
             for ports in ns.ports.values():
                 ports.discard(op.ifname)
-            if op.peer_node and op.peer_node in self.namespaces:
+            if isinstance(op, DelVeth) and op.peer_node in self.namespaces:
                 self.namespaces[op.peer_node].ifindex.clear()
         elif isinstance(op, (AddAddress, DelAddress)):
             ns.rtnl.address(isinstance(op, AddAddress), self._index(ns, op.ifname), op.cidr)
@@ -255,10 +258,10 @@ class Dataplane:
             master = {"master": self._index(home, op.master)} if op.master else {}
             home.ipr.link("set", ifname=op.ifname, state="up", **master)
             _add_port(home, op.master, op.ifname)
-        elif isinstance(op, AddFdb):
-            ns.ipr.fdb("del" if op.delete else "append", ifindex=self._index(ns, op.ifname), lladdr=op.mac,
-                       dst=op.dst)
-        elif isinstance(op, (IptablesChain, IptablesRule)):
+        elif isinstance(op, (AddFdb, DelFdb)):
+            ns.ipr.fdb("append" if isinstance(op, AddFdb) else "del", ifindex=self._index(ns, op.ifname),
+                       lladdr=op.mac, dst=op.dst)
+        elif isinstance(op, IptablesOperation):
             self._iptables(ns, op.argv())
         else:
             raise BackendError(f"the kernel backend cannot run {type(op).__name__} yet")
