@@ -194,7 +194,7 @@ class Lab:
         router = self.router(name)
         router.spec.role = "internet"
         www = self.host("www")
-        www.spec.role = "internet"
+        www.spec.role = "web-server"
         self.link(router, lan, ip=gateway)
         self.link(router, www, ip=("203.0.113.1/24", "203.0.113.80/24"))
         www.route("default", via="203.0.113.1")

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 
 from netnb.errors import TopologyError
+from netnb.model.kinds import KINDS
 from netnb.model.firewall import TABLES, Chain, Rule, check_rule
 from netnb.model.topology import DEFAULT_AGEING_S, LinkSpec, NodeKind, NodeSpec, Topology
 
@@ -340,6 +341,11 @@ def resolve(topo: Topology) -> ResolvedLab:
             problems.add(f"node {node.name!r} is defined twice; give each node its own name")
             continue
         nodes[node.name] = node
+        look = KINDS.get(node.role or node.kind.value)
+        if look is None or look.builds != node.kind.value:
+            known = ", ".join(k.name for k in KINDS.values() if k.builds == node.kind.value)
+            problems.add(f"node {node.name!r}: role {node.role!r} is not a kind of {node.kind.value} "
+                         f"(netnb.model.kinds.KINDS: {known})")
         if node.kind.is_l2:
             if node.subnet is not None:
                 net = _parse_network(node.subnet, f"{node.kind.value} {node.name!r}", problems)

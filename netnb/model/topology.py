@@ -96,6 +96,8 @@ class NodeSpec:
     bridges: list[BridgeSpec] = field(default_factory=list)
     chains: list[Chain] = field(default_factory=list)
     rules: list[Rule] = field(default_factory=list)
+    #: How it looks to users when it is more than its kind (a name of ``netnb.model.kinds.KINDS``:
+    #: ``docker-host``, ``container``, ``internet``...); empty: its kind.
     role: str = ""
     inner_veths: list[InnerVethSpec] = field(default_factory=list)
     taps: list[TapSpec] = field(default_factory=list)

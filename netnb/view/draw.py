@@ -16,16 +16,9 @@ from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyBboxPatch
 
-STYLE = {  # kind -> (marker, colour, label)
-    "host": ("o", "#4a90d9", "host"),
-    "router": ("D", "#e67e22", "router"),
-    "switch": ("s", "#27ae60", "switch (bridge)"),
-    "hub": ("s", "#95a5a6", "hub"),
-    "docker-host": ("h", "#34495e", "Docker host"),
-    "container": ("o", "#16a085", "container"),
-    "internet": ("p", "#8e44ad", "outside world"),
-    "tap-vm": ("^", "#c0392b", "VM on a TAP"),
-}
+from netnb.model.kinds import KINDS
+
+STYLE = {k.name: (k.marker, k.colour, k.label) for k in KINDS.values()}  # kind -> (marker, colour, label)
 
 
 @dataclass

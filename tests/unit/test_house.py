@@ -77,3 +77,31 @@ def test_no_import_cycle_between_the_rooms_of_netnb():
                     graph.add_edge(room(module), room(name))
     cycles = list(nx.simple_cycles(graph))
     assert not cycles, cycles
+
+
+def test_one_registry_of_kinds_serves_the_model_the_drawing_and_lab_files():
+    from netnb.labfile import schema
+    from netnb.model import NodeKind
+    from netnb.model.kinds import KINDS
+    from netnb.view.draw import STYLE
+
+    assert {k.value for k in NodeKind} == {k.name for k in KINDS.values() if k.builds == k.name}
+    assert all(k.builds in {n.value for n in NodeKind} for k in KINDS.values())
+    assert set(STYLE) == set(KINDS)
+    assert schema()["$defs"]["kind"]["enum"] == [k.name for k in KINDS.values() if k.in_lab_files]
+    assert NodeKind.SWITCH.is_l2 == KINDS["switch"].l2 and NodeKind.HOST.is_l2 == KINDS["host"].l2
+
+
+def test_a_role_outside_the_registry_is_refused():
+    import pytest
+
+    import netnb
+    from netnb.model import NodeKind, NodeSpec
+    from netnb.nodes import Host
+
+    lab = netnb.Lab("roles")
+    lab.add_node(NodeSpec("x", NodeKind.HOST, role="toaster"), Host)
+    lab.add_node(NodeSpec("y", NodeKind.SWITCH, role="container"), Host)
+    with pytest.raises(netnb.TopologyError) as err:
+        lab.plan()
+    assert "role 'toaster' is not a kind of host" in str(err.value) and "role 'container' is not a kind of switch" in str(err.value)
