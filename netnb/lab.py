@@ -19,10 +19,11 @@ import hashlib
 import time
 import weakref
 from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from netnb.backends.contract import Backend
 from netnb.backends.kernel.backend import KernelBackend
+from netnb.backends.kernel.client import Mode
 from html import escape as html_escape
 
 from netnb.errors import AgentError, LabStateError, NetnbError, NotFoundError, TopologyError, UsageError
@@ -37,6 +38,8 @@ from netnb.plan import Operation, Plan, compile_plan, teardown_of
 from netnb.view.table import Table
 
 N = TypeVar("N", bound=Node)
+#: A lab's life: described (nothing built), running, stopped (built once, all removed).
+LabState = Literal["described", "running", "stopped"]
 
 if TYPE_CHECKING:
     from netnb.view.draw import Drawing
@@ -55,7 +58,7 @@ class Lab:
     True
     """
 
-    def __init__(self, name: str, *, ipv6: bool = False, mode: str | None = None,
+    def __init__(self, name: str, *, ipv6: bool = False, mode: Mode | None = None,
                  capture_memory: int = 256, backend: Backend | None = None) -> None:
         if isinstance(capture_memory, bool) or not isinstance(capture_memory, int) or capture_memory < 2:
             raise UsageError(f"capture_memory is the MiB of kernel memory this lab's captures may pin together "
@@ -71,7 +74,7 @@ class Lab:
         self._finalizer: weakref.finalize | None = None
         self._resolved: ResolvedLab | None = None
         self._plan: Plan | None = None
-        self._state = "described"
+        self._state: LabState = "described"
         #: Seconds the last start() took: agent_s (getting an agent), build_s (the build request, of which
         #: agent_ops_s inside the agent), ready_s (waiting until every link is up), total_s.
         self.timings: dict[str, float] = {}
@@ -83,12 +86,12 @@ class Lab:
 
     # -- describing -------------------------------------------------------------------------
     @property
-    def mode(self) -> str | None:
+    def mode(self) -> Mode | None:
         """The kernel backend's privilege mode: ``root``, ``rootless``, ``sudo``, or None (chosen at start)."""
         return getattr(self.backend, "mode", None)
 
     @mode.setter
-    def mode(self, mode: str | None) -> None:
+    def mode(self, mode: Mode | None) -> None:
         if not hasattr(self.backend, "mode"):
             raise UsageError(f"mode belongs to the kernel backend; this lab runs on {self.backend.name!r}")
         self.require_not_running("change the mode")
@@ -285,7 +288,7 @@ class Lab:
 
     # -- lifecycle --------------------------------------------------------------------------
     @property
-    def state(self) -> str:
+    def state(self) -> LabState:
         """``described`` (nothing built), ``running`` or ``stopped``."""
         return self._state
 
@@ -461,54 +464,15 @@ class Lab:
 
         ``live`` reads every interface from the kernel once (state and packet counters).
         """
-        from netnb.view.draw import Drawing, DrawLink, DrawNode, end_label  # matplotlib loads only when drawing
+        from netnb.view.draw import Machine, lab_drawing  # matplotlib loads only when drawing
 
-        resolved = self.resolved()
-        state: dict[tuple[str, str], dict[str, Any]] = {}
-        if live:
-            for node_name, ifaces in self._running().all_interfaces().items():
-                for iface in ifaces:
-                    state[(node_name, iface.name)] = {"rx_packets": iface.rx_packets, "tx_packets": iface.tx_packets,
-                                                      "state": iface.state}
-        def label(node: str, ifname: str, address: Any) -> str:
-            got = state.get((node, ifname))
-            counters = {"rx": got["rx_packets"], "tx": got["tx_packets"]} if got else None
-            return end_label(ifname, [str(address)] if address else [], counters)
-        def down(*ends: tuple[str, str]) -> bool:
-            return bool(state) and any(state.get(e, {}).get("state") not in ("UP", "UNKNOWN", None) for e in ends)
-        d = Drawing(title=f"lab {self.name} ({self._state})")
-        for node in resolved.nodes:
-            d.nodes.append(DrawNode(node.name, node.role or node.kind.value))
-        for link in resolved.links:
-            d.links.append(DrawLink(link.a.node, link.b.node, label(link.a.node, link.a.name, link.a.address),
-                                    label(link.b.node, link.b.name, link.b.address),
-                                    down((link.a.node, link.a.name), (link.b.node, link.b.name))))
-        for node in resolved.nodes:  # bridges wired inside a host (not docker0-like ones) are drawn in its box
-            if node.kind.is_l2 or not node.inner:
-                continue
-            for b in node.bridges:
-                d.nodes.append(DrawNode(f"{node.name}/{b.name}", "switch", node.name))
-            inner = {x.name: x for x in node.inner}
-            for x in node.inner:
-                if x.kind != "veth" or x.peer is None or x.name > x.peer:
-                    continue
-                peer = inner[x.peer]
-                ends = [f"{node.name}/{m}" if m else node.name for m in (x.master, peer.master)]
-                d.links.append(DrawLink(ends[0], ends[1], "" if x.master else f"{x.name} {x.address or ''}".strip(),
-                                        "" if peer.master else f"{peer.name} {peer.address or ''}".strip()))
-        for machine in self._vms:
-            bridge = next((t.master for t in machine.host.spec.taps if t.name == machine.tap), None)
-            d.nodes.append(DrawNode(f"{machine.host.name}/{machine.name}", "tap-vm", machine.host.name,
-                                    note=machine.ip.split("/")[0]))
-            d.links.append(DrawLink(f"{machine.host.name}/{machine.name}",
-                                    f"{machine.host.name}/{bridge}" if bridge else machine.host.name))
-        for name, handle in self._handles.items():  # nodes made while running (containers) live in a machine
-            if "/" in name and handle.spec.role:
-                group = name.split("/", 1)[0]
-                addrs = " ".join(str(a.ip) for a in getattr(handle, "addresses", []))
-                d.nodes.append(DrawNode(name, handle.spec.role, group, note=addrs))
-                d.links.append(DrawLink(name, group))
-        return d
+        states = self._running().all_interfaces() if live else None
+        vms = [Machine(f"{vm.host.name}/{vm.name}", "tap-vm", vm.host.name, vm.address,
+                       next((t.master for t in vm.host.spec.taps if t.name == vm.tap), None)) for vm in self._vms]
+        made_running = [Machine(name, node.spec.role, name.split("/", 1)[0],  # containers live in a machine
+                                " ".join(str(a.ip) for a in getattr(node, "addresses", [])))
+                        for name, node in self._handles.items() if "/" in name and node.spec.role]
+        return lab_drawing(f"lab {self.name} ({self._state})", self.resolved(), states, [*vms, *made_running])
 
     def draw(self, live: bool = False) -> Picture:
         """The topology as a picture that shows itself in a notebook (``.figure`` is the matplotlib Figure;

@@ -17,6 +17,8 @@ from matplotlib.figure import Figure
 from matplotlib.patches import FancyBboxPatch
 
 from netnb.model.kinds import KINDS
+from netnb.model.resolver import ResolvedLab
+from netnb.model.state import InterfaceState
 
 STYLE = {k.name: (k.marker, k.colour, k.label) for k in KINDS.values()}  # kind -> (marker, colour, label)
 
@@ -54,6 +56,58 @@ class Drawing:
         from netnb.view.picture import Picture
 
         return Picture(draw(self), self.title)._repr_mimebundle_()
+
+
+@dataclass(frozen=True)
+class Machine:
+    """Something that lives inside a node and is drawn in its box: a VM on a bridge, a container."""
+
+    name: str
+    kind: str
+    group: str
+    note: str = ""
+    bridge: str | None = None  # the bridge inside ``group`` it plugs into (None: the node itself)
+
+
+def lab_drawing(title: str, resolved: ResolvedLab, states: Mapping[str, Sequence[InterfaceState]] | None,
+                machines: Sequence[Machine] = ()) -> Drawing:
+    """A lab as a Drawing: its nodes, links labelled with interfaces and addresses (and, with ``states``
+    read from the running lab, packet counters, and links that are down), the bridges and veths wired
+    inside hosts, and the machines that live in them."""
+    live = {(node, i.name): i for node, ifaces in (states or {}).items() for i in ifaces}
+
+    def label(node: str, ifname: str, address: object) -> str:
+        got = live.get((node, ifname))
+        return end_label(ifname, [str(address)] if address else [],
+                         {"rx": got.rx_packets, "tx": got.tx_packets} if got else None)
+
+    def down(*ends: tuple[str, str]) -> bool:
+        return bool(live) and any(e in live and live[e].state not in ("UP", "UNKNOWN") for e in ends)
+
+    d = Drawing(title=title)
+    for node in resolved.nodes:
+        d.nodes.append(DrawNode(node.name, node.role or node.kind.value))
+    for link in resolved.links:
+        d.links.append(DrawLink(link.a.node, link.b.node, label(link.a.node, link.a.name, link.a.address),
+                                label(link.b.node, link.b.name, link.b.address),
+                                down((link.a.node, link.a.name), (link.b.node, link.b.name))))
+    for node in resolved.nodes:  # bridges wired inside a host (not docker0-like ones) are drawn in its box
+        if node.kind.is_l2 or not node.inner:
+            continue
+        for b in node.bridges:
+            d.nodes.append(DrawNode(f"{node.name}/{b.name}", "switch", node.name))
+        inner = {x.name: x for x in node.inner}
+        for x in node.inner:
+            if x.kind != "veth" or x.peer is None or x.name > x.peer:
+                continue
+            peer = inner[x.peer]
+            ends = [f"{node.name}/{m}" if m else node.name for m in (x.master, peer.master)]
+            d.links.append(DrawLink(ends[0], ends[1], "" if x.master else f"{x.name} {x.address or ''}".strip(),
+                                    "" if peer.master else f"{peer.name} {peer.address or ''}".strip()))
+    for m in machines:
+        d.nodes.append(DrawNode(m.name, m.kind, m.group, note=m.note))
+        d.links.append(DrawLink(m.name, f"{m.group}/{m.bridge}" if m.bridge else m.group))
+    return d
 
 
 def layout(drawing: Drawing, seed: int = 7) -> dict[str, tuple[float, float]]:

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from netnb.backends.contract import CaptureStats, Command
-from netnb.backends.kernel.client import AgentClient, chosen_mode
+from netnb.backends.kernel.client import AgentClient, Mode, chosen_mode
 from netnb.errors import LabStateError, PrivilegeError
 from netnb.model.state import (
     CapturePoint,
@@ -40,7 +40,7 @@ class KernelBackend:
 
     name = "kernel"
 
-    def __init__(self, mode: str | None = None) -> None:
+    def __init__(self, mode: Mode | None = None) -> None:
         self.mode = mode
         self._client: AgentClient | None = None
 

@@ -24,7 +24,7 @@ import tempfile
 import threading
 import time
 from concurrent.futures import Future
-from typing import IO, Any
+from typing import Any, IO, Literal
 
 import netnb
 from netnb.backends.kernel import protocol, registry
@@ -44,6 +44,10 @@ def userns_allowed() -> bool:
             return int(f.read()) > 0
     except (OSError, ValueError):
         return True
+
+
+#: How a lab's agent runs: as root, in a user namespace with the user's own rights, or through sudo.
+Mode = Literal["root", "rootless", "sudo"]
 
 
 def chosen_mode(mode: str | None) -> str:
