@@ -5,7 +5,9 @@
 True
 """
 
-from netnb.docker.host import Container, DockerError, DockerHost, Network
+from netnb.docker.container import Container
+from netnb.docker.host import DockerHost
+from netnb.docker.networks import DockerError, Network
 from netnb.docker.rules import DOCKER_RELEASE
 
 __all__ = ["DOCKER_RELEASE", "Container", "DockerError", "DockerHost", "Network"]

@@ -17,23 +17,34 @@ from __future__ import annotations
 
 import hashlib
 import html
-import ipaddress
 import os
 import shlex
 import shutil
 import sys
 import tempfile
 import time
-import weakref
-from dataclasses import dataclass, field
-from ipaddress import IPv4Address, IPv4Network
+from ipaddress import IPv4Network
 from typing import Any
 
+from netnb.docker.container import Container
+from netnb.docker.display import ago, rules_table
+from netnb.docker.networks import (
+    DEFAULT_POOLS,
+    DRIVERS,
+    OVERLAY_MTU,
+    OVERLAY_POOLS,
+    VXLAN_PORT,
+    DockerError,
+    Endpoint,
+    Network,
+    docker_id,
+    swarm_of,
+)
 from netnb.docker.rules import DOCKER_RELEASE, PlacedRule, daemon_chains, daemon_rules, network_forward_rules, \
     network_rules, port_rules
 from netnb.errors import NetnbError
 from netnb.lab import Lab
-from netnb.nodes import Host, Process, Switch
+from netnb.nodes import Host, Switch
 from netnb.model import NodeKind, NodeSpec
 from netnb.model.firewall import Rule
 from netnb.model.words import plural
@@ -51,178 +62,7 @@ from netnb.plan import (
     Operation,
     namespace_operations,
 )
-from netnb.view.table import Table, card
-
-DRIVERS = ("bridge", "null", "overlay")
-_DEFAULT_POOLS = [IPv4Network(f"172.{n}.0.0/16") for n in range(18, 32)] + \
-    [IPv4Network(f"192.168.{n}.0/20") for n in range(0, 256, 16)]
-_OVERLAY_POOLS = [IPv4Network(f"10.0.{n}.0/24") for n in range(256)]
-
-
-class DockerError(NetnbError):
-    """What ``docker`` itself would refuse (a name in use, a port taken, an unknown network...)."""
-
-
-def _docker_id(*parts: str) -> str:
-    """A 64-hex id, derived from the names so a lab is the same every time it runs."""
-    return hashlib.sha256("/".join(parts).encode()).hexdigest()
-
-
-@dataclass
-class Network:
-    """A libnetwork network on one Docker host."""
-
-    name: str
-    id: str
-    driver: str
-    subnet: IPv4Network | None
-    bridge: str | None
-    builtin: bool = False
-    ips: dict[str, IPv4Address] = field(default_factory=dict)   # container node ("host/name") -> address
-    vni: int | None = None
-
-    def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> dict[str, str]:
-        fields = [("id", self.id[:12]), ("driver", self.driver), ("scope", self.scope),
-                  ("subnet", str(self.subnet or "")), ("gateway", str(self.gateway or "")),
-                  ("bridge", self.bridge or "")]
-        fields += [(f"container {node.rsplit('/', 1)[-1]}", str(ip)) for node, ip in self.ips.items()]
-        return card(f"network {self.name}", fields)
-
-    @property
-    def scope(self) -> str:
-        """``swarm`` for overlay networks (usable on every Docker host of the lab), else ``local``."""
-        return "swarm" if self.driver == "overlay" else "local"
-
-    @property
-    def gateway(self) -> IPv4Address | None:
-        """The first address of the subnet: the bridge's, the containers' default gateway (bridge driver)."""
-        return next(self.subnet.hosts()) if self.subnet is not None else None
-
-    def allocate(self, wanted: str | None = None) -> IPv4Address:
-        """The next free address (Docker's IPAM hands them out in order), or ``wanted`` if free."""
-        assert self.subnet is not None
-        taken = set(self.ips.values()) | {self.gateway}
-        if wanted is not None:
-            ip = IPv4Address(wanted)
-            if ip not in self.subnet or ip in taken:
-                raise DockerError(f"address {ip} is not free in network {self.name!r} ({self.subnet})")
-            return ip
-        for ip in self.subnet.hosts():
-            if ip not in taken:
-                return ip
-        raise DockerError(f"network {self.name!r} ({self.subnet}) has no free address left")
-
-
-@dataclass
-class Endpoint:
-    """A container's attachment to a network: its interface inside, the veth outside, address, MAC."""
-
-    network: Network
-    ifname: str
-    host_veth: str
-    ip: IPv4Address
-    mac: str
-    ops: list[Operation]
-
-
-class Swarm:
-    """What the Docker hosts of one lab share: overlay networks, and which hosts each one spans."""
-
-    def __init__(self) -> None:
-        self.hosts: list[DockerHost] = []
-        self.reset()
-
-    def reset(self) -> None:
-        self.overlays: dict[str, Network] = {}
-        self.members: dict[str, list[DockerHost]] = {}   # network name -> hosts with its VTEP
-
-
-_SWARMS: weakref.WeakKeyDictionary[Lab, Swarm] = weakref.WeakKeyDictionary()
-
-
-def swarm_of(lab: Lab) -> Swarm:
-    """The lab's shared Docker state (made on first use)."""
-    return _SWARMS.setdefault(lab, Swarm())
-
-
-OVERLAY_MTU = 1450   # 1500 minus VXLAN's 50 bytes of outer Ethernet, IP, UDP and VXLAN headers
-VXLAN_PORT = 4789
-
-
-class Container(Host):
-    """A container: a network namespace on a Docker host running a command."""
-
-    def __init__(self, host: DockerHost, name: str, image: str, command: str | list[str], seq: int) -> None:
-        super().__init__(host.lab, NodeSpec(f"{host.name}/{name}", NodeKind.HOST, role="container"))
-        self.docker_host = host
-        self.container_name = name
-        self.image = image
-        self.command = command
-        self.id = _docker_id(host.lab.name, host.name, name, str(seq))
-        self.endpoints: dict[str, Endpoint] = {}
-        self.ports: list[tuple[int, int, str]] = []            # (host port, container port, proto)
-        self.exposed: list[int] = []
-        self.process: Process | None = None
-        self.proxies: list[Process] = []
-        self.created = time.time()
-        self.base_ops: list[Operation] = []
-        self.port_ops: list[Operation] = []
-        self.hosts_file = ""
-        self.null = False
-        self.publish_all = False
-
-    # -- addresses --------------------------------------------------------------------------
-    @property
-    def ip(self) -> str:
-        """Address on its first network ('' for the null driver), like ``NetworkSettings.IPAddress``."""
-        first = next(iter(self.endpoints.values()), None)
-        return str(first.ip) if first else ""
-
-    @property
-    def addresses(self) -> list[ipaddress.IPv4Interface]:
-        return [ipaddress.IPv4Interface(f"{e.ip}/{e.network.subnet.prefixlen}") for e in self.endpoints.values()
-                if e.network.subnet is not None]
-
-    # -- commands run inside the container, with its hostname and /etc/hosts ----------------------
-    def _wrap(self, command: str | list[str]) -> list[str]:
-        argv = ["/bin/sh", "-c", command] if isinstance(command, str) else list(command)
-        setup = 'hostname "$1" && mount --bind "$2" /etc/hosts && shift 2 && exec "$@"'
-        return ["unshare", "--mount", "--uts", "--propagation", "private", "/bin/sh", "-c", setup, "sh",
-                self.id[:12], self.hosts_file, *argv]
-
-    def run(self, command: str | list[str], *, timeout: float | None = 60, check: bool = False,
-            stdin: str | None = None) -> Any:
-        """Run a command in the container (like ``docker exec``)."""
-        result = super().run(self._wrap(command), timeout=timeout, check=check, stdin=stdin)
-        text = command if isinstance(command, str) else shlex.join(command)
-        return type(result)(result.node, text, result.rc, result.stdout, result.stderr, result.duration_s)
-
-    def popen(self, command: str | list[str]) -> Process:
-        """Start a command in the container in the background."""
-        proc = super().popen(self._wrap(command))
-        proc.command = command if isinstance(command, str) else shlex.join(command)
-        return proc
-
-    def _resolves_names(self) -> bool:
-        return True  # its own /etc/hosts names the containers of its user-defined networks
-
-    @property
-    def running(self) -> bool:
-        """Whether its main command still runs."""
-        return self.process is not None and self.process.running
-
-    def __repr__(self) -> str:
-        return f"<Container {self.container_name!r} {self.id[:12]} on {self.docker_host.name!r} ip={self.ip or '-'}>"
-
-    def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> dict[str, str]:
-        fields = [("id", self.id[:12]), ("image", self.image),
-                  ("command", self.command if isinstance(self.command, str) else shlex.join(self.command))]
-        fields += [(f"network {e.network.name}", f"{e.ifname} {e.ip} {e.mac} (host end {e.host_veth})")
-                   for e in self.endpoints.values()] or [("network none", "only lo")]
-        fields += [("published", ", ".join(f"0.0.0.0:{hp}->{cp}/{proto}" for hp, cp, proto in self.ports))] \
-            if self.ports else []
-        return card(f"container {self.container_name} on {self.docker_host.name}", fields)
-
+from netnb.view.table import Table
 
 class DockerHost:
     """A Linux host running "Docker": ``docker0`` with NAT, containers, networks, published ports.
@@ -302,9 +142,9 @@ class DockerHost:
 
     # -- lifetime -----------------------------------------------------------------------------
     def _reset(self) -> None:
-        default = Network("bridge", _docker_id(self.lab.name, self.name, "bridge"), "bridge", self.bridge_subnet,
+        default = Network("bridge", docker_id(self.lab.name, self.name, "bridge"), "bridge", self.bridge_subnet,
                           "docker0", builtin=True)
-        none = Network("none", _docker_id(self.lab.name, self.name, "none"), "null", None, None, builtin=True)
+        none = Network("none", docker_id(self.lab.name, self.name, "none"), "null", None, None, builtin=True)
         self.networks: dict[str, Network] = {"bridge": default, "none": none}
         self.containers: dict[str, Container] = {}
         self._network_ops: dict[str, list[Operation]] = {}
@@ -336,9 +176,9 @@ class DockerHost:
             raise DockerError(f"network with name {name} already exists (an overlay network of this swarm)")
         if driver == "overlay":
             return self._overlay_create(name, subnet)
-        net_id = _docker_id(self.lab.name, self.name, "network", name)
+        net_id = docker_id(self.lab.name, self.name, "network", name)
         if subnet is None:
-            pool = next((p for p in _DEFAULT_POOLS if not self._overlaps(p)), None)
+            pool = next((p for p in DEFAULT_POOLS if not self._overlaps(p)), None)
             if pool is None:
                 raise DockerError("could not find an available, non-overlapping IPv4 address pool")
             chosen = pool
@@ -367,7 +207,7 @@ class DockerHost:
         def clash(candidate: IPv4Network) -> str:
             return next((c for c in (h._overlaps(candidate) for h in hosts) if c), "")
         if subnet is None:
-            chosen = next((p for p in _OVERLAY_POOLS if not clash(p)), None)
+            chosen = next((p for p in OVERLAY_POOLS if not clash(p)), None)
             if chosen is None:
                 raise DockerError("could not find an available, non-overlapping IPv4 address pool")
         else:
@@ -377,7 +217,7 @@ class DockerHost:
                 raise DockerError(f"invalid subnet {subnet!r}: {exc}") from exc
             if clash(chosen):
                 raise DockerError(f"Pool overlaps with other one on this address space ({clash(chosen)})")
-        net_id = _docker_id(self.lab.name, "swarm", "network", name)
+        net_id = docker_id(self.lab.name, "swarm", "network", name)
         vni = 4096 + len(self.swarm.overlays) + 1     # Docker's overlay driver numbers VXLAN ids from 4097
         net = Network(name, net_id, "overlay", chosen, "br0", vni=vni)
         self.swarm.overlays[name] = net
@@ -638,16 +478,18 @@ class DockerHost:
             os.chmod(c.hosts_file, 0o644)
 
     # -- looking ---------------------------------------------------------------------------------
-    def ps(self) -> Table:
-        """``docker ps``: id, image, command, created, status, ports, names."""
+    def ps(self, *, live: bool = True) -> Table:
+        """``docker ps``: id, image, command, created, status, ports, names. ``live=False`` asks nothing of
+        the lab (a container counts as up until it was removed): what the display shows."""
         rows = []
         now = time.time()
         for c in self.containers.values():
             cmd = c.command if isinstance(c.command, str) else shlex.join(c.command)
             cmd = f'"{cmd[:19]}…"' if len(cmd) > 20 else f'"{cmd}"'
-            status = f"Up {_ago(now - c.created)}" if c.running else "Exited"
+            up = c.running if live else c.process is not None
+            status = f"Up {ago(now - c.created)}" if up else "Exited"
             ports = ", ".join(f"0.0.0.0:{hp}->{cp}/{proto}" for hp, cp, proto in c.ports)
-            rows.append([c.id[:12], c.image, cmd, f"{_ago(now - c.created)} ago", status, ports, c.container_name])
+            rows.append([c.id[:12], c.image, cmd, f"{ago(now - c.created)} ago", status, ports, c.container_name])
         return Table(["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"], rows,
                      title=f"docker ps on {self.name}")
 
@@ -666,7 +508,7 @@ class DockerHost:
         for hp, cp, proto in c.ports:
             ports[f"{cp}/{proto}"] = [{"HostIp": "0.0.0.0", "HostPort": str(hp)}]
         networks = {
-            e.network.name: {"NetworkID": e.network.id, "EndpointID": _docker_id(c.id, e.network.id),
+            e.network.name: {"NetworkID": e.network.id, "EndpointID": docker_id(c.id, e.network.id),
                              "Gateway": str(e.network.gateway), "IPAddress": str(e.ip),
                              "IPPrefixLen": e.network.subnet.prefixlen if e.network.subnet else 0,
                              "MacAddress": e.mac, "Aliases": None if e.network.builtin else [c.container_name]}
@@ -708,7 +550,7 @@ class DockerHost:
         return self.last_nat
 
     def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> dict[str, str]:
-        parts = [self.ps(), self.network_ls()] if self.lab.running else []
+        parts = [self.ps(live=False), self.network_ls()] if self.lab.running else []  # no I/O in a display
         last_nat = getattr(self, "last_nat", None)
         if self.lab.running and last_nat is not None:
             parts.append(last_nat)
@@ -719,30 +561,6 @@ class DockerHost:
 
     def __repr__(self) -> str:
         return f"<DockerHost {self.name!r}: {plural(len(getattr(self, 'containers', {})), 'container')}>"
-
-
-_PROTOCOLS = {"0": "all", "1": "icmp", "6": "tcp", "17": "udp"}
-
-
-def rules_table(listing: str, title: str) -> Table:
-    """``iptables -nvxL`` output as one table: chain, packets, bytes, target, protocol, in, out, source,
-    destination and the rest of the match (iptables prints no machine-readable form; its columns are fixed)."""
-    rows, chain = [], ""
-    for line in listing.splitlines():
-        if line.startswith("Chain "):
-            words = line.split()
-            chain = words[1]
-            if "policy" in line:
-                rows.append([chain, words[4], words[6], f"policy {words[3]}", "", "", "", "", "", ""])
-            continue
-        words = line.split()
-        if not words or words[0] == "pkts":
-            continue
-        pkts, byts, target, prot, _opt, iface_in, iface_out, src, dst, *rest = words + [""] * 9
-        prot = _PROTOCOLS.get(prot, prot)  # iptables-nft 1.8.9 prints numbers where older releases said "all"
-        rows.append([chain, pkts, byts, target, prot, iface_in, iface_out, src, dst, " ".join(rest).strip()])
-    return Table(["chain", "pkts", "bytes", "target", "prot", "in", "out", "source", "destination", "match"], rows,
-                 title=title)
 
 
 def _is_vtep_op(op: Operation) -> bool:
@@ -764,8 +582,3 @@ def _lan_gateway(lab: Lab, lan: Switch) -> str | None:
     return None
 
 
-def _ago(seconds: float) -> str:
-    seconds = int(seconds)
-    if seconds < 60:
-        return "Less than a second" if seconds < 1 else plural(seconds, "second")
-    return plural(seconds // 60, "minute")

@@ -102,3 +102,19 @@ def test_the_docker_layer_without_root():
         assert front.bridge == f"br-{front.id[:12]}" and "frontend" in [r[1] for r in ubuntu1.network_ls().rows]
         proxies = [c for c in backend.calls if c[0] == "popen" and "netnb.docker.proxy" in c[1][1]]
         assert len(proxies) == 1 and "-host-port 49153" in proxies[0][1][1]
+
+
+def test_a_docker_hosts_display_asks_nothing_of_the_lab():
+    from netnb.docker import DockerHost
+
+    backend = MemoryBackend(services=services)
+    lab = netnb.Lab("docker-display", backend=backend)
+    lan = lab.switch("lan", subnet="192.168.3.0/24")
+    ubuntu1 = DockerHost(lab, "ubuntu1", lan, ip="192.168.3.2")
+    with lab:
+        for name in ("a", "b", "c"):
+            ubuntu1.run(name)
+        before = len(backend.calls)
+        bundle = ubuntu1._repr_mimebundle_()
+        assert len(backend.calls) == before  # reprs do no I/O
+        assert bundle["text/plain"].count("Up ") == 3
