@@ -286,14 +286,17 @@ class MemoryBackend:
             raise NetnbError(f"no background process with handle {handle} in this lab") from None
 
     def process_state(self, handle: int) -> ProcessState:
+        self._note("process_state", handle)
         _, _, end = self._process(handle)
         return ProcessState(end is None, end.rc if end else None)
 
     def process_output(self, handle: int) -> str:
+        self._note("process_output", handle)
         _, _, end = self._process(handle)
         return end.output if end else ""
 
     def process_stop(self, handle: int, timeout: float) -> ProcessEnd:
+        self._note("process_stop", handle, timeout)
         node, text, end = self._process(handle)
         end = end or ProcessEnd(-15, "")
         self._processes[handle] = (node, text, end)
@@ -302,6 +305,7 @@ class MemoryBackend:
 
     # -- reading back ---------------------------------------------------------------------------
     def interfaces(self, node: str) -> list[InterfaceState]:
+        self._note("interfaces", node)
         n = self._node(node)
         out = []
         for link in n.links.values():
@@ -317,10 +321,12 @@ class MemoryBackend:
         return out
 
     def all_interfaces(self) -> dict[str, list[InterfaceState]]:
+        self._note("all_interfaces")
         self._live()
         return {node: self.interfaces(node) for node in self.nodes}
 
     def routes(self, node: str) -> list[RouteEntry]:
+        self._note("routes", node)
         n = self._node(node)
         out = []
         for link in n.links.values():
@@ -344,19 +350,23 @@ class MemoryBackend:
         return None
 
     def neighbours(self, node: str) -> list[NeighbourEntry]:
+        self._note("neighbours", node)
         self._node(node)
         return []
 
     def fdb(self, node: str, bridge: str) -> list[FdbEntry]:
+        self._note("fdb", node, bridge)
         n = self._node(node)
         return [FdbEntry(link.mac, link.name, None, local=True) for link in n.links.values() if link.master == bridge]
 
     def listening(self, node: str) -> list[SocketEntry]:
+        self._note("listening", node)
         self._node(node)
         return [s for handle, sockets in self._sockets.items() if self._processes[handle][0] == node
                 for s in sockets]
 
     def route_get(self, node: str, dest: str) -> RouteLookup:
+        self._note("route_get", node, dest)
         n = self._node(node)
         target = ipaddress.ip_address(dest)
         for link in n.links.values():
@@ -372,6 +382,7 @@ class MemoryBackend:
         return "\n".join(f"-A {r.chain} {' '.join(r.args)}" for r in n.rules)
 
     def namespace_inodes(self) -> dict[str, int]:
+        self._note("namespace_inodes")
         self._live()
         return {node: 4026531000 + i for i, node in enumerate(self.nodes)}
 
@@ -398,6 +409,7 @@ class MemoryBackend:
         return next(self._captures), paths
 
     def capture_stats(self, ident: int) -> CaptureStats:
+        self._note("capture_stats", ident)
         self._live()
         return {}
 
