@@ -29,8 +29,7 @@ CELLS = [
     "import netnb\nlab = netnb.Lab('browser')\na, b, c = lab.host('A'), lab.host('B'), lab.host('C')\n"
     "sw = lab.switch('sw')\nfor i, h in enumerate((a, b, c)):\n    lab.link(h, sw, ip=f'10.0.0.{i + 1}/24')\n"
     "lab.start()\nw = lab.widget()\nw",
-    "import time\ntime.sleep(1.0)\nfor _ in range(4):\n    a.ping(b, count=1)\n    time.sleep(0.3)\n"
-    "print('pinged')",
+    "a.ping(b, count=4, interval=0.3)  # paced, so the table refreshes while packets arrive\nprint('pinged')",
     "lab.draw()",                  # a picture, with no %matplotlib: its SVG shows
     "a.run('ip -br addr')",         # command output as a terminal shows it
 ]
@@ -128,10 +127,10 @@ def _drive(page, base: str, token: str, shot, app: str) -> str:
     page.goto(f"{base}/{path}/widget.ipynb?token={token}")
     page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=60_000)
     deadline = time.monotonic() + 60
-    while not _kernel_idle(base, token):                                # the kernel is up
+    while not _kernel_idle(base, token):                                # the kernel is up (polled)
         assert time.monotonic() < deadline, "the kernel did not start"
         time.sleep(0.2)
-    time.sleep(0.5)                                                     # and the page connected to it
+    # (a cell run before the page has connected to the kernel is queued, and its output waited for below)
     page.locator(".jp-Notebook .jp-Cell .jp-InputArea-editor").first.click()
     page.keyboard.press("Shift+Enter")                                  # build the lab, show the widget
     node_b = page.locator(".jp-OutputArea button", has_text="B").first
