@@ -13,8 +13,9 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from netnb.errors import LabStateError, NetnbError
-from netnb.model import PingResult
+from netnb.model import NeighbourEntry, PingResult
 from netnb.nodes import Host, Process, Router, check_ping_args
+from netnb.view.records import RecordList
 from netnb.view.table import card
 
 if TYPE_CHECKING:
@@ -112,8 +113,16 @@ class Vm:
         raise NetnbError(f"a VM pings an IPv4 address, a node or another VM, not {type(target).__name__}")
 
     def arp(self) -> dict[str, str]:
-        """The guest's ARP table (IP -> MAC)."""
+        """The guest's ARP table as a dict (IP -> MAC); :meth:`neighbours` gives it as a host's is given."""
         return dict(self._ask({"cmd": "arp"}, 5))
+
+    def neighbours(self) -> RecordList[NeighbourEntry]:
+        """The guest's ARP table, as ``Host.neighbours()`` shows a node's (its guest keeps only resolved
+        entries: state REACHABLE)."""
+        if not self.lab.running or not self._control:
+            raise LabStateError(f"lab {self.lab.name!r} is not running; start it first")
+        return RecordList([NeighbourEntry(ip, mac, "eth0", "REACHABLE") for ip, mac in sorted(self.arp().items())],
+                          f"ARP table of VM {self.name}")
 
     def __repr__(self) -> str:
         return f"<Vm {self.name!r} on {self.host.name}:{self.tap} {self.ip} {self.mac}>"

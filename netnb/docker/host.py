@@ -288,7 +288,8 @@ class DockerHost:
     def run(self, name: str, command: str | list[str] = "sleep infinity", *, image: str = "netnb/none",
             network: str = "bridge", publish: dict[int, int] | None = None, publish_all: bool = False,
             expose: list[int] | tuple[int, ...] = (), ip: str | None = None) -> Container:
-        """``docker run -d``: a container on ``network`` (``bridge``, ``none`` or one you created).
+        """``docker run -d``: a container on ``network`` (``bridge``, ``none`` or one you created). (Running
+        a command *on* the Docker host is ``docker_host.node.run(...)``; in a container, ``container.run``.)
 
         ``publish={49153: 8080}`` maps host port 49153 to container port 8080 (``-p 49153:8080``);
         ``publish_all=True`` maps every ``expose``d port to a free host port from 49153 up (``-P``).
@@ -501,7 +502,9 @@ class DockerHost:
                      title=f"docker network ls on {self.name}")
 
     def inspect(self, ref: Container | str) -> dict[str, Any]:
-        """``docker inspect``: the fields that describe its networking, in Docker's shape."""
+        """``docker inspect``: a container's networking as Docker's JSON (a dict). Not ``Host.inspect()``,
+        which reads a node's live interfaces, routes and ARP table: that is ``container.inspect()``, or
+        ``docker_host.node.inspect()`` for the Docker host itself."""
         c = self.container(ref)
         first = next(iter(c.endpoints.values()), None)
         ports: dict[str, list[dict[str, str]] | None] = {f"{cp}/tcp": None for cp in c.exposed}
