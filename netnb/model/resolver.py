@@ -323,11 +323,34 @@ def _hosts(net: IPv4Network) -> Iterator[IPv4Address]:
 
 
 def resolve(topo: Topology) -> ResolvedLab:
-    """Validate ``topo`` and decide names and addresses; raise TopologyError listing every problem."""
+    """Validate ``topo`` and decide names and addresses; raise TopologyError listing every problem.
+
+    In phases, each adding to one list of problems: the nodes, the links' ends (names, ip= forms, MTU),
+    the addresses (explicit ones, then automatic ones from the pools), duplicates, then what lives inside
+    nodes (bridges, inner veths and TAPs), firewall rules and routes.
+    """
     problems = _Problems()
     if not isinstance(topo.name, str) or not _LAB_NAME.match(topo.name):
         problems.add(f"lab name {topo.name!r}: use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit")
+    nodes, subnets = _check_nodes(topo, problems)
+    pairs, ends_by_node = _link_ends(topo, nodes, problems)
+    segments = _allocate_addresses(pairs, subnets, problems)
+    _check_duplicates(pairs, ends_by_node, segments, problems)
+    bridges = _resolve_bridges(nodes, ends_by_node, problems)
+    inner = _resolve_inner(nodes, ends_by_node, bridges, problems)
+    _check_firewall(nodes, problems)
+    _check_rule_interfaces(nodes, ends_by_node, bridges, inner, problems)
+    routes = _resolve_routes(nodes, ends_by_node, bridges, problems, inner)
+    if problems.items:
+        raise TopologyError(problems.items)
+    return _freeze(topo, nodes, pairs, ends_by_node, routes, bridges, inner)
 
+
+_Pair = tuple["_End", "_End", LinkSpec, str, "IPv4Network | None"]
+
+
+def _check_nodes(topo: Topology, problems: _Problems) -> tuple[dict[str, NodeSpec], dict[str, IPv4Network]]:
+    """Names, kinds and roles, switch options: the nodes by name, and the switches' subnets."""
     nodes: dict[str, NodeSpec] = {}
     subnets: dict[str, IPv4Network] = {}
     for node in topo.nodes:
@@ -358,7 +381,12 @@ def resolve(topo: Topology) -> ResolvedLab:
         elif node.subnet is not None:
             problems.add(f"{node.kind.value} {node.name!r}: subnet= belongs on a switch or a link, not on a {node.kind.value}")
 
-    # Links: endpoints, names, ip= forms, MTU.
+    return nodes, subnets
+
+
+def _link_ends(topo: Topology, nodes: dict[str, NodeSpec],
+               problems: _Problems) -> tuple[list[_Pair], dict[str, list[_End]]]:
+    """Each link's two ends: endpoints exist, ip= and ifname= forms, MTU, interface names decided."""
     pairs: list[tuple[_End, _End, LinkSpec, str, IPv4Network | None]] = []
     ends_by_node: dict[str, list[_End]] = {}
     for i, link in enumerate(topo.links):
@@ -395,7 +423,11 @@ def resolve(topo: Topology) -> ResolvedLab:
         if nodes[node_name].kind.is_l2 and node_name in names:
             problems.add(f"switch {node_name!r}: a port may not be called {node_name!r}, the name of its bridge")
 
-    # Segments and address pools.
+    return pairs, ends_by_node
+
+
+def _allocate_addresses(pairs: list[_Pair], subnets: dict[str, IPv4Network], problems: _Problems) -> _Segments:
+    """Explicit addresses first, then the lowest free host address of each end's pool; the L2 segments."""
     seg = _Segments()
     for a, b, *_ in pairs:
         ka = a.node.name if a.node.kind.is_l2 else (a.node.name, a.link_index)
@@ -438,7 +470,12 @@ def resolve(topo: Topology) -> ResolvedLab:
             taken.add(free)
             end.address = IPv4Interface(f"{free}/{pool.prefixlen}")
 
-    # Duplicates: per L2 segment and per node.
+    return seg
+
+
+def _check_duplicates(pairs: list[_Pair], ends_by_node: dict[str, list[_End]], seg: _Segments,
+                      problems: _Problems) -> None:
+    """An address used twice on one L2 segment, or twice on one node."""
     owners: dict[tuple[object, IPv4Address], str] = {}
     for a, b, *_ in pairs:
         for e in (a, b):
@@ -454,15 +491,6 @@ def resolve(topo: Topology) -> ResolvedLab:
         for ip in {x for x in ips if ips.count(x) > 1}:
             problems.add(f"node {node_name!r}: address {ip} is on two of its interfaces; give each its own")
 
-    bridges = _resolve_bridges(nodes, ends_by_node, problems)
-    inner = _resolve_inner(nodes, ends_by_node, bridges, problems)
-    _check_firewall(nodes, problems)
-    _check_rule_interfaces(nodes, ends_by_node, bridges, inner, problems)
-    routes = _resolve_routes(nodes, ends_by_node, bridges, problems, inner)
-
-    if problems.items:
-        raise TopologyError(problems.items)
-    return _freeze(topo, nodes, pairs, ends_by_node, routes, bridges, inner)
 
 
 def _parse_cidr(text: str | None, what: str, problems: _Problems) -> IPv4Interface | None:
