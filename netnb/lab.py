@@ -31,6 +31,7 @@ from netnb.machines import Internet, Vm
 from netnb.model import LinkSpec, NodeKind, NodeSpec, ResolvedLab, Topology, resolve
 from netnb.model import checks
 from netnb.model.firewall import Rule
+from netnb.model.state import CapturePoint
 from netnb.model.words import plural
 from netnb.model.topology import TapSpec
 from netnb.nodes import Host, Node, Router, Switch
@@ -434,6 +435,51 @@ class Lab:
         capture = Capture(self, points, filter)
         self._captures.add(capture)  # stop() ends it first, keeping every frame it recorded
         return capture
+
+    def capture_points(self, targets: Sequence[Any]) -> list[CapturePoint]:
+        """Where a capture at ``targets`` records: a node (every interface but ``lo``; a switch's ports,
+        with what was made while running), ``"node:ifname"``, ``(node, ifname)``, a link (its first end),
+        a Docker host (its node), or a CapturePoint.
+
+        >>> lab = Lab("x"); a = lab.host("A"); b = lab.host("B"); ab = lab.link(a, b)
+        >>> [p.label for p in lab.capture_points([a, "B:eth0", ab])]
+        ['A:eth0', 'B:eth0']
+        """
+        resolved = self.resolved()
+        points: list[CapturePoint] = []
+        for t in targets:
+            t = getattr(t, "node", t)  # a DockerHost captures at its host node
+            if isinstance(t, CapturePoint):
+                found = [t]
+            elif isinstance(t, Node) or (isinstance(t, str) and ":" not in t):
+                name = t.name if isinstance(t, Node) else t
+                try:
+                    described = [i.name for i in resolved.node(name).interfaces]
+                except KeyError:
+                    if name not in self:
+                        raise NetnbError(f"there is no node {name!r} in lab {self.name!r}") from None
+                    described = []
+                # Interfaces made while the lab runs (containers' veths) count too: ask the backend.
+                live = [i.name for i in self[name].interfaces() if i.name != "lo" and i.kind != "bridge"] \
+                    if self.running else []
+                found = [CapturePoint(name, n) for n in dict.fromkeys(described + live)]
+                if not found:
+                    raise NetnbError(f"node {name!r} has no interfaces to capture on")
+            elif isinstance(t, str):
+                node_name, _, ifname = t.partition(":")
+                found = [CapturePoint(node_name, ifname)]
+            elif isinstance(t, tuple) and len(t) == 2:
+                node_name = t[0].name if isinstance(t[0], Node) else str(t[0])
+                found = [CapturePoint(node_name, str(t[1]))]
+            elif isinstance(t, LinkSpec):
+                link = next((lk for lk in resolved.links if {lk.a.node, lk.b.node} == {t.a, t.b}), None)
+                if link is None:
+                    raise NetnbError(f"link {t.a}–{t.b} is not part of lab {self.name!r}")
+                found = [CapturePoint(link.a.node, link.a.name)]
+            else:
+                raise NetnbError(f"cannot capture at {t!r}: give a node, 'node:ifname', (node, ifname) or a link")
+            points.extend(p for p in found if p not in points)
+        return points
 
     @property
     def captures(self) -> list[Capture]:

@@ -19,7 +19,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from netnb.capture.bpf import BpfProgram
-from netnb.capture.packets import CapturePoint, FrameStore, Packets
+from netnb.capture.packets import Packets
+from netnb.capture.store import FrameStore
 from netnb.capture.spool import SpoolReader
 from netnb.errors import LabStateError, NetnbError
 from netnb.model.state import InterfaceState
@@ -27,49 +28,6 @@ from netnb.model.words import plural
 
 if TYPE_CHECKING:
     from netnb.lab import Lab
-
-
-def resolve_points(lab: Lab, targets: Sequence[Any]) -> list[CapturePoint]:
-    """Capture points for nodes (every interface but ``lo``; a switch's ports), ``"node:if"``,
-    ``(node, ifname)`` pairs and links (their first end)."""
-    from netnb.nodes import Node
-    from netnb.model import LinkSpec
-
-    resolved = lab.resolved()
-    points: list[CapturePoint] = []
-    for t in targets:
-        t = getattr(t, "node", t)  # a DockerHost captures at its host node
-        if isinstance(t, CapturePoint):
-            found = [t]
-        elif isinstance(t, Node) or (isinstance(t, str) and ":" not in t):
-            name = t.name if isinstance(t, Node) else t
-            try:
-                described = [i.name for i in resolved.node(name).interfaces]
-            except KeyError:
-                if name not in lab:
-                    raise NetnbError(f"there is no node {name!r} in lab {lab.name!r}") from None
-                described = []
-            # Interfaces made while the lab runs (containers' veths) count too: ask the kernel.
-            live = [i.name for i in lab[name].interfaces() if i.name != "lo" and i.kind != "bridge"] \
-                if lab.running else []
-            found = [CapturePoint(name, n) for n in dict.fromkeys(described + live)]
-            if not found:
-                raise NetnbError(f"node {name!r} has no interfaces to capture on")
-        elif isinstance(t, str):
-            node_name, _, ifname = t.partition(":")
-            found = [CapturePoint(node_name, ifname)]
-        elif isinstance(t, tuple) and len(t) == 2:
-            node_name = t[0].name if isinstance(t[0], Node) else str(t[0])
-            found = [CapturePoint(node_name, str(t[1]))]
-        elif isinstance(t, LinkSpec):
-            link = next((lk for lk in resolved.links if {lk.a.node, lk.b.node} == {t.a, t.b}), None)
-            if link is None:
-                raise NetnbError(f"link {t.a}–{t.b} is not part of lab {lab.name!r}")
-            found = [CapturePoint(link.a.node, link.a.name)]
-        else:
-            raise NetnbError(f"cannot capture at {t!r}: give a node, 'node:ifname', (node, ifname) or a link")
-        points.extend(p for p in found if p not in points)
-    return points
 
 
 #: Ring memory per point: a capture of one point gets the most (lossless at ~190k packets/s here), a
@@ -117,7 +75,7 @@ class Capture(Packets):
         if self.running:
             raise LabStateError("this capture is running already")
         backend = self.lab.live()
-        points = resolve_points(self.lab, self.targets)
+        points = self.lab.capture_points(self.targets)
         code = BpfProgram(self.expression).instructions if self.expression else None
         ring = self.ring_mib
         if ring is None:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from scapy.packet import Packet
 
 from netnb.capture.dissect import header_fields, identity
-from netnb.capture.packets import FrameStore
+from netnb.capture.store import FrameStore
 from netnb.errors import NetnbError, UsageError
 from netnb.view.table import Table
 

@@ -12,7 +12,7 @@ import netnb.view  # noqa: F401  (before matplotlib: see its quiet cache warning
 from matplotlib.figure import Figure
 
 from netnb.capture.dissect import describe, identity
-from netnb.capture.packets import FrameStore
+from netnb.capture.store import FrameStore
 from netnb.model.words import plural
 
 _COLOURS = {"ARP": "#8e44ad", "ICMP": "#2471a3", "TCP": "#1e8449", "UDP": "#b9770e", "VXLAN": "#c0392b"}

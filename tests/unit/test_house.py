@@ -105,3 +105,31 @@ def test_a_role_outside_the_registry_is_refused():
     with pytest.raises(netnb.TopologyError) as err:
         lab.plan()
     assert "role 'toaster' is not a kind of host" in str(err.value) and "role 'container' is not a kind of switch" in str(err.value)
+
+
+def test_no_module_cycle_even_through_imports_inside_functions():
+    """Deferred imports (inside functions, for load time) may not hide a loop between modules either."""
+    import networkx as nx
+
+    modules = {".".join(p.relative_to(PACKAGE.parent).with_suffix("").parts).removesuffix(".__init__")
+               for p in PACKAGE.rglob("*.py")}
+    graph = nx.DiGraph()
+    for path in PACKAGE.rglob("*.py"):
+        module = ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts).removesuffix(".__init__")
+        tree = ast.parse(path.read_text())
+        typing_only = {id(x) for n in ast.walk(tree) if isinstance(n, ast.If) and "TYPE_CHECKING" in ast.unparse(n.test)
+                       for x in ast.walk(n)}
+        for node in ast.walk(tree):
+            if id(node) in typing_only:
+                continue
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").startswith("netnb"):
+                targets = [node.module or "", *(f"{node.module}.{a.name}" for a in node.names)]
+            elif isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            else:
+                continue
+            for target in targets:
+                if target in modules and target != module and not module.startswith(target + "."):
+                    graph.add_edge(module, target)
+    cycles = list(nx.simple_cycles(graph))
+    assert not cycles, cycles
