@@ -53,7 +53,6 @@ class Node:
         """host, router, switch or hub."""
         return self.spec.kind
 
-
     def interfaces(self) -> RecordList[InterfaceState]:
         """The node's interfaces as the kernel reports them now (name, MAC, state, MTU, addresses)."""
         items = self.lab.live().interfaces(self.name)
