@@ -234,7 +234,7 @@ class Lab:
 
     def join(self, node: Node) -> None:
         """A node made while the lab runs (a container) becomes one of the lab's nodes: ``lab[name]``,
-        captures and drawings find it. It leaves with :meth:`leave` or when the lab is described again."""
+        captures and drawings find it, until :meth:`leave`."""
         if node.lab is not self:
             raise UsageError(f"{node.name!r} belongs to lab {node.lab.name!r}, not {self.name!r}")
         self._handles.setdefault(node.name, node)
