@@ -232,16 +232,37 @@ class Lab:
             return node
         raise UsageError(f"link nodes of the lab (or their names), not {type(node).__name__} {node!r}")
 
-    def join(self, node: Node) -> None:
-        """A node made while the lab runs (a container) becomes one of the lab's nodes: ``lab[name]``,
-        captures and drawings find it, until :meth:`leave`."""
-        if node.lab is not self:
-            raise UsageError(f"{node.name!r} belongs to lab {node.lab.name!r}, not {self.name!r}")
-        self._handles.setdefault(node.name, node)
+    def extend(self, nodes: Sequence[Node] = (), links: Sequence[LinkSpec] = ()) -> ResolvedLab:
+        """Describe nodes and links made while the lab runs (a container, its cables), so that they are the
+        lab's like any other: ``lab[name]``, routes, read-back, display, drawing and captures know them.
+        The caller builds them (``apply``); a description with problems is refused and nothing changes.
+        :meth:`retract` takes them back."""
+        for node in nodes:
+            if node.lab is not self:
+                raise UsageError(f"{node.name!r} belongs to lab {node.lab.name!r}, not {self.name!r}")
+        self.topology.nodes.extend(n.spec for n in nodes)
+        self.topology.links.extend(links)
+        try:
+            resolved = self.resolve_again()
+        except TopologyError:
+            self._drop([n.name for n in nodes], links)
+            raise
+        for node in nodes:
+            self._handles.setdefault(node.name, node)
+        return resolved
 
-    def leave(self, name: str) -> None:
-        """The node made while running called ``name`` is gone (a removed container)."""
-        self._handles.pop(name, None)
+    def retract(self, names: Sequence[str] = (), links: Sequence[LinkSpec] = ()) -> None:
+        """Take back what :meth:`extend` described: nodes by name (with their links) and links."""
+        self._drop(names, links)
+        for name in names:
+            self._handles.pop(name, None)
+        self.resolve_again()
+
+    def _drop(self, names: Sequence[str], links: Sequence[LinkSpec]) -> None:
+        gone = set(names)
+        self.topology.nodes[:] = [n for n in self.topology.nodes if n.name not in gone]
+        self.topology.links[:] = [lk for lk in self.topology.links
+                                  if lk.a not in gone and lk.b not in gone and all(lk is not x for x in links)]
 
     def resolve_again(self) -> ResolvedLab:
         """Decide names and addresses again after the description changed on a running lab (a route
@@ -515,10 +536,7 @@ class Lab:
         states = self._running().all_interfaces() if live else None
         vms = [Machine(f"{vm.host.name}/{vm.name}", "tap-vm", vm.host.name, vm.address,
                        next((t.master for t in vm.host.spec.taps if t.name == vm.tap), None)) for vm in self._vms]
-        made_running = [Machine(name, node.spec.role, name.split("/", 1)[0],  # containers live in a machine
-                                " ".join(str(a.ip) for a in getattr(node, "addresses", [])))
-                        for name, node in self._handles.items() if "/" in name and node.spec.role]
-        return lab_drawing(f"lab {self.name} ({self._state})", self.resolved(), states, [*vms, *made_running])
+        return lab_drawing(f"lab {self.name} ({self._state})", self.resolved(), states, vms)
 
     def draw(self, live: bool = False) -> Picture:
         """The topology as a picture that shows itself in a notebook (``.figure`` is the matplotlib Figure;

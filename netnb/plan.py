@@ -651,9 +651,8 @@ def compile_plan(lab: ResolvedLab) -> Plan:
     for link in lab.links:
         # Create from the bridge side, so the port joins its bridge in the same step.
         first, second = (link.b, link.a) if link.b.bridge and not link.a.bridge else (link.a, link.b)
-        ops.append(
-            AddVeth(first.node, first.name, second.node, second.name, link.mtu, first.bridge, second.bridge)
-        )
+        ops.append(AddVeth(first.node, first.name, second.node, second.name, link.mtu, first.bridge, second.bridge,
+                           second.mac))
     for node in lab.nodes:
         for iface in node.interfaces:
             if iface.address is not None:

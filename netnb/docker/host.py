@@ -48,7 +48,7 @@ from netnb.nodes import Host, Switch
 from netnb.model import NodeKind, NodeSpec
 from netnb.model.firewall import Rule
 from netnb.model.words import plural
-from netnb.model.topology import BridgeSpec
+from netnb.model.topology import BridgeSpec, LinkSpec, RouteSpec
 from netnb.plan import (
     AddAddress,
     AddBridge,
@@ -159,6 +159,11 @@ class DockerHost:
     def _on_stop(self, lab: Lab) -> None:
         for c in self.containers.values():
             c.process = None
+        # What was described while running goes with it: the next start builds the lab as described.
+        lab.retract([c.name for c in self.containers.values()])
+        self.node.spec.bridges[:] = [b for b in self.node.spec.bridges if b.name == "docker0"]
+        for c in self.containers.values():
+            c.spec.routes.clear()
         if self._dir:
             shutil.rmtree(self._dir, ignore_errors=True)
 
@@ -196,7 +201,14 @@ class DockerHost:
         placed = network_rules(bridge, str(chosen)) + network_forward_rules(bridge)
         ops: list[Operation] = [AddBridge(self.name, bridge, 30000), AddAddress(self.name, bridge,
                                 f"{gw}/{chosen.prefixlen}"), *self._rule_ops(placed)]
-        self.lab.apply(ops)
+        self.node.spec.bridges.append(BridgeSpec(bridge, f"{gw}/{chosen.prefixlen}"))  # described, then built
+        try:
+            self.lab.resolve_again()
+            self.lab.apply(ops)
+        except BaseException:
+            self.node.spec.bridges.pop()
+            self.lab.resolve_again()
+            raise
         self._network_ops[name] = ops
         self.networks[name] = net
         return net
@@ -272,6 +284,8 @@ class DockerHost:
             del self.swarm.overlays[name]
             return
         self.lab.undo(self._network_ops.pop(name))
+        self.node.spec.bridges[:] = [b for b in self.node.spec.bridges if b.name != net.bridge]
+        self.lab.resolve_again()
         del self.networks[name]
 
     def _network(self, name: str) -> Network:
@@ -316,14 +330,19 @@ class DockerHost:
         if endpoint is not None:
             for host_port, cport, proto in ports:
                 port_ops += self._rule_ops(port_rules(net.bridge or "", str(endpoint.ip), host_port, cport, proto))
-        self.lab.apply(ops + (endpoint.ops if endpoint else []) + port_ops)
+        # Described first (refused with nothing built if it does not fit), then built as described.
+        self.lab.extend([c], [endpoint.link] if endpoint is not None and endpoint.link is not None else [])
+        try:
+            self.lab.apply(ops + (endpoint.ops if endpoint else []) + port_ops)
+        except BaseException:
+            self.lab.retract([c.name])
+            raise
         self._joined(net)
         c.base_ops, c.port_ops, c.ports = ops, port_ops, ports
         if endpoint is not None:
             c.endpoints[net.name] = endpoint
             net.ips[c.name] = endpoint.ip
         self.containers[name] = c
-        self.lab.join(c)
         self._write_all_hosts()
         for host_port, cport, proto in ports:
             c.proxies.append(self.node.popen([sys.executable, "-m", "netnb.docker.proxy", "-proto", proto,
@@ -377,14 +396,18 @@ class DockerHost:
                                peer_mac=mac))
         else:
             ops.append(AddVeth(self.name, veth, c.name, ifname, master=net.bridge, peer_mac=mac))
-        ops.append(AddAddress(c.name, ifname, f"{addr}/{net.subnet.prefixlen}"))
+        cidr = f"{addr}/{net.subnet.prefixlen}"
+        ops.append(AddAddress(c.name, ifname, cidr))
+        link = None if net.driver == "overlay" else LinkSpec(self.name, c.name, ip=(None, cidr), ifname=(veth, ifname),
+                                                             bridge=(net.bridge, None), mac=(None, mac))
         if default_route and net.driver == "bridge":
             ops.append(AddRoute(c.name, "0.0.0.0/0", str(net.gateway)))
+            c.spec.routes.append(RouteSpec("default", via=str(net.gateway)))
         if net.driver == "overlay":
             assert self.ip is not None
             ops += [AddFdb(other._overlay_ns(net), "vxlan0", mac, self.ip)
                     for other in self.swarm.members.get(net.name, []) if other is not self]
-        return Endpoint(net, ifname, veth, addr, mac, ops)
+        return Endpoint(net, ifname, veth, addr, mac, ops, link)
 
     def rm(self, container: Container | str, *, force: bool = True) -> None:
         """``docker rm -f``: stop it, remove its namespace, addresses, ports and rules."""
@@ -397,7 +420,7 @@ class DockerHost:
         for e in c.endpoints.values():
             e.network.ips.pop(c.name, None)
         del self.containers[c.container_name]
-        self.lab.leave(c.name)
+        self.lab.retract([c.name])
         self._write_all_hosts()
 
     def container(self, ref: Container | str) -> Container:
@@ -421,8 +444,15 @@ class DockerHost:
         if c.null:
             raise DockerError("container cannot be connected to multiple networks with one of the networks in "
                               "private (none) mode")
+        routes_before = list(c.spec.routes)
         endpoint = self._endpoint(c, net, ip, default_route=not c.endpoints)
-        self.lab.apply(endpoint.ops)
+        try:
+            self.lab.extend(links=[endpoint.link] if endpoint.link is not None else [])
+            self.lab.apply(endpoint.ops)
+        except BaseException:
+            c.spec.routes[:] = routes_before
+            self.lab.retract(links=[endpoint.link] if endpoint.link is not None else [])
+            raise
         self._joined(net)
         c.endpoints[net.name] = endpoint
         net.ips[c.name] = endpoint.ip
@@ -437,6 +467,10 @@ class DockerHost:
             raise DockerError(f"container {c.container_name} is not connected to network {net.name}")
         self._forget_macs([endpoint])
         self.lab.undo([op for op in endpoint.ops if not _is_vtep_op(op)])
+        if endpoint.link is not None:
+            if any(isinstance(op, AddRoute) for op in endpoint.ops):
+                c.spec.routes[:] = [r for r in c.spec.routes if r.via != str(net.gateway)]
+            self.lab.retract(links=[endpoint.link])
         net.ips.pop(c.name, None)
         self._write_all_hosts()
 

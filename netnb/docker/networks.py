@@ -15,6 +15,7 @@ from ipaddress import IPv4Address, IPv4Network
 from typing import TYPE_CHECKING
 
 from netnb.errors import NetnbError
+from netnb.model.topology import LinkSpec
 from netnb.plan import Operation
 from netnb.view.table import card
 
@@ -92,6 +93,8 @@ class Endpoint:
     ip: IPv4Address
     mac: str
     ops: list[Operation]
+    #: The cable as the lab describes it (None on an overlay, whose bridge lives in a namespace of its own).
+    link: LinkSpec | None = None
 
 
 class Swarm:

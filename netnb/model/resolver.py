@@ -30,6 +30,7 @@ from netnb.model.topology import DEFAULT_AGEING_S, LinkSpec, NodeKind, NodeSpec,
 
 IFNAMSIZ = 15  # bytes an interface name may have (the kernel's IFNAMSIZ is 16 with the NUL)
 _NODE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,14}$")
+_CHILD_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")  # a container's own name, as Docker allows
 _LAB_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _MTU_RANGE = (68, 65535)
 _MAX_AGEING_S = 1_000_000
@@ -46,6 +47,7 @@ class ResolvedInterface:
     bridge: str | None
     peer_node: str
     peer_name: str
+    mac: str | None = None
 
 
 @dataclass(frozen=True)
@@ -209,6 +211,48 @@ class _End:
     ip_text: str | None
     address: IPv4Interface | None = None
     bridge: str | None = None
+    mac: str | None = None
+
+
+def _seg_key(e: _End) -> object:
+    """The L2 segment an end is on, before joining: a switch, a bridge inside a node, or the link itself."""
+    if e.node.kind.is_l2:
+        return e.node.name
+    return (e.node.name, "bridge", e.bridge) if e.bridge else (e.node.name, e.link_index)
+
+
+_MAC = re.compile(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}")
+
+
+def _bridge_and_mac_pairs(link: LinkSpec, ends: tuple[_End, _End], where: str, problems: _Problems) -> None:
+    """``bridge=``: the end joins a bridge inside its node (which it must have) and has no address;
+    ``mac=``: a fixed MAC for an end that is no bridge's port."""
+    for what, pair in (("bridge", link.bridge), ("mac", link.mac)):
+        if pair is not None and not (isinstance(pair, tuple) and len(pair) == 2):
+            problems.add(f"{where}: {what}= takes a pair (a-side, b-side), not {pair!r}")
+            return
+    for end, name in zip(ends, link.bridge or (None, None)):
+        if name is None:
+            continue
+        own = {b.name for b in end.node.bridges}
+        if end.node.kind.is_l2:
+            problems.add(f"{where}: {end.node.name!r} is a {end.node.kind.value}; its ports join it already")
+        elif name not in own:
+            problems.add(f"{where}: {end.node.name!r} has no bridge {name!r} (its bridges: "
+                         f"{', '.join(sorted(own)) or 'none'})")
+        elif end.ip_text is not None:
+            problems.add(f"{where}: the end in {end.node.name!r} joins bridge {name!r} and has no address of its own")
+        else:
+            end.bridge = name
+    for end, peer, mac in zip(ends, reversed(ends), link.mac or (None, None)):
+        if mac is None:
+            continue
+        if not isinstance(mac, str) or not _MAC.fullmatch(mac) or int(mac[:2], 16) & 1:
+            problems.add(f"{where}: mac {mac!r} is not a unicast MAC like '02:42:ac:11:00:02'")
+        elif end.bridge or end.node.kind.is_l2 or not (peer.bridge or peer.node.kind.is_l2):
+            problems.add(f"{where}: a fixed MAC goes on the end whose peer is a bridge's port or a switch's")
+        else:
+            end.mac = mac
 
 
 def _ip_pair(link: LinkSpec, ends: tuple[_End, _End], where: str, problems: _Problems) -> None:
@@ -354,7 +398,13 @@ def _check_nodes(topo: Topology, problems: _Problems) -> tuple[dict[str, NodeSpe
     nodes: dict[str, NodeSpec] = {}
     subnets: dict[str, IPv4Network] = {}
     for node in topo.nodes:
-        if not isinstance(node.name, str) or not _NODE_NAME.match(node.name):
+        if isinstance(node.name, str) and "/" in node.name and node.role == "container":
+            host, _, child = node.name.partition("/")
+            if host not in nodes or not _CHILD_NAME.match(child):
+                problems.add(f"node name {node.name!r}: a container is '<its Docker host>/<name>', the host defined "
+                             f"before it, the name [A-Za-z0-9][A-Za-z0-9_.-]*")
+                continue
+        elif not isinstance(node.name, str) or not _NODE_NAME.match(node.name):
             problems.add(
                 f"node name {node.name!r}: use 1-15 letters, digits, '_' or '-', starting with a letter "
                 f"(it names a namespace and, for switches, a bridge)"
@@ -408,6 +458,7 @@ def _link_ends(topo: Topology, nodes: dict[str, NodeSpec],
             link_net = None
         _ip_pair(link, ends, where, problems)
         _ifname_pair(link, ends, where, problems)
+        _bridge_and_mac_pairs(link, ends, where, problems)
         for e in ends:
             ends_by_node.setdefault(e.node.name, []).append(e)
             if e.node.kind.is_l2:
@@ -430,9 +481,7 @@ def _allocate_addresses(pairs: list[_Pair], subnets: dict[str, IPv4Network], pro
     """Explicit addresses first, then the lowest free host address of each end's pool; the L2 segments."""
     seg = _Segments()
     for a, b, *_ in pairs:
-        ka = a.node.name if a.node.kind.is_l2 else (a.node.name, a.link_index)
-        kb = b.node.name if b.node.kind.is_l2 else (b.node.name, b.link_index)
-        seg.union(ka, kb)
+        seg.union(_seg_key(a), _seg_key(b))
 
     def pool_of(end: _End, peer: _End, link_net: IPv4Network | None) -> IPv4Network | None:
         if peer.node.kind.is_l2:
@@ -449,7 +498,7 @@ def _allocate_addresses(pairs: list[_Pair], subnets: dict[str, IPv4Network], pro
     for a, b, *_ in pairs:
         for e in (a, b):
             if e.address is not None:
-                key = seg.find(e.node.name if e.node.kind.is_l2 else (e.node.name, e.link_index))
+                key = seg.find(_seg_key(e))
                 used.setdefault(key, set()).add(e.address.ip)
     # One cursor per segment and pool: addresses it passed stay taken, so each search goes on from there.
     cursors: dict[tuple[object, IPv4Network], Iterator[IPv4Address]] = {}
@@ -460,7 +509,7 @@ def _allocate_addresses(pairs: list[_Pair], subnets: dict[str, IPv4Network], pro
             pool = pool_of(end, peer, link_net)
             if pool is None:
                 continue
-            key = seg.find((end.node.name, end.link_index))
+            key = seg.find(_seg_key(end))
             taken = used.setdefault(key, set())
             cursor = cursors.setdefault((key, pool), iter(_hosts(pool)))
             free = next((h for h in cursor if h not in taken), None)
@@ -481,7 +530,7 @@ def _check_duplicates(pairs: list[_Pair], ends_by_node: dict[str, list[_End]], s
         for e in (a, b):
             if e.address is None:
                 continue
-            key = (seg.find((e.node.name, e.link_index)), e.address.ip)
+            key = (seg.find(_seg_key(e)), e.address.ip)
             here = f"{e.node.name}:{e.name}"
             if key in owners and owners[key] != here:
                 problems.add(f"address {e.address.ip} is used twice on one network ({owners[key]} and {here}); give each its own")
@@ -688,8 +737,10 @@ def _freeze(
     frozen: dict[int, ResolvedInterface] = {}
     links = []
     for a, b, link, _, _ in pairs:
-        ia = ResolvedInterface(a.node.name, a.name or "", a.address, link.mtu, a.bridge, b.node.name, b.name or "")
-        ib = ResolvedInterface(b.node.name, b.name or "", b.address, link.mtu, b.bridge, a.node.name, a.name or "")
+        ia = ResolvedInterface(a.node.name, a.name or "", a.address, link.mtu, a.bridge, b.node.name, b.name or "",
+                               a.mac)
+        ib = ResolvedInterface(b.node.name, b.name or "", b.address, link.mtu, b.bridge, a.node.name, a.name or "",
+                               b.mac)
         frozen[id(a)], frozen[id(b)] = ia, ib
         links.append(ResolvedLink(ia, ib, link.mtu))
     out_nodes = []

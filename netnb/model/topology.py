@@ -120,6 +120,12 @@ class LinkSpec:
     subnet: str | None = None
     #: How its problems name it (a lab file's ``line 12: link 4``); empty: ``link N`` by its place.
     origin: str = ""
+    #: A bridge inside an end's (IP) node that the end joins as a port — ``docker0`` of a Docker host —, per
+    #: end; such an end has no address of its own (its bridge has).
+    bridge: tuple[str | None, str | None] | None = None
+    #: A fixed MAC address per end (Docker derives a container's from its address); for an end whose peer
+    #: is a bridge's port or a switch's.
+    mac: tuple[str | None, str | None] | None = None
 
 
 @dataclass

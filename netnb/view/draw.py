@@ -85,8 +85,13 @@ def lab_drawing(title: str, resolved: ResolvedLab, states: Mapping[str, Sequence
         return bool(live) and any(e in live and live[e].state not in ("UP", "UNKNOWN") for e in ends)
 
     d = Drawing(title=title)
-    for node in resolved.nodes:
-        d.nodes.append(DrawNode(node.name, node.role or node.kind.value))
+    linked = {n for lk in resolved.links for n in (lk.a.node, lk.b.node)}
+    for node in resolved.nodes:  # "host/name" (a container) is drawn inside its host's box
+        group = node.name.split("/", 1)[0] if "/" in node.name else None
+        note = " ".join(str(a.ip) for a in node.addresses) if group else ""
+        d.nodes.append(DrawNode(node.name, node.role or node.kind.value, group, note=note))
+        if group and node.name not in linked:
+            d.links.append(DrawLink(node.name, group))
     for link in resolved.links:
         d.links.append(DrawLink(link.a.node, link.b.node, label(link.a.node, link.a.name, link.a.address),
                                 label(link.b.node, link.b.name, link.b.address),

@@ -118,3 +118,35 @@ def test_a_docker_hosts_display_asks_nothing_of_the_lab():
         bundle = ubuntu1._repr_mimebundle_()
         assert len(backend.calls) == before  # reprs do no I/O
         assert bundle["text/plain"].count("Up ") == 3
+
+
+def test_a_container_is_a_node_of_the_description_like_any_other():
+    from netnb.docker import DockerHost
+    from netnb.plan import AddRoute, compile_plan
+
+    backend = MemoryBackend(services=services)
+    lab = netnb.Lab("containers", backend=backend)
+    lan = lab.switch("lan", subnet="192.168.3.0/24")
+    ubuntu1 = DockerHost(lab, "ubuntu1", lan, ip="192.168.3.2")
+    static = lab.plan().script()
+    with lab:
+        web = ubuntu1.run("web", command="python3 -m http.server 8080", expose=[8080], publish_all=True)
+        node = lab.resolved().node("ubuntu1/web")
+        assert [(i.name, str(i.address), i.peer_node) for i in node.interfaces] == [("eth0", "172.17.0.2/16", "ubuntu1")]
+        # What the Docker layer built for the container is exactly what its description compiles to.
+        applied = [op for op in backend.applied if "ubuntu1/web" in (op.node, getattr(op, "peer_node", None))]
+        described = [op for op in compile_plan(lab.resolved()) if "ubuntu1/web" in (op.node, getattr(op, "peer_node", None))]
+        assert sorted(map(repr, applied)) == sorted(map(repr, described)) and len(applied) >= 7
+        web.route("10.9.0.0/16", via="172.17.0.1")  # as on any host: checked, then applied at once
+        assert backend.applied[-1] == AddRoute("ubuntu1/web", "10.9.0.0/16", "172.17.0.1", None)
+        assert lab["ubuntu1/web"] is web and "eth0" in web.description().text()
+        assert [p.label for p in lab.capture_points([web])] == ["ubuntu1/web:eth0"]
+        front = ubuntu1.network_create("front", subnet="172.30.1.0/24")
+        ubuntu1.connect(web, "front")
+        assert [i.name for i in lab.resolved().node("ubuntu1/web").interfaces] == ["eth0", "eth1"]
+        ubuntu1.disconnect(web, "front")
+        ubuntu1.network_rm(front.name)
+        ubuntu1.rm(web)
+        assert "ubuntu1/web" not in lab and all(n.name != "ubuntu1/web" for n in lab.topology.nodes)
+        ubuntu1.run("db")
+    assert lab.plan().script() == static  # what was described while running went with it
