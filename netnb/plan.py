@@ -634,6 +634,7 @@ def compile_plan(lab: ResolvedLab) -> Plan:
             ops.append(AddBridge(node.name, b.name, b.ageing_cs, b.stp))
             if b.address is not None:
                 ops.append(AddAddress(node.name, b.name, str(b.address)))
+        ops += [AddVxlan(v.underlay, v.name, v.vni, v.local, v.port, v.master, node.name) for v in node.vxlans]
         if node.inner:
             # Frames crossing this host's bridges would otherwise meet iptables (br_netfilter) while still
             # bridged, fixing a "no NAT" decision before the host routes them out (and MASQUERADEs).

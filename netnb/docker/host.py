@@ -48,7 +48,7 @@ from netnb.nodes import Host, Switch
 from netnb.model import NodeKind, NodeSpec
 from netnb.model.firewall import Rule
 from netnb.model.words import plural
-from netnb.model.topology import BridgeSpec, LinkSpec, RouteSpec
+from netnb.model.topology import BridgeSpec, LinkSpec, RouteSpec, VxlanSpec
 from netnb.plan import (
     AddAddress,
     AddBridge,
@@ -148,6 +148,7 @@ class DockerHost:
         self.networks: dict[str, Network] = {"bridge": default, "none": none}
         self.containers: dict[str, Container] = {}
         self._network_ops: dict[str, list[Operation]] = {}
+        self._new_vteps: list[Host] = []  # described with the endpoint that needed them
         self._seq = 0
         self._dir = ""
 
@@ -160,7 +161,8 @@ class DockerHost:
         for c in self.containers.values():
             c.process = None
         # What was described while running goes with it: the next start builds the lab as described.
-        lab.retract([c.name for c in self.containers.values()])
+        lab.retract([c.name for c in self.containers.values()] +
+                    [n.name for n in lab.topology.nodes if n.name.startswith(f"{self.name}/ov-")])
         self.node.spec.bridges[:] = [b for b in self.node.spec.bridges if b.name == "docker0"]
         for c in self.containers.values():
             c.spec.routes.clear()
@@ -249,6 +251,10 @@ class DockerHost:
         ops: list[Operation] = [*namespace_operations(ns, self.lab.topology.ipv6),
                                 AddBridge(ns, "br0", 30000),
                                 AddVxlan(self.name, "vxlan0", net.vni or 0, self.ip, VXLAN_PORT, "br0", ns)]
+        # The same VTEP as the lab describes it (its forwarding entries below are state, not devices).
+        self._new_vteps.append(Host(self.lab, NodeSpec(ns, NodeKind.HOST, role="overlay", bridges=[BridgeSpec("br0")],
+                                                       vxlans=[VxlanSpec("vxlan0", net.vni or 0, self.ip, self.name,
+                                                                         VXLAN_PORT, "br0")])))
         for other in members:
             assert other.ip is not None
             ops += [AddFdb(ns, "vxlan0", zero, other.ip), AddFdb(other._overlay_ns(net), "vxlan0", zero, self.ip)]
@@ -281,6 +287,7 @@ class DockerHost:
         if net.driver == "overlay":
             for host in self.swarm.members.pop(name, []):
                 self.lab.undo([AddNamespace(host._overlay_ns(net))])
+                self.lab.retract([host._overlay_ns(net)])
             del self.swarm.overlays[name]
             return
         self.lab.undo(self._network_ops.pop(name))
@@ -331,11 +338,12 @@ class DockerHost:
             for host_port, cport, proto in ports:
                 port_ops += self._rule_ops(port_rules(net.bridge or "", str(endpoint.ip), host_port, cport, proto))
         # Described first (refused with nothing built if it does not fit), then built as described.
-        self.lab.extend([c], [endpoint.link] if endpoint is not None and endpoint.link is not None else [])
+        vteps, self._new_vteps = self._new_vteps, []
+        self.lab.extend([*vteps, c], [endpoint.link] if endpoint is not None and endpoint.link is not None else [])
         try:
             self.lab.apply(ops + (endpoint.ops if endpoint else []) + port_ops)
         except BaseException:
-            self.lab.retract([c.name])
+            self.lab.retract([c.name, *(v.name for v in vteps)])
             raise
         self._joined(net)
         c.base_ops, c.port_ops, c.ports = ops, port_ops, ports
@@ -398,8 +406,12 @@ class DockerHost:
             ops.append(AddVeth(self.name, veth, c.name, ifname, master=net.bridge, peer_mac=mac))
         cidr = f"{addr}/{net.subnet.prefixlen}"
         ops.append(AddAddress(c.name, ifname, cidr))
-        link = None if net.driver == "overlay" else LinkSpec(self.name, c.name, ip=(None, cidr), ifname=(veth, ifname),
-                                                             bridge=(net.bridge, None), mac=(None, mac))
+        if net.driver == "overlay":
+            link = LinkSpec(self._overlay_ns(net), c.name, ip=(None, cidr), ifname=(veth, ifname), mtu=OVERLAY_MTU,
+                            bridge=(net.bridge, None), mac=(None, mac))
+        else:
+            link = LinkSpec(self.name, c.name, ip=(None, cidr), ifname=(veth, ifname), bridge=(net.bridge, None),
+                            mac=(None, mac))
         if default_route and net.driver == "bridge":
             ops.append(AddRoute(c.name, "0.0.0.0/0", str(net.gateway)))
             c.spec.routes.append(RouteSpec("default", via=str(net.gateway)))
@@ -446,12 +458,13 @@ class DockerHost:
                               "private (none) mode")
         routes_before = list(c.spec.routes)
         endpoint = self._endpoint(c, net, ip, default_route=not c.endpoints)
+        vteps, self._new_vteps = self._new_vteps, []
         try:
-            self.lab.extend(links=[endpoint.link] if endpoint.link is not None else [])
+            self.lab.extend(vteps, [endpoint.link] if endpoint.link is not None else [])
             self.lab.apply(endpoint.ops)
         except BaseException:
             c.spec.routes[:] = routes_before
-            self.lab.retract(links=[endpoint.link] if endpoint.link is not None else [])
+            self.lab.retract([v.name for v in vteps], [endpoint.link] if endpoint.link is not None else [])
             raise
         self._joined(net)
         c.endpoints[net.name] = endpoint

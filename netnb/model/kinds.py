@@ -39,6 +39,7 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
     Kind("hub", "hub", "hub", "s", "#95a5a6", in_lab_files=True),
     Kind("docker-host", "host", "Docker host", "h", "#34495e"),
     Kind("container", "host", "container", "o", "#16a085"),
+    Kind("overlay", "host", "overlay namespace (VXLAN)", "s", "#5d6d7e"),
     Kind("internet", "router", "outside world", "p", "#8e44ad"),
     Kind("web-server", "host", "web server outside", "p", "#a569bd"),
     Kind("tap-vm", "host", "VM on a TAP", "^", "#c0392b"),

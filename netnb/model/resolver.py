@@ -26,7 +26,7 @@ from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 from netnb.errors import TopologyError
 from netnb.model.kinds import KINDS
 from netnb.model.firewall import TABLES, Chain, Rule, check_rule
-from netnb.model.topology import DEFAULT_AGEING_S, LinkSpec, NodeKind, NodeSpec, Topology
+from netnb.model.topology import DEFAULT_AGEING_S, LinkSpec, NodeKind, NodeSpec, Topology, VxlanSpec
 
 IFNAMSIZ = 15  # bytes an interface name may have (the kernel's IFNAMSIZ is 16 with the NUL)
 _NODE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,14}$")
@@ -105,6 +105,7 @@ class ResolvedNode:
     rules: tuple[Rule, ...] = ()
     role: str = ""
     inner: tuple[ResolvedInner, ...] = ()
+    vxlans: tuple[VxlanSpec, ...] = ()
 
     @property
     def bridge(self) -> ResolvedBridge | None:
@@ -383,6 +384,7 @@ def resolve(topo: Topology) -> ResolvedLab:
     bridges = _resolve_bridges(nodes, ends_by_node, problems)
     inner = _resolve_inner(nodes, ends_by_node, bridges, problems)
     _check_firewall(nodes, problems)
+    _check_vxlans(nodes, ends_by_node, bridges, problems)
     _check_rule_interfaces(nodes, ends_by_node, bridges, inner, problems)
     routes = _resolve_routes(nodes, ends_by_node, bridges, problems, inner)
     if problems.items:
@@ -398,11 +400,11 @@ def _check_nodes(topo: Topology, problems: _Problems) -> tuple[dict[str, NodeSpe
     nodes: dict[str, NodeSpec] = {}
     subnets: dict[str, IPv4Network] = {}
     for node in topo.nodes:
-        if isinstance(node.name, str) and "/" in node.name and node.role == "container":
+        if isinstance(node.name, str) and "/" in node.name and node.role in ("container", "overlay"):
             host, _, child = node.name.partition("/")
             if host not in nodes or not _CHILD_NAME.match(child):
-                problems.add(f"node name {node.name!r}: a container is '<its Docker host>/<name>', the host defined "
-                             f"before it, the name [A-Za-z0-9][A-Za-z0-9_.-]*")
+                problems.add(f"node name {node.name!r}: a {node.role} is '<its Docker host>/<name>', the host "
+                             f"defined before it, the name [A-Za-z0-9][A-Za-z0-9_.-]*")
                 continue
         elif not isinstance(node.name, str) or not _NODE_NAME.match(node.name):
             problems.add(
@@ -651,6 +653,26 @@ def _check_firewall(nodes: dict[str, NodeSpec], problems: _Problems) -> None:
                 problems.add(f"{where}: {why}")
 
 
+def _check_vxlans(nodes: dict[str, NodeSpec], ends_by_node: dict[str, list[_End]],
+                  bridges: dict[str, list[ResolvedBridge]], problems: _Problems) -> None:
+    """A VXLAN device: a valid name and id, an IP underlay node that has ``local``, a bridge of its node."""
+    for node in nodes.values():
+        for v in node.vxlans:
+            where = f"node {node.name!r}: VXLAN device {v.name!r}"
+            why = check_ifname(v.name)
+            if why:
+                problems.add(f"{where}: {why}")
+            if not isinstance(v.vni, int) or not 1 <= v.vni <= 0xFFFFFF:
+                problems.add(f"{where}: vni {v.vni!r} is not a VXLAN id from 1 to 16777215")
+            underlay = nodes.get(v.underlay)
+            if underlay is None or underlay.kind.is_l2:
+                problems.add(f"{where}: its underlay {v.underlay!r} is not a host or router of this lab")
+            elif v.local not in {str(e.address.ip) for e in ends_by_node.get(v.underlay, []) if e.address}:
+                problems.add(f"{where}: {v.local} is not an address of its underlay {v.underlay!r}")
+            if v.master is not None and v.master not in {b.name for b in bridges.get(node.name, [])}:
+                problems.add(f"{where}: {node.name!r} has no bridge {v.master!r}")
+
+
 def _check_rule_interfaces(nodes: dict[str, NodeSpec], ends_by_node: dict[str, list[_End]],
                            bridges: dict[str, list[ResolvedBridge]], inner: dict[str, list[ResolvedInner]],
                            problems: _Problems) -> None:
@@ -752,5 +774,5 @@ def _freeze(
         ifaces = tuple(frozen[id(e)] for e in ends_by_node.get(node.name, []))
         out_nodes.append(ResolvedNode(node.name, node.kind, node.forwards, tuple(own), ifaces,
                                       tuple(routes.get(node.name, [])), tuple(node.chains), tuple(node.rules),
-                                      node.role, tuple(inner.get(node.name, []))))
+                                      node.role, tuple(inner.get(node.name, [])), tuple(node.vxlans)))
     return ResolvedLab(topo.name, topo.ipv6, tuple(out_nodes), tuple(links))

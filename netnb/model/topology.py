@@ -78,6 +78,20 @@ class TapSpec:
     master: str | None = None
 
 
+@dataclass(frozen=True)
+class VxlanSpec:
+    """A VXLAN device in a node: frames entering it leave ``underlay`` (another node) as UDP from ``local``
+    to ``port``; made in the underlay, living here as a port of ``master`` (Docker's overlay: ``vxlan0`` in
+    the overlay namespace's ``br0``). Where frames go is forwarding state, programmed while running."""
+
+    name: str
+    vni: int
+    local: str
+    underlay: str
+    port: int = 4789
+    master: str | None = None
+
+
 @dataclass
 class NodeSpec:
     """One node of a lab; ``subnet`` and ``ageing_s`` only mean something for switches and hubs.
@@ -101,6 +115,7 @@ class NodeSpec:
     role: str = ""
     inner_veths: list[InnerVethSpec] = field(default_factory=list)
     taps: list[TapSpec] = field(default_factory=list)
+    vxlans: list[VxlanSpec] = field(default_factory=list)
 
     @property
     def forwards(self) -> bool:

@@ -93,7 +93,8 @@ def lab_drawing(title: str, resolved: ResolvedLab, states: Mapping[str, Sequence
         if group and node.name not in linked:
             d.links.append(DrawLink(node.name, group))
     for link in resolved.links:
-        if link.a.node.startswith(link.b.node + "/") or link.b.node.startswith(link.a.node + "/"):
+        if link.a.node.startswith(link.b.node + "/") or link.b.node.startswith(link.a.node + "/") or \
+                ("/" in link.a.node and "/" in link.b.node):
             # inside a box there is no room for end labels: the node's note says its addresses
             d.links.append(DrawLink(link.a.node, link.b.node, down=down((link.a.node, link.a.name),
                                                                        (link.b.node, link.b.name))))

@@ -150,3 +150,35 @@ def test_a_container_is_a_node_of_the_description_like_any_other():
         assert "ubuntu1/web" not in lab and all(n.name != "ubuntu1/web" for n in lab.topology.nodes)
         ubuntu1.run("db")
     assert lab.plan().script() == static  # what was described while running went with it
+
+
+def test_an_overlay_namespace_is_described_too():
+    from netnb.docker import DockerHost
+    from netnb.plan import AddFdb, compile_plan
+
+    backend = MemoryBackend(services=services)
+    lab = netnb.Lab("overlay", backend=backend)
+    lan = lab.switch("lan", subnet="192.168.3.0/24")
+    host_a = DockerHost(lab, "hostA", lan, ip="192.168.3.2", bridge_subnet="172.17.1.0/24")
+    host_b = DockerHost(lab, "hostB", lan, ip="192.168.3.3", bridge_subnet="172.17.2.0/24")
+    static = lab.plan().script()
+    with lab:
+        net = host_a.network_create("multi", driver="overlay")
+        one = host_a.run("one", network="multi")
+        two = host_b.run("two", network="multi")
+        vtep = lab.resolved().node("hostA/ov-multi")
+        assert vtep.role == "overlay" and [(v.name, v.vni, v.local, v.underlay) for v in vtep.vxlans] == \
+            [("vxlan0", net.vni, "192.168.3.2", "hostA")]
+        def about(op):
+            names = {op.node, getattr(op, "peer_node", None), getattr(op, "target_node", None)}
+            return any(n and ("/ov-" in n or n in ("hostA/one", "hostB/two")) for n in names)
+        applied = [op for op in backend.applied if about(op) and not isinstance(op, AddFdb)]  # FDB: state
+        described = [op for op in compile_plan(lab.resolved()) if about(op)]
+        assert sorted(map(repr, applied)) == sorted(map(repr, described))
+        assert [i.mtu for i in lab.resolved().node("hostB/two").interfaces] == [1450]
+        host_a.rm(one)
+        host_b.rm(two)
+        host_a.network_rm("multi")
+        assert not [n for n in lab.topology.nodes if "/ov-" in n.name]
+        host_b.run("three")
+    assert lab.plan().script() == static
