@@ -41,10 +41,11 @@ class Container(Host):
 
     # -- addresses --------------------------------------------------------------------------
     @property
-    def ip(self) -> str:
-        """Address on its first network ('' for the null driver), like ``NetworkSettings.IPAddress``."""
+    def ip(self) -> str | None:
+        """Address on its first network, or None (the null driver) as ``Host.ip`` says it; ``docker inspect``
+        gives Docker's ``""`` there."""
         first = next(iter(self.endpoints.values()), None)
-        return str(first.ip) if first else ""
+        return str(first.ip) if first else None
 
     @property
     def addresses(self) -> list[ipaddress.IPv4Interface]:

@@ -355,7 +355,7 @@ class DockerHost:
         for host_port, cport, proto in ports:
             c.proxies.append(self.node.popen([sys.executable, "-m", "netnb.docker.proxy", "-proto", proto,
                                          "-host-ip", "0.0.0.0", "-host-port", str(host_port),
-                                         "-container-ip", c.ip, "-container-port", str(cport)]))
+                                         "-container-ip", str(c.ip), "-container-port", str(cport)]))
         for proxy, (host_port, _, proto) in zip(c.proxies, ports):  # docker run returns once its proxies listen
             try:
                 proxy.wait_listening(host_port, proto=proto)

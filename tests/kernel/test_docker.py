@@ -179,7 +179,7 @@ def test_null_driver_has_only_loopback():
     with lab:
         box = ubuntu1.run("box", network="none")
         assert [i.name for i in box.interfaces()] == ["lo"]
-        assert box.ip == "" and box.run("ping -c1 -W1 127.0.0.1").ok
+        assert box.ip is None and box.run("ping -c1 -W1 127.0.0.1").ok
         assert ubuntu1.inspect("box")["NetworkSettings"]["Networks"]["none"]["IPAddress"] == ""
         with pytest.raises(DockerError, match="private"):
             ubuntu1.connect(box, "bridge")
