@@ -16,7 +16,9 @@
 Format: ``name``; ``nodes`` maps a name to a kind (host, router, switch, hub) or to a mapping with
 ``kind`` and, for switches, ``subnet``/``ageing``/``stp``; ``links`` are ``[a, b]`` pairs or mappings with
 ``a``, ``b`` and the options of ``Lab.link`` (``ip``, ``ifname``, ``mtu``, ``subnet``); ``routes`` maps
-a node to a list of ``{dest, via, dev}``; ``ipv6`` is true or false. The file's shape is checked against
+a node to a list of ``{dest, via, dev}``; ``ipv6`` is true or false; ``docker`` maps a Docker host's name
+to ``{lan, ip, bridge_subnet, gateway, containers}``, ``containers`` a name to ``{command, network, expose,
+publish_all, publish: [{host, container}]}`` (run when the lab starts, as ``docker run -d``). The file's shape is checked against
 a JSON Schema (``netnb/labfile.schema.json``, :func:`schema`; editors that read ``# yaml-language-server:
 $schema=...`` use it while you type), its meaning by the model, and every problem comes with its line.
 
@@ -295,6 +297,7 @@ def _build(data: dict[str, Any], tree: _Tree, bad: set[_Path]) -> tuple[Lab, lis
         for j, r in enumerate(entries):
             node.route(r["dest"], via=r.get("via"), dev=r.get("dev"))
             node.spec.routes[-1].origin = f"line {tree.line(('routes', name, j))}"
+    problems += _docker(lab, part("docker", dict), tree, broken)
     for text in lab.validate():
         line = None
         named = re.match(r"(?:node|switch|hub|host|router) '([^']+)'", text)
@@ -304,6 +307,33 @@ def _build(data: dict[str, Any], tree: _Tree, bad: set[_Path]) -> tuple[Lab, lis
             line, text = int(found.group(1)), found.group(2)
         problems.append((line, text))
     return lab, problems
+
+
+def _docker(lab: Lab, hosts: dict[str, Any], tree: _Tree, broken: Any) -> list[tuple[int | None, str]]:
+    """Docker hosts on their switch, and the containers each runs once the lab has started."""
+    from netnb.docker import DockerHost
+    from netnb.nodes import Switch
+
+    problems: list[tuple[int | None, str]] = []
+    for name, spec in hosts.items():
+        if broken("docker", name):
+            continue
+        lan = lab.nodes.get(spec["lan"])
+        if not isinstance(lan, Switch):
+            problems.append((tree.line(("docker", name, "lan")),
+                             f"Docker host {name!r}: lan {spec['lan']!r} is not a switch of this lab"))
+            continue
+        options = {k: spec[k] for k in ("bridge_subnet", "gateway") if k in spec}
+        host = DockerHost(lab, str(name), lan, ip=spec["ip"], **options)
+        containers = spec.get("containers") or {}
+
+        def start(_: Lab, host: DockerHost = host, containers: dict[str, Any] = containers) -> None:
+            for cname, c in containers.items():
+                host.run(str(cname), c.get("command", "sleep infinity"), network=c.get("network", "bridge"),
+                         expose=c.get("expose", []), publish_all=c.get("publish_all") is True,
+                         publish={p["host"]: p["container"] for p in c.get("publish", [])})
+        lab.on_start(start)
+    return problems
 
 
 def ping_matrix(lab: Lab) -> list[list[str]]:

@@ -53,3 +53,14 @@ def test_the_shell_lines_that_need_no_setup_run(tmp_path):
     ping = subprocess.run([netnb, "run", "examples/routed.yaml", "--ping"], cwd=REPO, capture_output=True,
                           text=True, timeout=120)
     assert ping.returncode == 0 and "✘" not in ping.stdout and ping.stdout.count("✔") == 6, ping.stdout
+
+
+def test_a_docker_lab_file_runs_its_containers():
+    from netnb.labfile import load
+
+    lab = load(os.path.join(REPO, "examples", "docker-nat.yaml"))
+    with lab:
+        web = lab["ubuntu1/web"]
+        web.wait_listening(8080)
+        got = lab["client"].run("curl -s -o /dev/null -w '%{http_code}' http://192.168.3.2:49153/")
+        assert got.stdout == "200" and web.routes()[0].dev == "eth0"

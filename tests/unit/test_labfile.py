@@ -145,7 +145,7 @@ def test_the_schema_is_published_valid_and_names_every_key():
     from netnb.labfile import schema
 
     jsonschema.Draft202012Validator.check_schema(schema())
-    assert set(schema()["properties"]) == {"name", "ipv6", "nodes", "links", "routes"}
+    assert set(schema()["properties"]) == {"name", "ipv6", "nodes", "links", "routes", "docker"}
     netnb = os.path.join(os.path.dirname(sys.executable), "netnb")
     printed = subprocess.run([netnb, "schema"], capture_output=True, text=True, check=True).stdout
     assert json.loads(printed) == schema()
@@ -153,3 +153,18 @@ def test_the_schema_is_published_valid_and_names_every_key():
         with open(example) as f:
             assert f.readline().startswith("# yaml-language-server: $schema=../netnb/labfile.schema.json")
         jsonschema.validate(yaml.safe_load(open(example)), schema())
+
+
+def test_docker_hosts_and_their_containers_in_a_lab_file():
+    lab = load_text("""
+name: d
+nodes: {lan: {kind: switch, subnet: 192.168.3.0/24}, client: host}
+links: [{a: client, b: lan, ip: 192.168.3.10/24}]
+docker:
+  ubuntu1: {lan: lan, ip: 192.168.3.2, containers: {web: {command: sleep 1, publish: [{host: 8080, container: 80}]}}}
+""")
+    assert [str(b.address) for b in lab.resolved().node("ubuntu1").bridges] == ["172.17.0.1/16"]
+    got = problems_of("name: d\nnodes: {A: host}\ndocker:\n  u1: {lan: A, ip: 10.0.0.2, containers: {w: {publish: [8080]}}}\n")
+    assert len(got) == 1 and got[0].startswith("line 4: docker: u1: containers: w: publish end 1: 8080"), got
+    assert problems_of("name: d\nnodes: {A: host}\ndocker:\n  u1: {lan: A, ip: 10.0.0.2}\n") == [
+        "line 4: Docker host 'u1': lan 'A' is not a switch of this lab"]
