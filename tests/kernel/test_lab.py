@@ -172,6 +172,23 @@ def test_stp_switches_wait_until_ports_forward():
         assert lab["A"].ping(lab["B"], count=1).ok
 
 
+def test_a_ring_of_stp_switches_starts_and_blocks_one_port():
+    """STP keeps a loop's redundant port blocking for ever: readiness waits for listening and learning
+    ports only (it used to wait for every port to forward, and a ring never started)."""
+    lab = netnb.Lab("stp-ring")
+    s1, s2, s3 = (lab.switch(f"s{i}", stp=True) for i in (1, 2, 3))
+    lab.link(s1, s2)
+    lab.link(s2, s3)
+    lab.link(s3, s1)
+    lab.link(lab.host("A"), s1, ip="10.0.0.1/24")
+    lab.link(lab.host("B"), s3, ip="10.0.0.2/24")
+    with lab:
+        assert 3.0 < lab.timings["ready_s"] < 20
+        states = [lab[f"s{i}"].run("bridge -j link show").stdout for i in (1, 2, 3)]
+        assert sum(s.count('"state":"blocking"') for s in states) == 1, states  # the loop is cut once
+        assert lab["A"].ping(lab["B"], count=2).ok
+
+
 def test_netnb_run_builds_a_lab_file_and_pings_every_pair(capsys):
     from netnb import cli
 

@@ -60,7 +60,7 @@ _PROTO = {0: "unspec", 1: "redirect", 2: "kernel", 3: "boot", 4: "static"}
 _SCOPE = {0: "global", 200: "site", 253: "link", 254: "host", 255: "nowhere"}
 _NUD_PERMANENT = 0x80
 _NUD_NOARP = 0x40
-_BR_STATE_FORWARDING = 3
+_BR_STATES_SETTLING = (1, 2)  # BR_STATE_LISTENING, BR_STATE_LEARNING (3 forwarding, 4 blocking)
 
 
 @dataclass
@@ -350,10 +350,12 @@ class Dataplane:
                 for a in ns.ipr.get_addr(family=socket.AF_INET6) if a.get("IFA_FLAGS", a["flags"]) & 0x40]
 
     def _stp_ports_not_forwarding(self, ns: Namespace) -> list[str]:
+        """Bridge ports still listening or learning (they will forward, or block, within 2 x forward delay).
+        A port STP keeps blocking — a loop's redundant port — is settled, not waited for."""
         out = []
         for link in ns.ipr.get_links():
             state = link.get_nested("IFLA_LINKINFO", "IFLA_INFO_SLAVE_DATA", "IFLA_BRPORT_STATE")
-            if state is not None and state != _BR_STATE_FORWARDING:
+            if state in _BR_STATES_SETTLING:
                 out.append(f"{ns.name}:{link.get('IFLA_IFNAME')} (bridge port not forwarding yet)")
         return out
 
