@@ -741,6 +741,14 @@ def _resolve_routes(
             if r.dev is not None and r.dev not in devices:
                 names = ", ".join(sorted(n for n in devices if n)) or "none"
                 problems.add(f"{where}: the node has no interface {r.dev!r} (it has: {names})")
+            elif r.dev is not None and via is not None:
+                on_dev = [e.address for e in ends if e.name == r.dev and e.address is not None] + [
+                    b.address for b in bridges.get(node.name, []) if b.name == r.dev and b.address is not None] + [
+                    d.address for d in (inner or {}).get(node.name, []) if d.name == r.dev and d.address is not None]
+                if on_dev and not any(via in a.network for a in on_dev):
+                    problems.add(f"{where}: the gateway {via} is not on {r.dev}'s subnet "
+                                 f"({', '.join(str(a.network) for a in on_dev)}); name the interface it is on, "
+                                 f"or leave dev= out")
             if r.via is None and r.dev is None:
                 problems.add(f"{where}: give a gateway (via=...) or an interface (dev=...)")
             out.setdefault(node.name, []).append(ResolvedRoute(node.name, dest, via, r.dev))

@@ -187,3 +187,13 @@ def test_a_failed_ping_says_why_when_its_output_tells():
     assert "node.route" in PingResult("10.9.0.1", 3, 0, output="ping: connect: Network is unreachable").hint
     assert PingResult("10.0.0.1", 3, 3, output="No buffer space available").hint == ""  # all came back
     assert "no reply came back" in PingResult("10.0.0.1", 3, 0, output="3 packets transmitted, 0 received").hint
+
+
+def test_a_gateway_not_on_the_named_interface_is_refused_before_the_build():
+    lab = netnb.Lab("gw-dev")
+    r, a, b = lab.router("R"), lab.host("A"), lab.host("B")
+    lab.link(r, a, ip=("10.0.1.1/24", "10.0.1.2/24"))
+    lab.link(r, b, ip=("10.0.2.1/24", "10.0.2.2/24"))
+    r.route("10.9.0.0/16", via="10.0.1.2", dev="eth1")  # 10.0.1.2 is behind eth0
+    problems = lab.validate()
+    assert any("the gateway 10.0.1.2 is not on eth1's subnet (10.0.2.0/24)" in p for p in problems), problems
