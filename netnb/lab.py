@@ -211,15 +211,21 @@ class Lab:
 
     def link(self, a: Node | str, b: Node | str, *, ip: str | tuple[str | None, str | None] | None = None,
              ifname: str | tuple[str | None, str | None] | None = None, mtu: int | None = None,
-             subnet: str | None = None) -> LinkSpec:
+             subnet: str | None = None, master: tuple[str | None, str | None] | None = None,
+             mac: tuple[str | None, str | None] | None = None) -> LinkSpec:
         """Connect two nodes with a veth pair.
 
         ``ip`` is the address of the one IP end (host/router to switch), or a pair for two IP ends; left
         out, addresses come from the switch's ``subnet`` (or this link's ``subnet``). ``ifname`` names
-        the interfaces (default ``eth0``, ``eth1``... inside each node).
+        the interfaces (default ``eth0``, ``eth1``... inside each node). ``master=(None, "br0")`` makes
+        b's end a port of b's bridge ``br0`` (``b.bridge("br0")``); ``mac=("02:00:00:00:00:01", None)``
+        fixes a's MAC where b's end is a bridge's or switch's port.
+
+        Example: ``lab.link(a, host, master=(None, "br0"))``
         """
         self.require_not_running("add a link")
-        spec = LinkSpec(self._node_name(a), self._node_name(b), ip=ip, ifname=ifname, mtu=mtu, subnet=subnet)
+        spec = LinkSpec(self._node_name(a), self._node_name(b), ip=ip, ifname=ifname, mtu=mtu, subnet=subnet,
+                        bridge=master, mac=mac)
         self.topology.add_link(spec)
         return spec
 

@@ -635,9 +635,10 @@ def compile_plan(lab: ResolvedLab) -> Plan:
             if b.address is not None:
                 ops.append(AddAddress(node.name, b.name, str(b.address)))
         ops += [AddVxlan(v.underlay, v.name, v.vni, v.local, v.port, v.master, node.name) for v in node.vxlans]
-        if node.inner:
-            # Frames crossing this host's bridges would otherwise meet iptables (br_netfilter) while still
-            # bridged, fixing a "no NAT" decision before the host routes them out (and MASQUERADEs).
+        if (node.inner or node.bridges) and not node.kind.is_l2 and not node.bridge_netfilter:
+            # One rule for every IP node with bridges: frames crossing them would otherwise meet iptables
+            # (br_netfilter) while still bridged — a FORWARD DROP policy between two ports, or a "no NAT"
+            # decision fixed before the host routes them out (and MASQUERADEs). A Docker host keeps it on.
             key = "net.bridge.bridge-nf-call-iptables"
             ops.append(SetSysctl(node.name, key, "0", FRESH_NAMESPACE_SYSCTLS[key]))
         done: set[str] = set()

@@ -77,7 +77,8 @@ class DockerHost:
                  gateway: str | None = None, port_range: tuple[int, int] = (49153, 65535)) -> None:
         lab.require_not_running("add a Docker host")
         self.lab = lab
-        self.node: Host = lab.add_node(NodeSpec(name, NodeKind.HOST, forward=True, role="docker-host"), Host)
+        self.node: Host = lab.add_node(NodeSpec(name, NodeKind.HOST, forward=True, role="docker-host",
+                                                bridge_netfilter=True), Host)  # as dockerd sets it
         spec = self.node.spec
         try:
             subnet = IPv4Network(bridge_subnet, strict=True)
@@ -254,7 +255,8 @@ class DockerHost:
         # The same VTEP as the lab describes it (its forwarding entries below are state, not devices).
         self._new_vteps.append(Host(self.lab, NodeSpec(ns, NodeKind.HOST, role="overlay", bridges=[BridgeSpec("br0")],
                                                        vxlans=[VxlanSpec("vxlan0", net.vni or 0, self.ip, self.name,
-                                                                         VXLAN_PORT, "br0")])))
+                                                                         VXLAN_PORT, "br0")],
+                                                       bridge_netfilter=True)))  # left as Docker leaves it
         for other in members:
             assert other.ip is not None
             ops += [AddFdb(ns, "vxlan0", zero, other.ip), AddFdb(other._overlay_ns(net), "vxlan0", zero, self.ip)]

@@ -106,6 +106,7 @@ class ResolvedNode:
     role: str = ""
     inner: tuple[ResolvedInner, ...] = ()
     vxlans: tuple[VxlanSpec, ...] = ()
+    bridge_netfilter: bool = False
 
     @property
     def bridge(self) -> ResolvedBridge | None:
@@ -782,5 +783,6 @@ def _freeze(
         ifaces = tuple(frozen[id(e)] for e in ends_by_node.get(node.name, []))
         out_nodes.append(ResolvedNode(node.name, node.kind, node.forwards, tuple(own), ifaces,
                                       tuple(routes.get(node.name, [])), tuple(node.chains), tuple(node.rules),
-                                      node.role, tuple(inner.get(node.name, [])), tuple(node.vxlans)))
+                                      node.role, tuple(inner.get(node.name, [])), tuple(node.vxlans),
+                                      node.bridge_netfilter))
     return ResolvedLab(topo.name, topo.ipv6, tuple(out_nodes), tuple(links))

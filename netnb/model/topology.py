@@ -116,6 +116,10 @@ class NodeSpec:
     inner_veths: list[InnerVethSpec] = field(default_factory=list)
     taps: list[TapSpec] = field(default_factory=list)
     vxlans: list[VxlanSpec] = field(default_factory=list)
+    #: Whether frames bridged inside this IP node meet its iptables rules (br_netfilter,
+    #: ``bridge-nf-call-iptables``): off in every node with bridges, as on a plain Linux box, on where a
+    #: layer asks for it (a Docker host: Docker turns it on).
+    bridge_netfilter: bool = False
 
     @property
     def forwards(self) -> bool:

@@ -268,3 +268,19 @@ def test_commands_see_their_own_nodes_sys_and_removing_a_node_lets_it_go():
         assert len(with_d - before) == 1  # D's, holding D's sysfs (and so its network namespace)
         lab.undo(extra)
         assert _mount_namespace_fds(agent) == before
+
+
+def test_a_hosts_bridge_with_lab_links_as_ports_forwards_past_a_drop_policy():
+    """Links may join a bridge inside a host (master=); bridged frames do not meet the host's iptables
+    (bridge-nf-call-iptables is 0 in every IP node with bridges), so a FORWARD DROP policy does not cut it."""
+    lab = netnb.Lab("hostbridge")
+    box, a, b = lab.host("box"), lab.host("A"), lab.host("B")
+    box.bridge("br0")
+    lab.link(a, box, ip=("10.0.0.1/24", None), master=(None, "br0"), mac=("02:00:00:00:00:0a", None))
+    lab.link(b, box, ip=("10.0.0.2/24", None), master=(None, "br0"))
+    with lab:
+        box.run("iptables -P FORWARD DROP", check=True)
+        assert a.ping(b, count=2).ok
+        assert box.run("sysctl -n net.bridge.bridge-nf-call-iptables").stdout.strip() == "0"
+        assert next(i for i in a.interfaces() if i.name == "eth0").mac == "02:00:00:00:00:0a"
+        assert {i.name: i.master for i in box.interfaces()}.items() >= {"eth0": "br0", "eth1": "br0"}.items()
