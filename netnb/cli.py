@@ -23,6 +23,9 @@ _INSTALL_HINT = {
     "tshark": "apt-get install tshark (optional: reads pcaps in tests)",
     "tc": "apt-get install iproute2",
     "ip": "apt-get install iproute2",
+    "traceroute": "apt-get install traceroute (optional: labs that trace routes)",
+    "nc": "apt-get install netcat-openbsd (optional: labs that test ports)",
+    "conntrack": "apt-get install conntrack (optional: reading NAT's connection table)",
 }
 
 
@@ -129,8 +132,8 @@ def doctor() -> int:
     ok = True
     print("\ntools:")
     for name, path in tools().items():
-        print(f"  {name:<9} {path or 'MISSING: ' + _INSTALL_HINT[name]}")
-        ok = ok and (path is not None or name in ("tshark", "nft"))
+        print(f"  {name:<10} {path or 'MISSING: ' + _INSTALL_HINT[name]}")
+        ok = ok and (path is not None or name in ("tshark", "nft", "traceroute", "nc", "conntrack"))
     print("\nkernel features (tried in a scratch namespace):")
     backend = KernelBackend()
     try:

@@ -23,6 +23,9 @@ command -v ping >/dev/null 2>&1 || need+=(iputils-ping)
 command -v tcpdump >/dev/null 2>&1 || need+=(tcpdump)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v curl >/dev/null 2>&1 || need+=(curl)
+command -v traceroute >/dev/null 2>&1 || need+=(traceroute)        # what course labs run in their nodes
+command -v nc >/dev/null 2>&1 || need+=(netcat-openbsd)
+command -v conntrack >/dev/null 2>&1 || need+=(conntrack)
 [ -e /usr/lib/x86_64-linux-gnu/libpcap.so.0.8 ] || [ -e /usr/lib/aarch64-linux-gnu/libpcap.so.0.8 ] || need+=(libpcap0.8)
 [ "$browser" = 1 ] && { command -v chromium >/dev/null 2>&1 || need+=(chromium); }
 [ "$tshark" = 1 ] && { command -v tshark >/dev/null 2>&1 || need+=(tshark); }

@@ -68,4 +68,4 @@ def _tap_possible() -> bool | str:
 def tools() -> dict[str, str | None]:
     """Where the command-line tools labs use are installed (None when missing)."""
     return {t: shutil.which(t, path="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
-            for t in ("ip", "ping", "iptables", "nft", "tcpdump", "tc", "tshark")}
+            for t in ("ip", "ping", "iptables", "nft", "tcpdump", "tc", "tshark", "traceroute", "nc", "conntrack")}
