@@ -219,7 +219,7 @@ class Lab:
         out, addresses come from the switch's ``subnet`` (or this link's ``subnet``). ``ifname`` names
         the interfaces (default ``eth0``, ``eth1``... inside each node). ``master=(None, "br0")`` makes
         b's end a port of b's bridge ``br0`` (``b.bridge("br0")``); ``mac=("02:00:00:00:00:01", None)``
-        fixes a's MAC where b's end is a bridge's or switch's port.
+        fixes a's MAC (either end may have one).
 
         Example: ``lab.link(a, host, master=(None, "br0"))``
         """

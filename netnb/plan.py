@@ -188,16 +188,18 @@ class AddVeth(Operation):
     master: str | None = None
     peer_master: str | None = None
     peer_mac: str | None = None
+    mac: str | None = None
 
     def reverse(self) -> Operation:
         return DelVeth(self.node, self.ifname, self.peer_node, self.peer_ifname, self.mtu, self.master,
-                       self.peer_master, self.peer_mac)
+                       self.peer_master, self.peer_mac, self.mac)
 
     def commands(self) -> list[str]:
         mtu = f" mtu {self.mtu}" if self.mtu else ""
         mac = f" address {self.peer_mac}" if self.peer_mac else ""
+        own = f" address {self.mac}" if self.mac else ""
         cmds = [
-            f"{_ns(self.node)} link add {self.ifname}{mtu} type veth "
+            f"{_ns(self.node)} link add {self.ifname}{mtu}{own} type veth "
             f"peer name {self.peer_ifname}{mtu}{mac} netns {shlex.quote(self.peer_node)}"
         ]
         master = f" master {self.master}" if self.master else ""
@@ -247,10 +249,11 @@ class DelVeth(DelLink):
     master: str | None = None
     peer_master: str | None = None
     peer_mac: str | None = None
+    mac: str | None = None
 
     def reverse(self) -> Operation:
         return AddVeth(self.node, self.ifname, self.peer_node, self.peer_ifname, self.mtu, self.master,
-                       self.peer_master, self.peer_mac)
+                       self.peer_master, self.peer_mac, self.mac)
 
 
 @dataclass(frozen=True)
@@ -654,7 +657,7 @@ def compile_plan(lab: ResolvedLab) -> Plan:
         # Create from the bridge side, so the port joins its bridge in the same step.
         first, second = (link.b, link.a) if link.b.bridge and not link.a.bridge else (link.a, link.b)
         ops.append(AddVeth(first.node, first.name, second.node, second.name, link.mtu, first.bridge, second.bridge,
-                           second.mac))
+                           second.mac, first.mac))
     for node in lab.nodes:
         for iface in node.interfaces:
             if iface.address is not None:

@@ -185,7 +185,8 @@ class MemoryBackend:
         # As the kernel backend does: a device comes up as it is made (both ends of a veth pair).
         if isinstance(op, AddVeth):
             peer = self._node(op.peer_node)
-            node.links[op.ifname] = _Link(op.ifname, "veth", next(self._index), self._mac(), True, op.mtu or 1500,
+            node.links[op.ifname] = _Link(op.ifname, "veth", next(self._index), op.mac or self._mac(), True,
+                                          op.mtu or 1500,
                                           master=op.master, peer=(op.peer_node, op.peer_ifname))
             peer.links[op.peer_ifname] = _Link(op.peer_ifname, "veth", next(self._index), op.peer_mac or self._mac(),
                                                True, op.mtu or 1500, master=op.peer_master,

@@ -228,7 +228,7 @@ _MAC = re.compile(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}")
 
 def _bridge_and_mac_pairs(link: LinkSpec, ends: tuple[_End, _End], where: str, problems: _Problems) -> None:
     """``bridge=``: the end joins a bridge inside its node (which it must have) and has no address;
-    ``mac=``: a fixed MAC for an end that is no bridge's port."""
+    ``mac=``: a fixed MAC for an end."""
     for what, pair in (("bridge", link.bridge), ("mac", link.mac)):
         if pair is not None and not (isinstance(pair, tuple) and len(pair) == 2):
             problems.add(f"{where}: {what}= takes a pair (a-side, b-side), not {pair!r}")
@@ -246,13 +246,11 @@ def _bridge_and_mac_pairs(link: LinkSpec, ends: tuple[_End, _End], where: str, p
             problems.add(f"{where}: the end in {end.node.name!r} joins bridge {name!r} and has no address of its own")
         else:
             end.bridge = name
-    for end, peer, mac in zip(ends, reversed(ends), link.mac or (None, None)):
+    for end, mac in zip(ends, link.mac or (None, None)):
         if mac is None:
             continue
         if not isinstance(mac, str) or not _MAC.fullmatch(mac) or int(mac[:2], 16) & 1:
             problems.add(f"{where}: mac {mac!r} is not a unicast MAC like '02:42:ac:11:00:02'")
-        elif end.bridge or end.node.kind.is_l2 or not (peer.bridge or peer.node.kind.is_l2):
-            problems.add(f"{where}: a fixed MAC goes on the end whose peer is a bridge's port or a switch's")
         else:
             end.mac = mac
 

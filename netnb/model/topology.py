@@ -142,8 +142,7 @@ class LinkSpec:
     #: A bridge inside an end's (IP) node that the end joins as a port — ``docker0`` of a Docker host —, per
     #: end; such an end has no address of its own (its bridge has).
     bridge: tuple[str | None, str | None] | None = None
-    #: A fixed MAC address per end (Docker derives a container's from its address); for an end whose peer
-    #: is a bridge's port or a switch's.
+    #: A fixed MAC address per end (Docker derives a container's from its address).
     mac: tuple[str | None, str | None] | None = None
 
 

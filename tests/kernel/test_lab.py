@@ -277,10 +277,11 @@ def test_a_hosts_bridge_with_lab_links_as_ports_forwards_past_a_drop_policy():
     box, a, b = lab.host("box"), lab.host("A"), lab.host("B")
     box.bridge("br0")
     lab.link(a, box, ip=("10.0.0.1/24", None), master=(None, "br0"), mac=("02:00:00:00:00:0a", None))
-    lab.link(b, box, ip=("10.0.0.2/24", None), master=(None, "br0"))
+    lab.link(b, box, ip=("10.0.0.2/24", None), master=(None, "br0"), mac=(None, "02:00:00:00:00:b0"))
     with lab:
         box.run("iptables -P FORWARD DROP", check=True)
         assert a.ping(b, count=2).ok
         assert box.run("sysctl -n net.bridge.bridge-nf-call-iptables").stdout.strip() == "0"
         assert next(i for i in a.interfaces() if i.name == "eth0").mac == "02:00:00:00:00:0a"
+        assert next(i for i in box.interfaces() if i.name == "eth1").mac == "02:00:00:00:00:b0"  # either end
         assert {i.name: i.master for i in box.interfaces()}.items() >= {"eth0": "br0", "eth1": "br0"}.items()

@@ -54,7 +54,8 @@ def test_setting_a_master_leaves_the_link_state_alone():
 
 def test_a_veth_pair_carries_its_peer_namespace_mtu_and_mac():
     r = Recorder()
-    r.add_veth("p1", "eth0", peer_netns_fd=42, mtu=1450, peer_mac="02:42:ac:11:00:02", master=3)
+    r.add_veth("p1", "eth0", peer_netns_fd=42, mtu=1450, peer_mac="02:42:ac:11:00:02", master=3,
+               mac="02:00:00:00:00:0b")
     kind, flags, body = r.sent[0]
     assert kind == rtnl.RTM_NEWLINK and flags & rtnl.NLM_F_CREATE and flags & rtnl.NLM_F_EXCL
     _, _, _, up, change = struct.unpack_from("=BxHiII", body)
@@ -62,6 +63,7 @@ def test_a_veth_pair_carries_its_peer_namespace_mtu_and_mac():
     top = attrs(body[16:])
     assert top[rtnl.IFLA_IFNAME] == b"p1\0" and struct.unpack("=I", top[rtnl.IFLA_MTU]) == (1450,)
     assert struct.unpack("=I", top[rtnl.IFLA_MASTER]) == (3,)
+    assert top[rtnl.IFLA_ADDRESS] == bytes.fromhex("02000000000b")  # this end's own MAC
     info = attrs(top[rtnl.IFLA_LINKINFO])
     assert info[rtnl.IFLA_INFO_KIND] == b"veth\0"
     peer = attrs(info[rtnl.IFLA_INFO_DATA])[rtnl.VETH_INFO_PEER]

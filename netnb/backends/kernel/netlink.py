@@ -216,7 +216,7 @@ class Dataplane:
         elif isinstance(op, AddVeth):
             peer_ns = self.ns(op.peer_node)
             ns.rtnl.add_veth(op.ifname, op.peer_ifname, peer_netns_fd=peer_ns.fd if peer_ns is not ns else None,
-                             mtu=op.mtu, peer_mac=op.peer_mac,
+                             mtu=op.mtu, peer_mac=op.peer_mac, mac=op.mac,
                              master=self._index(ns, op.master) if op.master else None)
             peer_ns.rtnl.link_set(op.peer_ifname, up=True,
                                   master=self._index(peer_ns, op.peer_master) if op.peer_master else None)

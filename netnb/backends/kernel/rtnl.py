@@ -126,7 +126,7 @@ class Rtnl:
         self.request(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, _ifinfo(up=True) + _name(ifname) + attr(IFLA_LINKINFO, info))
 
     def add_veth(self, ifname: str, peer_ifname: str, *, peer_netns_fd: int | None = None, mtu: int | None = None,
-                 peer_mac: str | None = None, master: int | None = None) -> None:
+                 peer_mac: str | None = None, master: int | None = None, mac: str | None = None) -> None:
         """A veth pair, this end up, the peer (still down) moved to ``peer_netns_fd``:
         ``ip link add NAME [mtu M] [master BR] up type veth peer name PEER netns NS``.
 
@@ -145,6 +145,8 @@ class Rtnl:
             attrs += _u32(IFLA_MTU, mtu)
         if master is not None:
             attrs += _u32(IFLA_MASTER, master)
+        if mac:
+            attrs += attr(IFLA_ADDRESS, bytes.fromhex(mac.replace(":", "")))
         self.request(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, _ifinfo(up=True) + attrs)
 
     # -- addresses and routes ---------------------------------------------------------------
