@@ -154,7 +154,8 @@ class Lab:
     def _check_vm(self, name: str, host: Host, bridge: str, ip: str, gateway: str | None, mac: str | None) -> None:
         """Every problem of a VM's description at once, before anything is recorded."""
         import ipaddress
-        import re
+
+        from netnb.model.resolver import check_mac
 
         problems = []
         if not isinstance(name, str) or not name or "/" in name:
@@ -182,9 +183,9 @@ class Lab:
                     problems.append(f"VM {name!r}: gateway {gateway} is not on its network {network}")
             except ValueError:
                 problems.append(f"VM {name!r}: gateway={gateway!r} is not an IPv4 address")
-        if mac is not None and not (isinstance(mac, str) and re.fullmatch(r"[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}", mac)
-                                    and not int(mac[:2], 16) & 1):
-            problems.append(f"VM {name!r}: mac={mac!r} is not a unicast MAC address like '52:54:00:12:34:56'")
+        why = check_mac(mac) if mac is not None else None
+        if why:
+            problems.append(f"VM {name!r}: mac={why}")
         if problems:
             raise TopologyError(problems)
 

@@ -72,6 +72,11 @@ class Vm:
         """The VM's address without its prefix (``ip`` has it: ``10.0.1.11/24``)."""
         return self.ip.split("/")[0]
 
+    @property
+    def addresses(self) -> list[ipaddress.IPv4Interface]:
+        """The VM's address as a list, like a host's ``addresses``."""
+        return [ipaddress.IPv4Interface(self.ip)]
+
     def ping(self, target: Host | Vm | str, count: int = 3, *, timeout: float = 1.0) -> PingResult:
         """Ping from inside the VM (through its gateway when the target is on another network): a node of
         the lab, another VM, or an address."""
@@ -99,11 +104,7 @@ class Vm:
         if isinstance(target, Host):
             if target.lab is not self.lab:
                 raise NetnbError(f"{target.name!r} belongs to lab {target.lab.name!r}, not to {self.lab.name!r}")
-            mine = ipaddress.IPv4Interface(self.ip).network
-            addrs = target.addresses
-            if not addrs:
-                raise NetnbError(f"{target.name!r} has no address to ping")
-            return str(next((a.ip for a in addrs if a.ip in mine), addrs[0].ip))
+            return target.address_towards(self)
         if isinstance(target, str):
             try:
                 return str(ipaddress.IPv4Address(target))

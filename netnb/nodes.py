@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from netnb.errors import CommandFailed, CommandTimeout, NetnbError, TopologyError, UsageError
 from netnb.model import (
@@ -34,6 +34,13 @@ from netnb.view.table import Table, card
 
 if TYPE_CHECKING:
     from netnb.lab import Lab
+
+
+class Addressed(Protocol):
+    """Anything with addresses a node can be reached from: a host, a VM."""
+
+    @property
+    def addresses(self) -> list[ipaddress.IPv4Interface]: ...
 
 
 class Node:
@@ -134,8 +141,8 @@ class Host(Node):
         addrs = self.addresses
         return str(addrs[0].ip) if addrs else None
 
-    def address_towards(self, other: Host) -> str:
-        """The address of this node that ``other`` can reach directly, else its first address."""
+    def address_towards(self, other: Addressed) -> str:
+        """The address of this node that ``other`` (a node, a VM) can reach directly, else its first address."""
         mine = self.addresses
         if not mine:
             raise NetnbError(f"node {self.name!r} has no address to reach; give its link an ip= or a subnet")

@@ -104,6 +104,7 @@ class MemoryBackend:
         self._running = False
         self._folder = ""
         self._index = itertools.count(2)
+        self._macs = itertools.count(1)
         self._handles = itertools.count(1)
         self._processes: dict[int, tuple[str, str, ProcessEnd | None]] = {}
         self._sockets: dict[int, list[SocketEntry]] = {}
@@ -254,8 +255,7 @@ class MemoryBackend:
             raise BackendError(f"node {name!r} has no interface {ifname!r}") from None
 
     def _mac(self) -> str:
-        n = len(self.applied) + next(self._index)
-        return "02:00:" + ":".join(f"{b:02x}" for b in n.to_bytes(4, "big"))
+        return "02:00:" + ":".join(f"{b:02x}" for b in next(self._macs).to_bytes(4, "big"))
 
     def wait_ready(self, timeout: float, ipv6: bool = False) -> float:
         self._live()

@@ -151,6 +151,20 @@ class ResolvedLab:
         raise KeyError(name)
 
 
+_MAC = re.compile(r"[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}")
+
+
+def check_mac(mac: object) -> str | None:
+    """Why ``mac`` cannot be an interface's own MAC address, or None if it can.
+
+    >>> check_mac("01:00:5e:00:00:01")
+    "'01:00:5e:00:00:01' is not a unicast MAC address like '02:42:ac:11:00:02'"
+    """
+    if isinstance(mac, str) and _MAC.fullmatch(mac) and not int(mac[:2], 16) & 1:
+        return None
+    return f"{mac!r} is not a unicast MAC address like '02:42:ac:11:00:02'"
+
+
 def check_ifname(name: object) -> str | None:
     """Why ``name`` cannot be a Linux interface name, or None if it can.
 
@@ -223,9 +237,6 @@ def _seg_key(e: _End) -> object:
     return (e.node.name, "bridge", e.bridge) if e.bridge else (e.node.name, e.link_index)
 
 
-_MAC = re.compile(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}")
-
-
 def _bridge_and_mac_pairs(link: LinkSpec, ends: tuple[_End, _End], where: str, problems: _Problems) -> None:
     """``bridge=``: the end joins a bridge inside its node (which it must have) and has no address;
     ``mac=``: a fixed MAC for an end."""
@@ -249,8 +260,9 @@ def _bridge_and_mac_pairs(link: LinkSpec, ends: tuple[_End, _End], where: str, p
     for end, mac in zip(ends, link.mac or (None, None)):
         if mac is None:
             continue
-        if not isinstance(mac, str) or not _MAC.fullmatch(mac) or int(mac[:2], 16) & 1:
-            problems.add(f"{where}: mac {mac!r} is not a unicast MAC like '02:42:ac:11:00:02'")
+        why = check_mac(mac)
+        if why:
+            problems.add(f"{where}: mac {why}")
         else:
             end.mac = mac
 
