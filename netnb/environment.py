@@ -11,7 +11,6 @@ import stat
 import sys
 from dataclasses import dataclass
 
-from netnb.backends.kernel import nsutil
 from netnb.errors import NetnbError
 
 
@@ -25,10 +24,16 @@ class Environment:
     #: Whether labs here may make TAP devices (the VMs of tutorials 01 and 02), and why not.
     tap: bool = True
     tap_reason: str = ""
+    #: What labs run on here: "kernel" (namespaces) or "sim" (the simulation, in pure Python).
+    backend: str = "kernel"
 
     def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> dict[str, str]:
-        text = f"netnb: labs run here in {self.mode} mode" if self.ok else f"netnb cannot build labs here: {self.reason}"
-        if self.ok and not self.tap:
+        if self.backend == "sim":
+            text = "netnb: labs run here on the simulation (pure Python" + (f"; no kernel labs: {self.reason})"
+                                                                           if self.reason else ")")
+        else:
+            text = f"netnb: labs run here in {self.mode} mode" if self.ok else f"netnb cannot build labs here: {self.reason}"
+        if self.ok and not self.tap and self.backend == "kernel":
             text += f" (no TAP devices: {self.tap_reason})"
         colour = "#1e8449" if self.ok else "#c0392b"
         return {"text/plain": text, "text/html": f'<p style="color:{colour}"><b>{text}</b></p>'}
@@ -36,6 +41,11 @@ class Environment:
 
 def check() -> Environment:
     """Try, in a throwaway child process, what a lab's agent does first (new network namespace)."""
+    if sys.platform != "linux" or not hasattr(os, "fork"):
+        return Environment(False, "none", f"this is not Linux with processes ({sys.platform}): network namespaces "
+                           "need a Linux kernel", backend="sim")
+    from netnb.backends.kernel import nsutil
+
     root = os.geteuid() == 0
     flags = nsutil.CLONE_NEWNET if root else nsutil.CLONE_NEWUSER | nsutil.CLONE_NEWNET
     pid = os.fork()
@@ -51,7 +61,7 @@ def check() -> Environment:
         return Environment(True, "root" if root else "rootless", "", not tap_reason, tap_reason)
     why = ("this process may not create network namespaces (no root, and unprivileged user namespaces "
            "are disabled or blocked, as on Binder and most hosted notebooks)")
-    return Environment(False, "none", why)
+    return Environment(False, "none", why, backend="sim")
 
 
 def tap_refusal(root: bool) -> str:
@@ -81,9 +91,26 @@ def require_labs(*, tap: bool = False) -> Environment:
     """First cell of a tutorial: say how labs run here (and get ready to start them), or stop the
     notebook with what to do instead. ``tap`` asks for TAP devices too (a lab with VMs).
 
-    Example: ``env = netnb.require_labs(); env.mode  ->  'root' or 'rootless'``
+    Labs run on the kernel where this machine allows it and on the simulation elsewhere (``NETNB_BACKEND``
+    chooses for every lab: kernel, sim or auto); this says which, in one line.
+
+    Example: ``env = netnb.require_labs(); env.backend, env.mode  ->  ('kernel', 'root')``
     """
-    env = check()
+    from netnb.backends.select import wanted
+
+    asked = wanted(None)
+    env = check() if asked != "sim" else Environment(False, "none", "", backend="sim")
+    if asked == "sim" or (asked == "auto" and not env.ok):
+        if tap:
+            raise LabsUnavailable(
+                "This notebook's VMs run on TAP devices, which the simulation does not have yet"
+                + (f", and this machine cannot build kernel labs: {env.reason}" if env.reason else "")
+                + ".\nNothing was built. Everything you read here still applies; tutorial 03 onwards runs here.")
+        env = Environment(True, "none", env.reason, tap=False, tap_reason="the simulation has no TAP devices yet",
+                          backend="sim")
+        print(f"netnb {sys.modules['netnb'].__version__}: labs run here on the simulation"
+              + (f" (no kernel labs: {env.reason})" if env.reason else " (NETNB_BACKEND=sim)"))
+        return env
     if not env.ok:
         raise LabsUnavailable(
             f"netnb cannot build labs here: {env.reason}.\n"

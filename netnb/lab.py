@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from netnb.backends.contract import Backend
-from netnb.backends.kernel.backend import KernelBackend
+from netnb.backends import select
 from netnb.backends.kernel.client import Mode
 from html import escape as html_escape
 
@@ -60,15 +60,16 @@ class Lab:
     """
 
     def __init__(self, name: str, *, ipv6: bool = False, mode: Mode | None = None,
-                 capture_memory: int = 256, backend: Backend | None = None) -> None:
+                 capture_memory: int = 256, backend: Backend | str | None = None) -> None:
         if isinstance(capture_memory, bool) or not isinstance(capture_memory, int) or capture_memory < 2:
             raise UsageError(f"capture_memory is the MiB of kernel memory this lab's captures may pin together "
                              f"(2 or more), not {capture_memory!r}")
-        if backend is not None and not isinstance(backend, Backend):
-            raise UsageError(f"backend must carry out the Backend contract (netnb.backends.contract), not {backend!r}")
+        if backend is not None and not isinstance(backend, (Backend, str)):
+            raise UsageError(f"backend is 'kernel', 'sim', 'auto' or an object that carries out the Backend contract "
+                             f"(netnb.backends.contract), not {backend!r}")
         self.topology = Topology(name, ipv6=ipv6)
-        #: What carries the lab out: the kernel (real namespaces) unless another backend is given.
-        self.backend: Backend = backend if backend is not None else KernelBackend(mode)
+        #: What carries the lab out: the kernel (real namespaces) or the simulation (see netnb.backends.select).
+        self.backend: Backend = backend if isinstance(backend, Backend) else select.choice(backend, mode)
         #: MiB of kernel ring memory the lab's running captures may pin together (see ``capture()``).
         self.capture_memory = capture_memory
         self._handles: dict[str, Node] = {}
@@ -97,6 +98,11 @@ class Lab:
             raise UsageError(f"mode belongs to the kernel backend; this lab runs on {self.backend.name!r}")
         self.require_not_running("change the mode")
         self.backend.mode = mode
+
+    @property
+    def simulated(self) -> bool:
+        """Whether this lab runs on the simulation rather than on the kernel (every display says so)."""
+        return self.backend.name == "sim"
 
     @property
     def name(self) -> str:
@@ -543,7 +549,8 @@ class Lab:
         states = self._running().all_interfaces() if live else None
         vms = [Machine(f"{vm.host.name}/{vm.name}", "tap-vm", vm.host.name, vm.address,
                        next((t.master for t in vm.host.spec.taps if t.name == vm.tap), None)) for vm in self._vms]
-        return lab_drawing(f"lab {self.name} ({self._state})", self.resolved(), states, vms)
+        return lab_drawing(f"lab {self.name} ({self._state}{', simulated' if self.simulated else ''})",
+                           self.resolved(), states, vms)
 
     def draw(self, live: bool = False) -> Picture:
         """The topology as a picture that shows itself in a notebook (``.figure`` is the matplotlib Figure;
@@ -589,4 +596,5 @@ class Lab:
         for spec in self.topology.nodes:
             kinds[spec.kind.value] = kinds.get(spec.kind.value, 0) + 1
         parts = ", ".join(plural(n, k) for k, n in kinds.items()) or "empty"
-        return f"<Lab {self.name!r} {self._state}: {parts}, {plural(len(self.topology.links), 'link')}>"
+        sim = " (simulated)" if self.simulated else ""
+        return f"<Lab {self.name!r} {self._state}{sim}: {parts}, {plural(len(self.topology.links), 'link')}>"

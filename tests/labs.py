@@ -5,9 +5,9 @@ from __future__ import annotations
 import netnb
 
 
-def three_pcs(name: str = "three-pcs", *, hub: bool = False) -> netnb.Lab:
+def three_pcs(name: str = "three-pcs", *, hub: bool = False, backend: str | None = None) -> netnb.Lab:
     """Three hosts on one switch (or hub), 10.0.0.1-3/24."""
-    lab = netnb.Lab(name)
+    lab = netnb.Lab(name, backend=backend)
     a, b, c = lab.host("A"), lab.host("B"), lab.host("C")
     sw = lab.hub("sw") if hub else lab.switch("sw")
     lab.link(a, sw, ip="10.0.0.1/24")
@@ -16,9 +16,9 @@ def three_pcs(name: str = "three-pcs", *, hub: bool = False) -> netnb.Lab:
     return lab
 
 
-def routed(name: str = "routed", *, forwarding: bool = True) -> netnb.Lab:
+def routed(name: str = "routed", *, forwarding: bool = True, backend: str | None = None) -> netnb.Lab:
     """Host A with two NICs between B (10.0.1.0/24) and C (10.0.2.0/24); a router unless told otherwise."""
-    lab = netnb.Lab(name)
+    lab = netnb.Lab(name, backend=backend)
     a = lab.router("A") if forwarding else lab.host("A")
     b, c = lab.host("B"), lab.host("C")
     lab.link(a, b, ip=("10.0.1.1/24", "10.0.1.2/24"))
@@ -28,14 +28,16 @@ def routed(name: str = "routed", *, forwarding: bool = True) -> netnb.Lab:
     return lab
 
 
-def random_lab(seed: int, name: str | None = None) -> netnb.Lab:
+def random_lab(seed: int, name: str | None = None, *, backend: str | None = None, nat: bool = True,
+               docker: bool = True, vm: bool = True) -> netnb.Lab:
     """A generated lab: a random tree of routers and switches (some hubs) with hosts, static routes towards
     the root, NAT on some routers, and on one host a bridge with a VM's TAP and an inner veth pair. The
-    same seed gives the same lab."""
+    same seed gives the same lab; ``nat``, ``docker`` and ``vm`` False leave those parts out (the same
+    random draws are made, so the rest of the lab stays the same)."""
     import random
 
     rnd = random.Random(seed)
-    lab = netnb.Lab(name or f"gen{seed}")
+    lab = netnb.Lab(name or f"gen{seed}", backend=backend)
     routers = [lab.router("r0")]
     next_net = iter(range(1, 250))
     hosts: list[netnb.Host] = []
@@ -46,7 +48,7 @@ def random_lab(seed: int, name: str | None = None) -> netnb.Lab:
         lab.link(parent, child, ip=(f"10.{seed % 200}.{net}.1/24", f"10.{seed % 200}.{net}.2/24"))
         child.route("default", via=f"10.{seed % 200}.{net}.1")
         routers.append(child)
-        if rnd.random() < 0.5:
+        if rnd.random() < 0.5 and nat:
             parent.masquerade(f"10.{seed % 200}.{net}.0/24", out=f"eth{len([lk for lk in lab.topology.links if parent.name in (lk.a, lk.b)]) - 1}")
     for j, router in enumerate(routers):
         net = next(next_net)
@@ -57,7 +59,7 @@ def random_lab(seed: int, name: str | None = None) -> netnb.Lab:
             lab.link(h, sw)
             h.route("default", via=f"10.{seed % 200}.{net}.1")
             hosts.append(h)
-    if rnd.random() < 0.6:  # a Docker host: docker0, Docker's chains, policies and rules
+    if rnd.random() < 0.6 and docker:  # a Docker host: docker0, Docker's chains, policies and rules
         from netnb.docker import DockerHost
 
         first = next(lk for lk in lab.topology.links if lk.b == "s0")
@@ -65,5 +67,6 @@ def random_lab(seed: int, name: str | None = None) -> netnb.Lab:
     box = rnd.choice(hosts)
     box.bridge("br0", ip=f"10.{200 + seed % 50}.0.1/24")
     box.veth("v-in", "v-out", master=("br0", None), ip=(None, f"10.{200 + seed % 50}.1.1/24"))
-    lab.vm("vm", box, bridge="br0", ip=f"10.{200 + seed % 50}.0.2/24", gateway=f"10.{200 + seed % 50}.0.1")
+    if vm:
+        lab.vm("vm", box, bridge="br0", ip=f"10.{200 + seed % 50}.0.2/24", gateway=f"10.{200 + seed % 50}.0.1")
     return lab

@@ -1,0 +1,458 @@
+"""``ip`` and ``bridge`` for simulated nodes, printing what iproute2 6.1 prints for the forms labs use.
+
+Covered: ``ip [-br] [-4] [-o] link|addr [show [dev] X]``, ``ip route [show]``, ``ip route get``,
+``ip neigh``, ``ip link add NAME type veth|bridge [peer name P]``, ``ip link set X up|down|master B|nomaster``,
+``ip link del``, ``ip addr add|del|flush``, ``ip route add|del``, ``ip tuntap add``; ``bridge fdb show [br B]``,
+``bridge [-d] link [show [dev X]]``, ``bridge link set dev X hairpin on|off``. Anything else says it is not
+simulated. The formats were copied from iproute2's output on these machines and are checked against it by
+the differential tests.
+
+>>> flags_text(["BROADCAST", "UP"])
+'<BROADCAST,UP>'
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+from netnb.backends.sim import frames as fr
+from netnb.backends.sim.shell import Ctx, Run, program
+from netnb.backends.sim.world import Bridge, Device, Loopback, Stack, Tap, Veth, Vxlan
+from netnb.errors import BackendError
+
+_MULTICAST_SELF = {  # what `bridge fdb show` lists as each device's own multicast addresses (IPv4 on, IPv6 off)
+    "bridge": ["33:33:00:00:00:01", "01:00:5e:00:00:6a", "33:33:00:00:00:6a", "01:00:5e:00:00:01"],
+    "other": ["33:33:00:00:00:01", "01:00:5e:00:00:01"],
+}
+
+
+def flags_text(flags: list[str]) -> str:
+    return "<" + ",".join(flags) + ">"
+
+
+def label(dev: Device) -> str:
+    """``eth0@if7`` (peer elsewhere), ``v1@v2`` (peer here), ``br0``."""
+    if isinstance(dev, Veth):
+        peer = dev.peer
+        return f"{dev.name}@{peer.name}" if peer.stack is dev.stack else f"{dev.name}@if{peer.index}"
+    return dev.name
+
+
+def local_label(dev: Device) -> str:
+    """``bridge link`` names a veth's peer by looking its index up in this namespace (``A-eth0@sw``)."""
+    if isinstance(dev, Veth):
+        here = next((d.name for d in dev.stack.devices.values() if d.index == dev.peer.index), None)
+        return f"{dev.name}@{here or f'if{dev.peer.index}'}"
+    return dev.name
+
+
+def _qdisc(dev: Device) -> str:
+    if not dev.admin_up:
+        return "noop"
+    return "pfifo_fast" if isinstance(dev, Tap) else "noqueue"
+
+
+def link_line(dev: Device, mode: bool) -> str:
+    master = f"master {dev.master.name} " if dev.master is not None else ""
+    return (f"{dev.index}: {label(dev)}: {flags_text(dev.flags())} mtu {dev.mtu} qdisc {_qdisc(dev)} {master}"
+            f"state {dev.operstate()} {'mode DEFAULT ' if mode else ''}group default qlen 1000")
+
+
+def ether_line(dev: Device) -> str:
+    if isinstance(dev, Loopback):
+        return "    link/loopback 00:00:00:00:00:00 brd 00:00:00:00:00:00"
+    tail = ""
+    if isinstance(dev, Veth) and dev.peer.stack is not dev.stack:
+        tail = f" link-netnsid {dev.stack.netnsid(dev.peer.stack)}"
+    return f"    link/ether {fr.mac_text(dev.mac)} brd ff:ff:ff:ff:ff:ff{tail}"
+
+
+def addr_lines(dev: Device) -> list[str]:
+    out = []
+    for a in dev.addresses:
+        scope = "host" if a.ip.is_loopback else "global"
+        out.append(f"    inet {a} scope {scope} {dev.name}")
+        out.append("       valid_lft forever preferred_lft forever")
+    return out
+
+
+def route_line(stack: Stack, r) -> str:  # type: ignore[no-untyped-def]
+    dest = "default" if r.dest.prefixlen == 0 else (str(r.dest.network_address) if r.dest.prefixlen == 32
+                                                     else str(r.dest))
+    parts = [dest]
+    if r.via is not None:
+        parts += ["via", str(r.via)]
+    parts += ["dev", r.dev.name]
+    if r.proto not in ("boot",):
+        parts += ["proto", r.proto]
+    if r.scope != "global":
+        parts += ["scope", r.scope]
+    if r.src is not None:
+        parts += ["src", str(r.src)]
+    if not r.dev.carrier():
+        parts.append("linkdown")
+    return " ".join(parts) + " "
+
+
+class _Usage(Exception):
+    pass
+
+
+def _devices(stack: Stack, args: list[str]) -> list[Device]:
+    name = None
+    while args:
+        a = args.pop(0)
+        if a in ("show", "list", "ls", "lst", "sh"):
+            continue
+        if a == "dev" and args:
+            name = args.pop(0)
+        elif a in ("up",):
+            continue
+        else:
+            name = a
+    devs = sorted(stack.devices.values(), key=lambda d: d.index)
+    if name is not None:
+        if name not in stack.devices:
+            raise _Usage(f'Device "{name}" does not exist.')
+        devs = [stack.devices[name]]
+    return devs
+
+
+@program("ip")
+def ip_command(ctx: Ctx) -> Run:
+    args = ctx.argv[1:]
+    opts = set()
+    while args and args[0].startswith("-"):
+        opt = args.pop(0)
+        if opt in ("-br", "-brief"):
+            opts.add("br")
+        elif opt == "-4":
+            opts.add("4")
+        elif opt in ("-o", "-oneline"):
+            opts.add("o")
+        elif opt in ("-d", "-details"):
+            opts.add("d")
+        elif opt in ("-n", "-netns") or opt == "-j":
+            ctx.error(f"ip: option {opt} is not simulated (it needs a real kernel)")
+            return 1
+        else:
+            ctx.error(f'Option "{opt}" is unknown, try "ip -help".')
+            return 255
+    if not args:
+        ctx.error("Usage: ip [ OPTIONS ] OBJECT { COMMAND | help }")
+        return 255
+    obj, rest = args[0], args[1:]
+    try:
+        if "link".startswith(obj) and obj:
+            return _link(ctx, rest, opts)
+        if obj in ("addr", "address", "a", "ad", "add", "addres"):
+            return _addr(ctx, rest, opts)
+        if obj in ("route", "r", "ro", "rou", "rout"):
+            return _route(ctx, rest)
+        if obj in ("neigh", "neighbour", "neighbor", "n", "ne", "nei"):
+            return _neigh(ctx, rest)
+        if obj == "tuntap":
+            return _tuntap(ctx, rest)
+    except _Usage as exc:
+        ctx.error(str(exc))
+        return 1
+    except BackendError as exc:
+        text = str(exc)
+        ctx.error(text[text.find("(") + 1:-1] if "(" in text and text.endswith(")") else text)
+        return 2
+    ctx.error(f'Object "{obj}" is unknown, try "ip help".')
+    return 1
+    yield
+
+
+def _link(ctx: Ctx, args: list[str], opts: set[str]) -> int:
+    stack = ctx.stack
+    verb = args[0] if args else "show"
+    if verb in ("show", "list", "ls", "sh", "lst") or verb not in ("add", "set", "del", "delete"):
+        devs = _devices(stack, list(args))
+        for dev in devs:
+            if "br" in opts:
+                ctx.print(f"{label(dev):<16} {dev.operstate():<14} {fr.mac_text(dev.mac)} {flags_text(dev.flags())} ")
+            elif "o" in opts:
+                ctx.print(link_line(dev, True) + "\\" + ether_line(dev))
+            else:
+                ctx.print(link_line(dev, True))
+                ctx.print(ether_line(dev))
+        return 0
+    rest = args[1:]
+    if verb == "add":
+        return _link_add(ctx, rest)
+    if verb in ("del", "delete"):
+        name = rest[1] if rest[:1] == ["dev"] and len(rest) > 1 else (rest[0] if rest else "")
+        stack.remove_device(stack.device(name))
+        return 0
+    # set
+    if rest[:1] == ["dev"]:
+        rest = rest[1:]
+    if not rest:
+        raise _Usage('Not enough of information: "dev" argument is required.')
+    dev = stack.device(rest[0])
+    words = rest[1:]
+    while words:
+        w = words.pop(0)
+        if w in ("up", "down"):
+            stack.set_up(dev.name, w == "up")
+        elif w == "master" and words:
+            bridge = stack.device(words.pop(0))
+            if not isinstance(bridge, Bridge):
+                raise _Usage("Error: Device does not allow enslaving to a master.")
+            bridge.add_port(dev)
+        elif w == "nomaster":
+            if dev.master is not None:
+                dev.master.del_port(dev)
+        elif w == "address" and words:
+            dev.mac, dev.mac_set = fr.mac_bytes(words.pop(0)), True
+            if dev.master is not None:
+                dev.master.pick_mac()
+        elif w == "mtu" and words:
+            dev.mtu = int(words.pop(0))
+        elif w == "name" and words:
+            new = words.pop(0)
+            stack.rename(dev, new)
+        else:
+            raise _Usage(f'Error: either "dev" is duplicate, or "{w}" is a garbage.')
+    return 0
+
+
+def _link_add(ctx: Ctx, args: list[str]) -> int:
+    stack = ctx.stack
+    words = list(args)
+    name = None
+    kind = None
+    peer = None
+    netns = None
+    while words:
+        w = words.pop(0)
+        if w in ("name", "dev") and words:
+            name = words.pop(0)
+        elif w == "type" and words:
+            kind = words.pop(0)
+        elif w == "peer":
+            if words[:1] == ["name"]:
+                words.pop(0)
+            peer = words.pop(0) if words else None
+        elif w == "netns" and words:
+            netns = words.pop(0)
+        elif w == "link" and words:
+            words.pop(0)
+        elif w in ("id",) and words:
+            words.pop(0)
+        elif name is None:
+            name = w
+    if name is None or kind is None:
+        raise _Usage('Not enough information: "type" argument is required')
+    if kind == "bridge":
+        stack.add_bridge(name)
+    elif kind == "veth":
+        other = stack
+        if netns is not None:
+            other = ctx.world.stack_by_pid(netns)
+            if other is None:
+                raise _Usage(f'Error: Peer netns reference is invalid. ("{netns}" is no namespace of this lab)')
+        stack.add_veth(name, other, peer or f"veth{stack.new_index()}")
+    elif kind in ("vlan", "macvlan", "dummy", "gre", "vrf", "wireguard", "geneve", "ipvlan"):
+        # As this machine's kernel: these device types are absent.
+        ctx.error("Error: Unknown device type.")
+        return 2
+    else:
+        ctx.error(f"Error: device type {kind!r} is not simulated (it needs a real kernel).")
+        return 2
+    return 0
+
+
+def _addr(ctx: Ctx, args: list[str], opts: set[str]) -> int:
+    stack = ctx.stack
+    verb = args[0] if args else "show"
+    if verb in ("add", "del", "delete"):
+        words = args[1:]
+        cidr = words[0] if words else ""
+        dev = words[words.index("dev") + 1] if "dev" in words and words.index("dev") + 1 < len(words) else None
+        if dev is None:
+            raise _Usage('Not enough information: "dev" argument is required.')
+        if "/" not in cidr:
+            cidr += "/32"
+        if verb == "add":
+            stack.add_address(dev, cidr)
+        else:
+            stack.del_address(dev, cidr)
+        return 0
+    if verb == "flush":
+        words = args[1:]
+        name = words[words.index("dev") + 1] if "dev" in words else (words[0] if words else "")
+        stack.device(name).addresses.clear()
+        stack.routes = [r for r in stack.routes if r.via is None or stack.lookup(r.via, connected_only=True)]
+        return 0
+    devs = _devices(stack, list(args))
+    for dev in devs:
+        if "4" in opts and not dev.addresses:
+            continue
+        if "br" in opts:
+            ctx.print(f"{label(dev):<16} {dev.operstate():<14} " + "".join(f"{a} " for a in dev.addresses))
+        elif "o" in opts:
+            for a in dev.addresses:
+                scope = "host" if a.ip.is_loopback else "global"
+                ctx.print(f"{dev.index}: {dev.name}    inet {a} scope {scope} {dev.name}\\"
+                          "       valid_lft forever preferred_lft forever")
+        else:
+            ctx.print(link_line(dev, False))
+            if "4" not in opts:
+                ctx.print(ether_line(dev))
+            for line in addr_lines(dev):
+                ctx.print(line)
+    return 0
+
+
+def _route(ctx: Ctx, args: list[str]) -> int:
+    stack = ctx.stack
+    verb = args[0] if args else "show"
+    if verb in ("show", "list", "ls"):
+        for r in stack.table():
+            ctx.print(route_line(stack, r))
+        return 0
+    if verb == "get":
+        dest = args[1] if len(args) > 1 else ""
+        try:
+            target = ipaddress.IPv4Address(dest)
+        except ValueError:
+            raise _Usage(f'Error: inet prefix is expected rather than "{dest}".') from None
+        if stack.local_address(target) is not None:
+            ctx.print(f"local {target} dev lo src {target} uid 0 ")
+            ctx.print("    cache <local> ")
+            return 0
+        route = stack.lookup(target)
+        if route is None:
+            ctx.error("RTNETLINK answers: Network is unreachable")
+            return 2
+        via = f"via {route.via} " if route.via else ""
+        ctx.print(f"{target} {via}dev {route.dev.name} src {stack.source_for(route, target)} uid 0 ")
+        ctx.print("    cache ")
+        return 0
+    if verb in ("add", "del", "delete", "replace"):
+        words = args[1:]
+        dest = words.pop(0) if words else ""
+        via = dev = None
+        while words:
+            w = words.pop(0)
+            if w == "via" and words:
+                via = words.pop(0)
+            elif w == "dev" and words:
+                dev = words.pop(0)
+            elif w in ("proto", "metric", "scope", "src", "table") and words:
+                words.pop(0)
+        try:
+            ipaddress.IPv4Network("0.0.0.0/0" if dest == "default" else dest)
+        except ValueError:
+            raise _Usage("Error: Invalid prefix for given prefix length.") from None
+        if verb == "add":
+            stack.add_route(dest, via, dev, proto="boot")
+        elif verb == "replace":
+            try:
+                stack.del_route(dest, None, None)
+            except BackendError:
+                pass
+            stack.add_route(dest, via, dev, proto="boot")
+        else:
+            stack.del_route(dest, via, dev)
+        return 0
+    raise _Usage(f'Command "{verb}" is unknown, try "ip route help".')
+
+
+def _neigh(ctx: Ctx, args: list[str]) -> int:
+    stack = ctx.stack
+    verb = args[0] if args else "show"
+    if verb == "flush":
+        stack.neigh_flush()
+        return 0
+    now = ctx.world.clock.now
+    for n in list(stack.neigh.values()):
+        state = n.shown_state(now)
+        if state == "NOARP":
+            continue  # (`ip neigh` leaves NOARP entries out unless asked for `nud all`)
+        mac = f"lladdr {fr.mac_text(n.mac)} " if n.mac is not None and state not in ("INCOMPLETE", "FAILED") else ""
+        ctx.print(f"{n.ip} dev {n.dev.name} {mac}{state} ")
+    return 0
+
+
+def _tuntap(ctx: Ctx, args: list[str]) -> int:
+    if args[:1] != ["add"]:
+        raise _Usage('Usage: ip tuntap add dev NAME mode tap (only that is simulated)')
+    words = args[1:]
+    name = words[words.index("dev") + 1] if "dev" in words else None
+    if name is None or "tap" not in words:
+        raise _Usage("ip tuntap: only `ip tuntap add dev NAME mode tap` is simulated")
+    ctx.stack.add_tap(name)
+    return 0
+
+
+@program("bridge")
+def bridge_command(ctx: Ctx) -> Run:
+    args = ctx.argv[1:]
+    details = False
+    while args and args[0].startswith("-"):
+        details |= args.pop(0) in ("-d", "-details")
+    stack = ctx.stack
+    try:
+        if args[:1] == ["fdb"]:
+            br = args[args.index("br") + 1] if "br" in args else None
+            if br is not None and not isinstance(stack.devices.get(br), Bridge):
+                ctx.error(f'Cannot find bridge device "{br}"')
+                return 1
+            for line in fdb_lines(stack, br):
+                ctx.print(line)
+            return 0
+        if args[:1] == ["link"]:
+            rest = args[1:]
+            if rest[:1] == ["set"]:
+                name = rest[rest.index("dev") + 1]
+                dev = stack.device(name)
+                if "hairpin" in rest and dev.master is not None:
+                    on = rest[rest.index("hairpin") + 1] == "on"
+                    (dev.master.hairpin.add if on else dev.master.hairpin.discard)(name)
+                return 0
+            name = rest[rest.index("dev") + 1] if "dev" in rest else None
+            for dev in sorted(stack.devices.values(), key=lambda d: d.index):
+                if dev.master is None or (name is not None and dev.name != name):
+                    continue
+                cost = 100 if isinstance(dev, Tap) else 2
+                ctx.print(f"{dev.index}: {local_label(dev)}: {flags_text(dev.flags())} mtu {dev.mtu} master "
+                          f"{dev.master.name} state {dev.master.port_state(dev)} priority 32 cost {cost} ")
+                if details:
+                    hairpin = "on" if dev.name in dev.master.hairpin else "off"
+                    ctx.print(f"    hairpin {hairpin} guard off root_block off fastleave off learning on flood on "
+                              "mcast_flood on bcast_flood on mcast_router 1 mcast_to_unicast off neigh_suppress off "
+                              "vlan_tunnel off isolated off locked off ")
+            return 0
+    except (BackendError, ValueError, IndexError) as exc:
+        ctx.error(f"bridge: {exc}")
+        return 1
+    ctx.error(f"bridge: {' '.join(args)!r} is not simulated (it needs a real kernel)")
+    return 1
+    yield
+
+
+def fdb_lines(stack: Stack, only: str | None) -> list[str]:
+    """``bridge fdb show [br B]``: each device by index, its bridge entries then its own multicast ones."""
+    out = []
+    for dev in sorted(stack.devices.values(), key=lambda d: d.index):
+        if isinstance(dev, Loopback):
+            continue
+        if only is not None and dev.name != only and (dev.master is None or dev.master.name != only):
+            continue
+        if isinstance(dev, Bridge):
+            out += [f"{m} dev {dev.name} self permanent" for m in _MULTICAST_SELF["bridge"]]
+            continue
+        if dev.master is not None:
+            br = dev.master
+            for mac, port, _age, local in br.fdb():
+                if port is dev and not local:
+                    out.append(f"{fr.mac_text(mac)} dev {dev.name} master {br.name} ")
+            out.append(f"{fr.mac_text(dev.mac)} dev {dev.name} master {br.name} permanent")
+        if isinstance(dev, Vxlan):
+            out += [f"{fr.mac_text(m)} dev {dev.name} dst {ip} self permanent" for m, ip in dev.remotes.items()]
+        out += [f"{m} dev {dev.name} self permanent" for m in _MULTICAST_SELF["other"]]
+    return out

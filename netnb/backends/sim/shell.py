@@ -1,0 +1,397 @@
+"""The commands a simulated node runs: a small ``sh`` (lists with ``;``, ``&&``, ``||``, pipes, quoting,
+``> /dev/null`` and ``2>&1``, ``sh -c`` with positional parameters) and a registry of programs.
+
+Written by hand: there is no shell in Pyodide, and each program here acts on the simulated stack of its
+node (``ip``, ``ping``...) instead of a kernel. A command that is not here fails with status 127 and says
+it needs a real kernel, the way ``sh`` says "not found".
+
+>>> parse("a -x 'b c' && d | e; f")
+[[[['a', '-x', 'b c']], '&&'], [[['d'], ['e']], ';'], [[['f']], '']]
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Callable, Generator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from netnb.backends.sim.clock import Sleep, Until
+
+if TYPE_CHECKING:
+    from netnb.backends.sim.world import Stack, World
+
+Wait = Sleep | Until
+Run = Generator[Wait, None, int]
+
+
+@dataclass
+class Ctx:
+    """What a running program sees: its node, arguments, input and output, and its view of files."""
+
+    world: World
+    stack: Stack
+    argv: list[str]
+    stdin: str = ""
+    out: list[str] = field(default_factory=list)
+    err: list[str] = field(default_factory=list)
+    files: dict[str, str] = field(default_factory=dict)  # this process's own view (mount --bind)
+    hostname: str | None = None
+    #: Set by the backend: receives what a background program prints, as it prints it.
+    live: Callable[[str], None] | None = None
+
+    def print(self, text: str = "") -> None:
+        self.write(text + "\n")
+
+    def write(self, text: str) -> None:
+        self.out.append(text)
+        if self.live is not None:
+            self.live(text)
+
+    def error(self, text: str) -> None:
+        self.err.append(text + "\n")
+        if self.live is not None:
+            self.live(text + "\n")
+
+    def child(self, argv: list[str], stdin: str = "") -> Ctx:
+        return Ctx(self.world, self.stack, argv, stdin, [], [], self.files, self.hostname, self.live)
+
+    def read_file(self, path: str) -> str | None:
+        """A file as this process sees it: its own binds, the node's files, then a few of /proc and /etc."""
+        if path in self.files:
+            return self.stack.files.get(self.files[path], self.stack.world_files().get(self.files[path]))
+        if path in self.stack.files:
+            return self.stack.files[path]
+        return self.stack.world_files().get(path)
+
+
+Program = Callable[[Ctx], Run]
+PROGRAMS: dict[str, Program] = {}
+
+
+def program(*names: str) -> Callable[[Program], Program]:
+    """Register a program under ``names`` (and their ``/usr/bin/``, ``/bin/``, ``/sbin/`` paths)."""
+    def wrap(fn: Program) -> Program:
+        for name in names:
+            for prefix in ("", "/bin/", "/usr/bin/", "/sbin/", "/usr/sbin/"):
+                PROGRAMS[prefix + name] = fn
+        return fn
+    return wrap
+
+
+class ShellSyntaxError(ValueError):
+    """A command line this small shell cannot read."""
+
+
+_OPS = {";", "&&", "||", "|", "&"}
+
+
+def tokens(line: str) -> list[str]:
+    """Words and operators of a command line, quotes removed (``2>&1`` and ``>`` kept as words)."""
+    lex = shlex.shlex(line, posix=True, punctuation_chars=";&|")
+    lex.whitespace_split = True
+    lex.commenters = ""
+    try:
+        return list(lex)
+    except ValueError as exc:
+        raise ShellSyntaxError(f"sh: {exc}") from exc
+
+
+def parse(line: str) -> list[list]:
+    """``[[pipeline, separator], ...]``, a pipeline being a list of argv lists."""
+    out: list[list] = []
+    pipeline: list[list[str]] = []
+    words: list[str] = []
+    for tok in tokens(line):
+        if tok in _OPS or tok in (";;",):
+            if tok == "|":
+                if not words:
+                    raise ShellSyntaxError("sh: syntax error near unexpected token `|'")
+                pipeline.append(words)
+                words = []
+                continue
+            if tok == "&":
+                raise ShellSyntaxError("sh: '&' (a background job) is not supported here: use node.popen(...)")
+            if words:
+                pipeline.append(words)
+            if not pipeline:
+                raise ShellSyntaxError(f"sh: syntax error near unexpected token `{tok}'")
+            out.append([pipeline, tok])
+            pipeline, words = [], []
+        else:
+            words.append(tok)
+    if words:
+        pipeline.append(words)
+    if pipeline:
+        out.append([pipeline, ""])
+    return out
+
+
+def run_line(ctx: Ctx, line: str, positional: list[str] | None = None) -> Run:
+    """Run a shell line: its status is the last command's."""
+    try:
+        parsed = parse(line)
+    except ShellSyntaxError as exc:
+        ctx.error(str(exc))
+        return 2
+    rc = 0
+    skip = None
+    args = list(positional or [])
+    for pipeline, sep in parsed:
+        if skip is None or (skip == "&&" and rc == 0) or (skip == "||" and rc != 0):
+            expanded = [_expand(argv, args) for argv in pipeline]
+            if expanded and expanded[0][:1] == ["shift"]:
+                count = int(expanded[0][1]) if len(expanded[0]) > 1 else 1
+                args = args[count:]
+                rc = 0
+            elif expanded and expanded[0][:1] == ["exec"]:
+                expanded[0] = expanded[0][1:]
+                rc = yield from run_pipeline(ctx, expanded)
+                return rc
+            else:
+                rc = yield from run_pipeline(ctx, expanded)
+        skip = sep if sep in ("&&", "||") else None
+    return rc
+
+
+def _expand(argv: list[str], args: list[str]) -> list[str]:
+    out: list[str] = []
+    for word in argv:
+        if word in ("$@", "$*"):
+            out.extend(args)
+        elif len(word) == 2 and word[0] == "$" and word[1].isdigit():
+            i = int(word[1])
+            if i >= 1:
+                out.append(args[i - 1] if i <= len(args) else "")
+        elif word == "$#":
+            out.append(str(len(args)))
+        else:
+            out.append(word)
+    return out
+
+
+def run_pipeline(ctx: Ctx, pipeline: list[list[str]]) -> Run:
+    """Each command's output is the next one's input (they run one after another: none of these programs
+    needs to see its input before it ends)."""
+    data = ctx.stdin
+    rc = 0
+    for i, argv in enumerate(pipeline):
+        argv, to_null, err_to_out, err_null = _redirections(argv)
+        child = ctx.child(argv, data)
+        child.live = ctx.live if i == len(pipeline) - 1 and not to_null else None
+        rc = yield from run_argv(child)
+        out = "".join(child.out)
+        err = "".join(child.err)
+        if err_to_out:
+            out += err
+            err = ""
+        if not err_null and err:
+            ctx.err.append(err)
+        if i == len(pipeline) - 1:
+            if not to_null:
+                ctx.out.append(out)
+        else:
+            data = out
+    return rc
+
+
+def _redirections(argv: list[str]) -> tuple[list[str], bool, bool, bool]:
+    words: list[str] = []
+    to_null = err_to_out = err_null = False
+    i = 0
+    while i < len(argv):
+        w = argv[i]
+        if w in (">", "1>") and i + 1 < len(argv):
+            to_null = to_null or argv[i + 1] == "/dev/null"
+            i += 2
+            continue
+        if w in (">/dev/null", "1>/dev/null"):
+            to_null = True
+        elif w == "2>&1":
+            err_to_out = True
+        elif w == "2>/dev/null" or (w == "2>" and i + 1 < len(argv)):
+            err_null = True
+            if w == "2>":
+                i += 1
+        else:
+            words.append(w)
+        i += 1
+    return words, to_null, err_to_out, err_null
+
+
+def run_argv(ctx: Ctx) -> Run:
+    """Run one program by its argv[0]."""
+    if not ctx.argv:
+        return 0
+    name = ctx.argv[0]
+    fn = PROGRAMS.get(name)
+    if fn is None:
+        ctx.error(f"sh: 1: {name}: not found (the simulated backend runs ip, bridge, iptables, ping, "
+                  f"traceroute, curl, nc, python3 -m http.server and a few shell tools; {name} needs a real "
+                  "kernel: Lab(..., backend='kernel'))")
+        return 127
+    return (yield from fn(ctx))
+
+
+# -- the shell and its simplest tools ----------------------------------------------------------------------
+@program("sh", "bash", "dash")
+def _sh(ctx: Ctx) -> Run:
+    args = ctx.argv[1:]
+    if args[:1] == ["-c"] and len(args) >= 2:
+        return (yield from run_line(ctx, args[1], args[3:]))
+    ctx.error(f"sh: only `sh -c 'COMMANDS'` runs here, not {shlex.join(ctx.argv)!r}")
+    return 2
+
+
+@program("true", ":")
+def _true(ctx: Ctx) -> Run:
+    return 0
+    yield  # (a generator)
+
+
+@program("false")
+def _false(ctx: Ctx) -> Run:
+    return 1
+    yield
+
+
+@program("echo")
+def _echo(ctx: Ctx) -> Run:
+    args = ctx.argv[1:]
+    newline = True
+    if args[:1] == ["-n"]:
+        newline, args = False, args[1:]
+    ctx.write(" ".join(args) + ("\n" if newline else ""))
+    return 0
+    yield
+
+
+@program("sleep")
+def _sleep(ctx: Ctx) -> Run:
+    arg = ctx.argv[1] if len(ctx.argv) > 1 else ""
+    if arg == "infinity":
+        yield Until(lambda: False)
+        return 0
+    try:
+        seconds = float(arg.rstrip("s"))
+    except ValueError:
+        ctx.error(f"sleep: invalid time interval '{arg}'")
+        return 1
+    yield Sleep(seconds)
+    return 0
+
+
+@program("cat")
+def _cat(ctx: Ctx) -> Run:
+    rc = 0
+    if len(ctx.argv) == 1:
+        ctx.write(ctx.stdin)
+    for path in ctx.argv[1:]:
+        text = ctx.read_file(path)
+        if text is None:
+            ctx.error(f"cat: {path}: No such file or directory")
+            rc = 1
+        else:
+            ctx.write(text)
+    return rc
+    yield
+
+
+@program("head")
+def _head(ctx: Ctx) -> Run:
+    n = 10
+    args = ctx.argv[1:]
+    while args:
+        a = args.pop(0)
+        if a == "-n" and args:
+            n = int(args.pop(0))
+        elif a.startswith("-") and a[1:].isdigit():
+            n = int(a[1:])
+    lines = ctx.stdin.splitlines(keepends=True)
+    ctx.write("".join(lines[:n]))
+    return 0
+    yield
+
+
+@program("grep")
+def _grep(ctx: Ctx) -> Run:
+    import re
+
+    invert = only = False
+    count = False
+    pattern = None
+    for a in ctx.argv[1:]:
+        if a.startswith("-") and pattern is None and len(a) > 1:
+            invert |= "v" in a
+            only |= "o" in a
+            count |= "c" in a
+        elif pattern is None:
+            pattern = a
+    if pattern is None:
+        ctx.error("Usage: grep [OPTION]... PATTERNS [FILE]...")
+        return 2
+    rx = re.compile(pattern)
+    found = []
+    for line in ctx.stdin.splitlines():
+        hits = rx.findall(line) if only else []
+        match = bool(rx.search(line))
+        if match != invert:
+            if only:
+                found += [h if isinstance(h, str) else h[0] for h in (m.group(0) for m in rx.finditer(line))]
+            else:
+                found.append(line)
+    if count:
+        ctx.print(str(len(found)))
+    elif found:
+        ctx.write("".join(f"{line}\n" for line in found))
+    return 0 if found else 1
+    yield
+
+
+@program("hostname")
+def _hostname(ctx: Ctx) -> Run:
+    if len(ctx.argv) > 1:
+        ctx.hostname = ctx.argv[1]  # in its own UTS namespace (unshare --uts)
+        return 0
+    ctx.print(ctx.hostname or ctx.stack.hostname)
+    return 0
+    yield
+
+
+@program("unshare")
+def _unshare(ctx: Ctx) -> Run:
+    # Mount and UTS namespaces of one process: its hostname and binds stay its own (see Ctx).
+    args = ctx.argv[1:]
+    while args and args[0].startswith("-"):
+        option = args.pop(0)
+        if option == "--propagation" and args:
+            args.pop(0)
+    child = ctx.child(args, ctx.stdin)
+    child.files = dict(ctx.files)
+    rc = yield from run_argv(child)
+    ctx.out += child.out
+    ctx.err += child.err
+    return rc
+
+
+@program("mount")
+def _mount(ctx: Ctx) -> Run:
+    args = [a for a in ctx.argv[1:] if a not in ("--bind", "-o", "bind")]
+    if "--bind" not in ctx.argv or len(args) != 2:
+        ctx.error("mount: only `mount --bind FILE TARGET` runs in the simulation")
+        return 1
+    ctx.files[args[1]] = args[0]
+    return 0
+    yield
+
+
+@program("ls")
+def _ls(ctx: Ctx) -> Run:
+    for path in ctx.argv[1:] or ["."]:
+        if path.rstrip("/") == "/sys/class/net":
+            ctx.write("".join(f"{name}\n" for name in sorted(ctx.stack.devices)))
+        else:
+            ctx.error(f"ls: cannot access '{path}': the simulation has no files there")
+            return 2
+    return 0
+    yield

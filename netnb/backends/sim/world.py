@@ -1,0 +1,986 @@
+"""The simulated dataplane: namespaces ("stacks"), their devices, Linux bridges, ARP and IPv4.
+
+Each piece follows what Linux does, as far as a lab can observe it (and as far as the differential tests
+in ``tests/sim`` prove it): devices and their operational states, a bridge that takes the lowest MAC of its
+ports and learns with ageing (0 = a hub), the neighbour state machine (INCOMPLETE with a request a second,
+FAILED after three; STALE → DELAY → PROBE; a request to us makes the asker STALE), the weak host model
+(any local address answers on any interface), longest-prefix routing with connected routes only while
+a device is up, forwarding with TTL, and ICMP errors for what cannot be delivered.
+
+Timers that only change what a later read shows (neighbour REACHABLE → STALE, FDB ageing) are computed
+when read, from timestamps; only what puts frames on a wire is scheduled on the clock.
+
+>>> w = World(seed=1); a = w.add_stack("A"); a.set_up("lo", True)
+>>> [str(i) for i in a.devices["lo"].addresses]
+['127.0.0.1/8']
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import itertools
+import random
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from netnb.backends.sim import frames as fr
+from netnb.backends.sim.clock import NS, Clock, Task
+from netnb.errors import BackendError
+
+if TYPE_CHECKING:
+    from netnb.backends.sim.netfilter import Netfilter
+
+IPv4 = ipaddress.IPv4Address
+Net = ipaddress.IPv4Network
+Iface = ipaddress.IPv4Interface
+
+#: Time a frame takes through a veth pair (the kernel's is a few microseconds of CPU).
+WIRE_NS = 20_000
+#: Neighbour timing, as Linux's defaults (net.ipv4.neigh.default.*).
+RETRANS_NS = 1 * NS
+#: Kernel timers fire on the next tick after they are due (HZ=250 here): a neighbour's retry comes a little
+#: after a program's timer set for the same second (ping's "pipe" count shows it).
+JIFFY_NS = 4_000_000
+MCAST_SOLICIT = 3
+UCAST_SOLICIT = 3
+DELAY_PROBE_NS = 5 * NS
+BASE_REACHABLE_NS = 30 * NS
+#: ICMP error rate limits, per destination of the error (an "inet peer"), as Linux keeps them: ip_error()
+#: (a forwarded packet with no route) spends ip_rt_error_cost from a bucket of ip_rt_error_burst, then
+#: icmp_send() spends net.ipv4.icmp_ratelimit from the same bucket, capped at 6 x that. Types in
+#: net.ipv4.icmp_ratemask (unreachable, source quench, time exceeded, parameter problem) are limited.
+ICMP_RATELIMIT_NS = 1 * NS
+RT_ERROR_COST_NS = 1 * NS
+RT_ERROR_BURST_NS = 5 * NS
+ICMP_RATEMASK = {3, 4, 11, 12}
+
+CaptureHook = Callable[[int, bytes, bool], None]
+
+
+# -- devices ------------------------------------------------------------------------------------------
+class Device:
+    """A network device in a stack."""
+
+    kind = "device"
+
+    def __init__(self, stack: Stack, name: str, index: int, mac: bytes, mtu: int = 1500) -> None:
+        self.stack, self.name, self.index, self.mac, self.mtu = stack, name, index, mac, mtu
+        self.admin_up = False
+        self.master: Bridge | None = None
+        self.addresses: list[Iface] = []
+        self.rx_packets = 0
+        self.tx_packets = 0
+        self.hooks: list[CaptureHook] = []
+        self.mac_set = False  # given explicitly (a bridge then keeps it)
+
+    # what `ip link` says
+    def carrier(self) -> bool:
+        return True
+
+    def operstate(self) -> str:
+        if not self.admin_up:
+            return "DOWN"
+        return "UP" if self.carrier() else "DOWN"
+
+    def flags(self) -> list[str]:
+        out = [] if self.carrier() or not self.admin_up else ["NO-CARRIER"]
+        out += ["BROADCAST", "MULTICAST"]
+        if self.admin_up:
+            out.append("UP")
+            if self.carrier():
+                out.append("LOWER_UP")
+        return out
+
+    @property
+    def running(self) -> bool:
+        """Up, and able to carry frames."""
+        return self.admin_up and self.carrier()
+
+    def _seen(self, frame: bytes, outgoing: bool) -> None:
+        for hook in self.hooks:
+            hook(self.stack.world.clock.now, frame, outgoing)
+
+    def transmit(self, frame: bytes) -> None:
+        """Put a frame on this device (from the stack or a bridge)."""
+        if not self.running:
+            return
+        self.tx_packets += 1
+        self._seen(frame, True)
+        self.wire(frame)
+
+    def wire(self, frame: bytes) -> None:
+        """What happens to a frame once it left (device specific)."""
+
+    def receive(self, frame: bytes) -> None:
+        """A frame arrives on this device."""
+        if not self.running:
+            return
+        self.rx_packets += 1
+        self._seen(frame, False)
+        if self.master is not None:
+            self.master.from_port(self, frame)
+        else:
+            self.stack.l2_receive(self, frame)
+
+
+class Loopback(Device):
+    kind = "loopback"
+
+    def operstate(self) -> str:
+        return "UNKNOWN" if self.admin_up else "DOWN"
+
+    def flags(self) -> list[str]:
+        return ["LOOPBACK"] + (["UP", "LOWER_UP"] if self.admin_up else [])
+
+    def wire(self, frame: bytes) -> None:
+        self.stack.world.clock.after(0, self.receive, frame)
+
+
+class Veth(Device):
+    kind = "veth"
+    peer: Veth
+
+    def carrier(self) -> bool:
+        return self.peer.admin_up and not self.peer.gone
+
+    gone = False
+
+    def operstate(self) -> str:
+        if not self.admin_up:
+            return "DOWN"
+        return "UP" if self.carrier() else "LOWERLAYERDOWN"
+
+    def flags(self) -> list[str]:
+        out = super().flags()
+        if self.admin_up and not self.carrier():
+            out.append("M-DOWN")
+        return out
+
+    def wire(self, frame: bytes) -> None:
+        self.stack.world.clock.after(WIRE_NS, self.peer.receive, frame)
+
+
+class Tap(Device):
+    """A TAP device: frames sent to it go to whoever opened it (a VM's guest), and back."""
+
+    kind = "tun"
+
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.reader: Callable[[bytes], None] | None = None
+
+    def carrier(self) -> bool:
+        return self.reader is not None
+
+    def wire(self, frame: bytes) -> None:
+        if self.reader is not None:
+            self.stack.world.clock.after(WIRE_NS, self.reader, frame)
+
+    def inject(self, frame: bytes) -> None:
+        """A frame the guest writes: it arrives on the device."""
+        self.receive(frame)
+
+
+class Bridge(Device):
+    """A Linux bridge: ports, a forwarding database with ageing, the bridge's own device as a port to the
+    stack above it."""
+
+    kind = "bridge"
+
+    def __init__(self, stack: Stack, name: str, index: int, mac: bytes, ageing_cs: int = 30000) -> None:
+        super().__init__(stack, name, index, mac)
+        self.ageing_cs = ageing_cs
+        self.ports: list[Device] = []
+        self.hairpin: set[str] = set()
+        #: learned MAC -> (port, last seen ns)
+        self.learned: dict[bytes, tuple[Device, int]] = {}
+
+    def carrier(self) -> bool:
+        return any(p.running for p in self.ports)
+
+    def add_port(self, port: Device) -> None:
+        if port.master is not None:
+            port.master.del_port(port)
+        port.master = self
+        self.ports.append(port)
+        self.pick_mac()
+
+    def del_port(self, port: Device) -> None:
+        self.ports.remove(port)
+        port.master = None
+        self.hairpin.discard(port.name)
+        self.learned = {m: v for m, v in self.learned.items() if v[0] is not port}
+        self.pick_mac()
+
+    def pick_mac(self) -> None:
+        # As br_stp_recalculate_bridge_id: a bridge whose MAC was not set takes its ports' lowest.
+        if not self.mac_set and self.ports:
+            self.mac = min(p.mac for p in self.ports)
+
+    def port_state(self, port: Device) -> str:
+        return "forwarding" if port.running and self.admin_up else "disabled"
+
+    def _fresh(self, mac: bytes) -> Device | None:
+        entry = self.learned.get(mac)
+        if entry is None:
+            return None
+        port, seen = entry
+        if self.stack.world.clock.now - seen >= self.ageing_cs * NS // 100:
+            del self.learned[mac]
+            return None
+        return port
+
+    def _local(self, mac: bytes) -> bool:
+        return mac == self.mac or any(p.mac == mac for p in self.ports)
+
+    def from_port(self, port: Device, frame: bytes) -> None:
+        if not self.admin_up or self.port_state(port) != "forwarding":
+            return
+        dst, src = frame[:6], frame[6:12]
+        if self.ageing_cs > 0 and not src[0] & 1 and not self._local(src):
+            self.learned[src] = (port, self.stack.world.clock.now)
+        if self._local(dst):
+            self._up(frame)
+            return
+        if dst[0] & 1:  # broadcast, multicast: every other port, and the bridge itself
+            self._flood(frame, port)
+            self._up(frame)
+            return
+        if self.stack.netfilter_bridged(self, port, frame):
+            return
+        out = self._fresh(dst)
+        if out is None:
+            self._flood(frame, port)
+        elif out is not port or port.name in self.hairpin:
+            self._forward(out, frame)
+
+    def _up(self, frame: bytes) -> None:
+        # The frame goes up through the bridge's own device: seen there, handled by the stack.
+        self.rx_packets += 1
+        self._seen(frame, False)
+        self.stack.l2_receive(self, frame)
+
+    def _forward(self, port: Device, frame: bytes) -> None:
+        if self.port_state(port) == "forwarding":
+            port.transmit(frame)
+
+    def _flood(self, frame: bytes, ingress: Device | None) -> None:
+        for port in list(self.ports):
+            if port is not ingress or (ingress is not None and port.name in self.hairpin):
+                self._forward(port, frame)
+
+    def wire(self, frame: bytes) -> None:
+        # Sent by the stack through the bridge device: to the port that leads to the destination.
+        dst = frame[:6]
+        out = None if dst[0] & 1 else self._fresh(dst)
+        if out is None:
+            self._flood(frame, None)
+        else:
+            self._forward(out, frame)
+
+    def fdb(self) -> list[tuple[bytes, Device, float | None, bool]]:
+        """(MAC, port, age in s or None, local) for every entry, as ``bridge fdb show br`` lists them."""
+        now = self.stack.world.clock.now
+        out: list[tuple[bytes, Device, float | None, bool]] = []
+        for mac in list(self.learned):
+            port = self._fresh(mac)
+            if port is not None:
+                out.append((mac, port, (now - self.learned[mac][1]) / NS, False))
+        out += [(p.mac, p, None, True) for p in self.ports]
+        return out
+
+
+class Vxlan(Device):
+    """A VXLAN device: frames out of it go in UDP to the underlay address its FDB names."""
+
+    kind = "vxlan"
+
+    def __init__(self, stack: Stack, name: str, index: int, mac: bytes, vni: int, local: IPv4, port: int,
+                 underlay: Stack) -> None:
+        super().__init__(stack, name, index, mac, mtu=1450)
+        self.vni, self.local, self.port, self.underlay = vni, local, port, underlay
+        self.remotes: dict[bytes, IPv4] = {}
+
+    def operstate(self) -> str:
+        return "UNKNOWN" if self.admin_up else "DOWN"
+
+    def wire(self, frame: bytes) -> None:
+        dst = frame[:6]
+        targets = list(dict.fromkeys(self.remotes.values())) if dst[0] & 1 or dst not in self.remotes \
+            else [self.remotes[dst]]
+        if dst not in self.remotes and not dst[0] & 1:
+            targets = [ip for mac, ip in self.remotes.items() if mac == fr.ZERO_MAC]
+        header = struct.pack("!II", 0x08000000, self.vni << 8)
+        for target in targets:
+            self.underlay.send_udp(self.local, target, self._source_port(frame), self.port, header + frame)
+
+    @staticmethod
+    def _source_port(frame: bytes) -> int:
+        # As the kernel: a hash of the inner flow, in the ephemeral range.
+        return 32768 + (sum(frame[:12]) * 2654435761 & 0x7FFF)
+
+    def decapsulate(self, payload: bytes) -> None:
+        if len(payload) < 8 + 14 or payload[0] & 0x08 == 0 or int.from_bytes(payload[4:7], "big") != self.vni:
+            return
+        self.receive(payload[8:])
+
+
+# -- neighbours -----------------------------------------------------------------------------------------
+@dataclass
+class Neighbour:
+    """One entry of a stack's ARP table."""
+
+    ip: IPv4
+    dev: Device
+    mac: bytes | None = None
+    state: str = "INCOMPLETE"
+    probes: int = 0
+    confirmed: int = 0      # when last confirmed reachable (ns)
+    updated: int = 0
+    reachable_ns: int = BASE_REACHABLE_NS
+    queue: list[bytes] = field(default_factory=list)  # IP packets waiting for the answer
+    timer: Any = None
+
+    def shown_state(self, now: int) -> str:
+        if self.state == "NOARP":
+            return self.state
+        if self.state == "REACHABLE" and now - self.confirmed >= self.reachable_ns:
+            self.state = "STALE"
+        return self.state
+
+
+# -- routes ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Route:
+    """A route of the main table."""
+
+    dest: Net
+    dev: Device
+    via: IPv4 | None = None
+    proto: str = "static"
+    scope: str = "global"
+    src: IPv4 | None = None
+
+
+@dataclass
+class Socket:
+    """Where local deliveries of a protocol and port go (a program's socket)."""
+
+    proto: int
+    port: int
+    address: IPv4
+    on_packet: Callable[[fr.Ip, Device], None]
+    listening: bool = True
+    kind: str = "udp"
+
+
+# -- one namespace ----------------------------------------------------------------------------------------
+class Stack:
+    """One network namespace: devices, addresses, routes, ARP, IPv4, and what local programs bind."""
+
+    def __init__(self, world: World, name: str) -> None:
+        self.world, self.name = world, name
+        self.devices: dict[str, Device] = {}
+        self._indexes = itertools.count(1)
+        self.routes: list[Route] = []
+        self.neigh: dict[tuple[int, IPv4], Neighbour] = {}
+        self.sysctl: dict[str, str] = {
+            "net.ipv4.ip_forward": "0",
+            "net.ipv6.conf.all.disable_ipv6": "0",
+            "net.ipv6.conf.default.disable_ipv6": "0",
+            "net.ipv4.igmp_link_local_mcast_reports": "1",
+            "net.bridge.bridge-nf-call-iptables": "1",
+        }
+        self.sockets: list[Socket] = []
+        #: VXLAN devices whose UDP port is open in this (underlay) stack, by port.
+        self.vxlan_ports: dict[int, list[Vxlan]] = {}
+        self.icmp_listeners: list[Callable[[fr.Ip, Device], None]] = []
+        self._ip_ids = itertools.count(world.rnd.randrange(1, 65535))
+        self.netfilter: Netfilter | None = None
+        self.hostname = name.split("/")[-1][:64]
+        self.files: dict[str, str] = {}
+        self._netnsids: dict[str, int] = {}
+        self._peers: dict[bytes, list[int]] = {}  # address -> [tokens ns, last seen ns]
+        self.add_device(Loopback(self, "lo", next(self._indexes), fr.ZERO_MAC, mtu=65536))
+
+    def netnsid(self, other: Stack) -> int:
+        """The id this namespace gives ``other`` (``link-netnsid``): 0, 1... in the order they were first met."""
+        return self._netnsids.setdefault(other.name, len(self._netnsids))
+
+    def world_files(self) -> dict[str, str]:
+        """Files every process of this node sees (its hostname, its sysctls)."""
+        files = {"/etc/hostname": self.hostname + "\n"}
+        files.update({"/proc/sys/" + k.replace(".", "/"): v + "\n" for k, v in self.sysctl.items()})
+        return files
+
+    # -- making devices (as `ip link add` makes them: down) -------------------------------------
+    def add_bridge(self, name: str, ageing_cs: int = 30000) -> Bridge:
+        bridge = Bridge(self, name, self.new_index(), self.world.random_mac(), ageing_cs)
+        self.add_device(bridge)
+        return bridge
+
+    def add_veth(self, name: str, other: Stack, peer_name: str, mtu: int | None = None, mac: str | None = None,
+                 peer_mac: str | None = None) -> tuple[Veth, Veth]:
+        if name in self.devices or peer_name in other.devices or (other is self and name == peer_name):
+            raise BackendError(f"node {self.name!r}: a device named {name!r} or {peer_name!r} exists already "
+                               "(RTNETLINK answers: File exists)")
+        a = Veth(self, name, self.new_index(), fr.mac_bytes(mac) if mac else self.world.random_mac(), mtu or 1500)
+        b = Veth(other, peer_name, other.new_index(),
+                 fr.mac_bytes(peer_mac) if peer_mac else self.world.random_mac(), mtu or 1500)
+        a.mac_set, b.mac_set = bool(mac), bool(peer_mac)
+        a.peer, b.peer = b, a
+        self.add_device(a)
+        other.add_device(b)
+        if other is not self:
+            self.netnsid(other)
+            other.netnsid(self)
+        return a, b
+
+    def add_tap(self, name: str) -> Tap:
+        tap = Tap(self, name, self.new_index(), self.world.random_mac())
+        self.add_device(tap)
+        return tap
+
+    def rename(self, dev: Device, new: str) -> None:
+        if dev.admin_up:
+            raise BackendError(f"node {self.name!r}: {dev.name} is up (RTNETLINK answers: Device or resource busy)")
+        if new in self.devices:
+            raise BackendError(f"node {self.name!r}: {new} exists (RTNETLINK answers: File exists)")
+        del self.devices[dev.name]
+        dev.name = new
+        self.devices[new] = dev
+
+    def neigh_flush(self) -> None:
+        for key in list(self.neigh):
+            self._drop_neighbour(key)
+
+    # -- devices ------------------------------------------------------------------------------
+    def new_index(self) -> int:
+        return next(self._indexes)
+
+    def add_device(self, dev: Device) -> Device:
+        if dev.name in self.devices:
+            raise BackendError(f"node {self.name!r}: a device named {dev.name!r} exists already (RTNETLINK "
+                               "answers: File exists)")
+        self.devices[dev.name] = dev
+        return dev
+
+    def device(self, name: str) -> Device:
+        try:
+            return self.devices[name]
+        except KeyError:
+            raise BackendError(f"node {self.name!r} has no interface {name!r} (Cannot find device \"{name}\")") \
+                from None
+
+    def remove_device(self, dev: Device) -> None:
+        if isinstance(dev, Bridge):
+            for port in list(dev.ports):
+                dev.del_port(port)
+        if dev.master is not None:
+            dev.master.del_port(dev)
+        self.devices.pop(dev.name, None)
+        self.routes = [r for r in self.routes if r.dev is not dev]
+        for key in [k for k, n in self.neigh.items() if n.dev is dev]:
+            self._drop_neighbour(key)
+        if isinstance(dev, Veth):
+            dev.gone = True
+            peer = dev.peer
+            if not peer.gone:
+                peer.gone = True
+                peer.stack.remove_device(peer)
+
+    def set_up(self, name: str, up: bool) -> None:
+        dev = self.device(name)
+        if dev.admin_up == up:
+            return
+        dev.admin_up = up
+        if isinstance(dev, Loopback) and up and not dev.addresses:
+            dev.addresses.append(Iface("127.0.0.1/8"))
+        if not up:
+            # As the kernel: a device going down loses its routes and neighbours.
+            self.routes = [r for r in self.routes if r.dev is not dev]
+            for key in [k for k, n in self.neigh.items() if n.dev is dev]:
+                self._drop_neighbour(key)
+
+    def add_address(self, name: str, cidr: str) -> None:
+        dev = self.device(name)
+        iface = Iface(cidr)
+        if any(a.ip == iface.ip and a.network.prefixlen == iface.network.prefixlen for a in dev.addresses):
+            raise BackendError(f"node {self.name!r}: {cidr} is already on {name} (RTNETLINK answers: File exists)")
+        dev.addresses.append(iface)
+
+    def del_address(self, name: str, cidr: str) -> None:
+        dev = self.device(name)
+        iface = Iface(cidr)
+        if iface not in dev.addresses:
+            raise BackendError(f"node {self.name!r}: {name} has no address {cidr} (RTNETLINK answers: Cannot "
+                               "assign requested address)")
+        dev.addresses.remove(iface)
+        self.routes = [r for r in self.routes if not (r.dev is dev and r.via is not None
+                                                       and r.via in iface.network
+                                                       and not self._onlink(r.via, dev))]
+
+    # -- routes ---------------------------------------------------------------------------------
+    def connected(self) -> list[Route]:
+        """The routes the kernel adds for each address of a device that is up."""
+        out = []
+        for dev in self.devices.values():
+            if not dev.admin_up or isinstance(dev, Loopback):
+                continue
+            for a in dev.addresses:
+                if a.network.prefixlen < 32:
+                    out.append(Route(a.network, dev, None, "kernel", "link", a.ip))
+        return out
+
+    def table(self) -> list[Route]:
+        """The main table in the order the kernel's FIB trie lists it: by network address, the longer prefix
+        first, then in the order routes were made."""
+        routes = self.connected() + self.routes
+        return sorted(routes, key=lambda r: (int(r.dest.network_address), -r.dest.prefixlen))
+
+    def _onlink(self, gateway: IPv4, dev: Device) -> bool:
+        return dev.admin_up and any(gateway in a.network for a in dev.addresses)
+
+    def add_route(self, dest: str, via: str | None, dev_name: str | None, proto: str = "static") -> None:
+        try:
+            net = Net("0.0.0.0/0" if dest == "default" else dest)
+        except ValueError:
+            raise BackendError(f"node {self.name!r}: {dest} is no network (Error: Invalid prefix for given "
+                               "prefix length.)") from None
+        gateway = IPv4(via) if via else None
+        if dev_name is not None:
+            dev = self.device(dev_name)
+            if gateway is not None and not self._onlink(gateway, dev):
+                raise BackendError(f"node {self.name!r}: gateway {via} is not on {dev_name}'s subnet "
+                                   "(Error: Nexthop has invalid gateway.)")
+        elif gateway is not None:
+            found = self.lookup(gateway, connected_only=True)
+            if found is None:
+                raise BackendError(f"node {self.name!r}: no interface has gateway {via} on its subnet "
+                                   "(Error: Nexthop has invalid gateway.)")
+            dev = found.dev
+        else:
+            raise BackendError(f"node {self.name!r}: a route needs a gateway or a device")
+        if not dev.admin_up:
+            raise BackendError(f"node {self.name!r}: {dev.name} is down (Error: Nexthop device is not up.)")
+        if any(r.dest == net and r.proto != "kernel" for r in self.routes):
+            raise BackendError(f"node {self.name!r}: a route to {net} exists already (RTNETLINK answers: File "
+                               "exists)")
+        self.routes.append(Route(net, dev, gateway, proto, "global" if gateway else "link"))
+
+    def del_route(self, dest: str, via: str | None, dev_name: str | None) -> None:
+        net = Net("0.0.0.0/0" if dest == "default" else dest, strict=False)
+        gateway = IPv4(via) if via else None
+        for r in self.routes:
+            if r.dest == net and (gateway is None or r.via == gateway) and (dev_name is None or r.dev.name == dev_name):
+                self.routes.remove(r)
+                return
+        raise BackendError(f"node {self.name!r}: no route to {dest} (RTNETLINK answers: No such process)")
+
+    def local_address(self, ip: IPv4) -> Device | None:
+        """The device holding ``ip`` among this stack's addresses (any device: the weak host model)."""
+        if ip.is_loopback:
+            lo = self.devices.get("lo")
+            return lo if lo is not None and lo.admin_up else None
+        for dev in self.devices.values():
+            if dev.admin_up and any(a.ip == ip for a in dev.addresses):
+                return dev
+        return None
+
+    def lookup(self, dst: IPv4, connected_only: bool = False) -> Route | None:
+        """The route for ``dst``: the longest prefix of the main table."""
+        best: Route | None = None
+        for r in self.connected() + ([] if connected_only else self.routes):
+            if dst in r.dest and (best is None or r.dest.prefixlen > best.dest.prefixlen):
+                best = r
+        return best
+
+    def source_for(self, route: Route, dst: IPv4) -> IPv4 | None:
+        """The source address Linux picks: the route's, else the device's address on the next hop's subnet,
+        else its first, else any."""
+        if route.src is not None:
+            return route.src
+        hop = route.via or dst
+        for a in route.dev.addresses:
+            if hop in a.network:
+                return a.ip
+        if route.dev.addresses:
+            return route.dev.addresses[0].ip
+        for dev in self.devices.values():
+            for a in dev.addresses:
+                if not a.ip.is_loopback:
+                    return a.ip
+        return None
+
+    # -- sending -------------------------------------------------------------------------------
+    def next_ip_id(self) -> int:
+        return next(self._ip_ids) & 0xFFFF
+
+    def send_ip(self, packet: fr.Ip, *, local: bool = True) -> str | None:
+        """Send an IPv4 packet this stack made; an error text (as a socket would return) or None."""
+        dst = IPv4(packet.dst)
+        if self.local_address(dst) is not None:
+            lo = self.devices["lo"]
+            self.world.clock.after(0, self._loopback_in, packet, lo)
+            return None
+        route = self.lookup(dst)
+        if route is None:
+            return "Network is unreachable"
+        if not packet.src or packet.src == bytes(4):
+            src = self.source_for(route, dst)
+            packet.src = src.packed if src else bytes(4)
+        if self.netfilter is not None and not self.netfilter.output(self, packet, route):
+            return "Operation not permitted"
+        if packet.df and 20 + len(packet.payload) > route.dev.mtu:
+            return f"message too long, mtu={route.dev.mtu}"
+        self._post_route(packet, route, None)
+        return None
+
+    def _loopback_in(self, packet: fr.Ip, lo: Device) -> None:
+        lo.tx_packets += 1
+        lo.rx_packets += 1
+        frame = fr.ether(fr.ZERO_MAC, fr.ZERO_MAC, fr.ETH_IP, packet.pack())
+        self._through_lo(lo)
+        lo._seen(frame, True)
+        lo._seen(frame, False)
+        self.ip_local(packet, lo)
+
+    def _through_lo(self, lo: Device) -> None:
+        # As the kernel: output through lo looks up the neighbour 0.0.0.0 on lo (a NOARP entry).
+        key = (lo.index, IPv4("0.0.0.0"))
+        if key not in self.neigh:
+            self.neigh[key] = Neighbour(IPv4("0.0.0.0"), lo, fr.ZERO_MAC, "NOARP", updated=self.world.clock.now)
+
+    def _post_route(self, packet: fr.Ip, route: Route, in_dev: Device | None) -> None:
+        if self.netfilter is not None:
+            packet = self.netfilter.postrouting(self, packet, route, in_dev)
+            if packet is None:
+                return
+        nexthop = route.via or IPv4(packet.dst)
+        self.neigh_output(route.dev, nexthop, packet.pack())
+
+    def send_udp(self, src: IPv4, dst: IPv4, sport: int, dport: int, payload: bytes) -> None:
+        """A UDP datagram from this stack (VXLAN encapsulation)."""
+        body = fr.udp(src.packed, dst.packed, sport, dport, payload)
+        self.send_ip(fr.Ip(src.packed, dst.packed, fr.PROTO_UDP, body, ident=self.next_ip_id(), df=False))
+
+    # -- ARP ------------------------------------------------------------------------------------
+    def neigh_output(self, dev: Device, nexthop: IPv4, packet: bytes) -> None:
+        """Send an IP packet to ``nexthop`` on ``dev``, resolving its MAC first."""
+        if isinstance(dev, Loopback):
+            return
+        if nexthop == IPv4("255.255.255.255") or any(nexthop == a.network.broadcast_address
+                                                     for a in dev.addresses):
+            dev.transmit(fr.ether(fr.BROADCAST, dev.mac, fr.ETH_IP, packet))
+            return
+        key = (dev.index, nexthop)
+        n = self.neigh.get(key)
+        now = self.world.clock.now
+        if n is None or n.state == "FAILED" and not n.queue:
+            if n is not None and n.timer is not None:
+                n.timer.cancel()
+            n = Neighbour(nexthop, dev, updated=now, reachable_ns=self.world.reachable_time())
+            self.neigh[key] = n
+            n.queue.append(packet)
+            self._solicit(n)
+            return
+        state = n.shown_state(now)
+        if state == "INCOMPLETE":
+            n.queue.append(packet)
+            return
+        if state == "STALE":
+            n.state, n.updated = "DELAY", now
+            n.timer = self.world.clock.after(DELAY_PROBE_NS + JIFFY_NS, self._delay_over, n)
+        assert n.mac is not None
+        dev.transmit(fr.ether(n.mac, dev.mac, fr.ETH_IP, packet))
+
+    def _solicit(self, n: Neighbour) -> None:
+        """INCOMPLETE: a broadcast request now and every second; FAILED after the third."""
+        if n.state != "INCOMPLETE":
+            return
+        if n.probes >= MCAST_SOLICIT:
+            self._failed(n)
+            return
+        n.probes += 1
+        self._arp_request(n.dev, n.ip, None)
+        n.timer = self.world.clock.after(RETRANS_NS + JIFFY_NS, self._solicit, n)
+
+    def _delay_over(self, n: Neighbour) -> None:
+        if n.state != "DELAY":
+            return
+        if self.world.clock.now - n.confirmed < n.reachable_ns:  # confirmed meanwhile
+            n.state = "REACHABLE"
+            return
+        n.state, n.probes = "PROBE", 0
+        self._probe(n)
+
+    def _probe(self, n: Neighbour) -> None:
+        if n.state != "PROBE":
+            return
+        if n.probes >= UCAST_SOLICIT:
+            self._failed(n)
+            return
+        n.probes += 1
+        self._arp_request(n.dev, n.ip, n.mac)
+        n.timer = self.world.clock.after(RETRANS_NS + JIFFY_NS, self._probe, n)
+
+    def _failed(self, n: Neighbour) -> None:
+        n.state, n.updated, n.mac = "FAILED", self.world.clock.now, None
+        queue, n.queue = n.queue, []
+        for raw in queue:
+            packet = fr.parse_ip(raw)
+            if packet is None:
+                continue
+            self.icmp_error(packet, 3, 1, None)  # host unreachable
+
+    def _drop_neighbour(self, key: tuple[int, IPv4]) -> None:
+        n = self.neigh.pop(key, None)
+        if n is not None and n.timer is not None:
+            n.timer.cancel()
+
+    def _arp_request(self, dev: Device, target: IPv4, unicast: bytes | None) -> None:
+        src = None
+        for a in dev.addresses:
+            if target in a.network:
+                src = a.ip
+                break
+        if src is None:
+            src = dev.addresses[0].ip if dev.addresses else IPv4("0.0.0.0")
+        body = fr.arp(1, dev.mac, src.packed, fr.ZERO_MAC, target.packed)
+        dev.transmit(fr.ether(unicast or fr.BROADCAST, dev.mac, fr.ETH_ARP, body))
+
+    def arp_receive(self, dev: Device, data: bytes) -> None:
+        op, sha, spa, tha, tpa = fr.parse_arp(data)
+        sender, target = IPv4(spa), IPv4(tpa)
+        now = self.world.clock.now
+        if sender == target or sender.is_unspecified:
+            return
+        key = (dev.index, sender)
+        n = self.neigh.get(key)
+        mine = self.local_address(target) is not None and not target.is_loopback
+        if op == 1 and mine:
+            if n is None:
+                n = Neighbour(sender, dev, sha, "STALE", updated=now, reachable_ns=self.world.reachable_time())
+                self.neigh[key] = n
+            else:
+                self._update(n, sha, "STALE")
+            src_dev_addr = target
+            reply = fr.arp(2, dev.mac, src_dev_addr.packed, sha, spa)
+            dev.transmit(fr.ether(sha, dev.mac, fr.ETH_ARP, reply))
+            return
+        if n is not None:
+            to_us = op == 2 and data and dev.mac == tha
+            self._update(n, sha, "REACHABLE" if to_us else "STALE")
+
+    def _update(self, n: Neighbour, mac: bytes, state: str) -> None:
+        now = self.world.clock.now
+        if state == "STALE" and n.mac == mac and n.state in ("REACHABLE", "DELAY", "PROBE"):
+            return
+        if n.timer is not None:
+            n.timer.cancel()
+            n.timer = None
+        n.mac, n.state, n.updated, n.probes = mac, state, now, 0
+        if state == "REACHABLE":
+            n.confirmed = now
+        queue, n.queue = n.queue, []
+        for packet in queue:
+            self.neigh_output(n.dev, n.ip, packet)
+
+    def confirm(self, dev: Device, ip: IPv4) -> None:
+        """An upper layer saw the peer answer (TCP): the neighbour is reachable."""
+        n = self.neigh.get((dev.index, ip))
+        if n is not None and n.mac is not None and n.state in ("REACHABLE", "STALE", "DELAY", "PROBE"):
+            n.confirmed = self.world.clock.now
+            if n.state in ("DELAY", "PROBE"):
+                if n.timer is not None:
+                    n.timer.cancel()
+                n.state = "REACHABLE"
+
+    # -- receiving ------------------------------------------------------------------------------
+    def l2_receive(self, dev: Device, frame: bytes) -> None:
+        dst, _, ethertype, payload = fr.parse_ether(frame)
+        if dst != dev.mac and dst != fr.BROADCAST and not isinstance(dev, Loopback):
+            return  # another host's frame (PACKET_OTHERHOST): captured, not for this stack
+        if ethertype == fr.ETH_ARP:
+            if dev.admin_up and not isinstance(dev, Loopback):
+                self.arp_receive(dev, payload)
+        elif ethertype == fr.ETH_IP:
+            packet = fr.parse_ip(payload)
+            if packet is not None:
+                self.ip_receive(dev, packet, dst == fr.BROADCAST)
+
+    def ip_receive(self, dev: Device, packet: fr.Ip, broadcast: bool = False) -> None:
+        dst = IPv4(packet.dst)
+        if self.netfilter is not None:
+            packet = self.netfilter.prerouting(self, packet, dev)
+            if packet is None:
+                return
+            dst = IPv4(packet.dst)
+        if broadcast or self.local_address(dst) is not None or dst == IPv4("255.255.255.255") or \
+                any(dst == a.network.broadcast_address for a in dev.addresses):
+            if self.netfilter is not None and not self.netfilter.input(self, packet, dev):
+                return
+            self.ip_local(packet, dev)
+            return
+        if dst.is_multicast:
+            return
+        self.forward(dev, packet)
+
+    def forward(self, dev: Device, packet: fr.Ip) -> None:
+        if self.sysctl.get("net.ipv4.ip_forward") != "1":
+            return
+        dst = IPv4(packet.dst)
+        route = self.lookup(dst)
+        if route is None:
+            if self._spend(packet.src, RT_ERROR_COST_NS, RT_ERROR_BURST_NS):  # ip_error()'s own limit
+                self.icmp_error(packet, 3, 0, dev)  # network unreachable
+            return
+        if packet.ttl <= 1:
+            self.icmp_error(packet, 11, 0, dev)  # time exceeded in transit
+            return
+        packet.ttl -= 1
+        if self.netfilter is not None and not self.netfilter.forward(self, packet, dev, route):
+            return
+        if packet.df and 20 + len(packet.payload) > route.dev.mtu:
+            self.icmp_error(packet, 3, 4, dev, mtu=route.dev.mtu)
+            return
+        self._post_route(packet, route, dev)
+
+    def ip_local(self, packet: fr.Ip, dev: Device) -> None:
+        if packet.proto == fr.PROTO_ICMP and len(packet.payload) >= 8:
+            kind, code, rest = fr.parse_icmp(packet.payload)
+            if kind == 8:  # echo request: answered by the kernel
+                # The kernel's ICMP socket does no path MTU discovery: its replies leave without DF.
+                reply = fr.Ip(packet.dst, packet.src, fr.PROTO_ICMP, fr.icmp(0, 0, rest),
+                              ident=self.next_ip_id(), tos=packet.tos, df=False)
+                self.send_ip(reply)
+                return
+            for listener in list(self.icmp_listeners):
+                listener(packet, dev)
+            return
+        if packet.proto == fr.PROTO_UDP and self.vxlan_ports:
+            sport_dport = fr.ports(packet)
+            if sport_dport is not None and sport_dport[1] in self.vxlan_ports:
+                _, _, data = fr.parse_udp(packet.payload)
+                for vx in self.vxlan_ports[sport_dport[1]]:
+                    vx.decapsulate(data)
+                return
+        for sock in self.sockets:
+            if sock.proto == packet.proto and self._bound(sock, packet):
+                sock.on_packet(packet, dev)
+                return
+        if packet.proto == fr.PROTO_UDP and not IPv4(packet.dst).is_multicast:
+            self.icmp_error(packet, 3, 3, None)  # port unreachable
+        elif packet.proto == fr.PROTO_TCP:
+            self.world.tcp_reset(self, packet)
+
+    @staticmethod
+    def _bound(sock: Socket, packet: fr.Ip) -> bool:
+        ports = fr.ports(packet)
+        if ports is None or ports[1] != sock.port:
+            return False
+        return sock.address.is_unspecified or sock.address.packed == packet.dst
+
+    def icmp_error(self, packet: fr.Ip, kind: int, code: int, in_dev: Device | None, mtu: int = 0) -> None:
+        """Tell the sender of ``packet`` why it went no further (never about an ICMP error itself)."""
+        if packet.proto == fr.PROTO_ICMP and packet.payload and packet.payload[0] not in (0, 8, 13, 15, 17):
+            return
+        source = IPv4(packet.src)
+        if source.is_unspecified or source.is_multicast:
+            return
+        quoted = packet.pack()[:28]
+        rest = struct.pack("!HH", 0, mtu) if kind == 3 and code == 4 else bytes(4)
+        body = fr.icmp(kind, code, rest + quoted)
+        if self.local_address(source) is not None:  # our own packet: reported to the local socket, via lo
+            self._through_lo(self.devices["lo"])
+            error = fr.Ip(packet.src, packet.src, fr.PROTO_ICMP, body, ident=0)
+            for listener in list(self.icmp_listeners):
+                listener(error, self.devices["lo"])
+            return
+        route = self.lookup(source)
+        if route is None:
+            return
+        if kind in ICMP_RATEMASK and not self._spend(packet.src, ICMP_RATELIMIT_NS, 6 * ICMP_RATELIMIT_NS):
+            return
+        src = self.source_for(route, source)
+        if src is None:
+            return
+        self.send_ip(fr.Ip(src.packed, packet.src, fr.PROTO_ICMP, body, ident=self.next_ip_id(), tos=0xC0, df=False))
+
+    def _spend(self, peer: bytes, cost: int, burst: int) -> bool:
+        """Take ``cost`` from the token bucket of ``peer`` (inet_peer_xrlim_allow); False when it is short."""
+        now = self.world.clock.now
+        state = self._peers.setdefault(peer, [0, now - 60 * NS])  # a new peer starts "long unseen"
+        tokens = min(state[0] + now - state[1], burst)
+        state[1] = now
+        if tokens >= cost:
+            state[0] = tokens - cost
+            return True
+        state[0] = tokens
+        return False
+
+    def netfilter_bridged(self, bridge: Bridge, port: Device, frame: bytes) -> bool:
+        """Whether netfilter (br_netfilter) dropped a frame bridged between two ports."""
+        if self.netfilter is None or self.sysctl.get("net.bridge.bridge-nf-call-iptables") != "1":
+            return False
+        return self.netfilter.bridged(self, bridge, port, frame)
+
+
+class World:
+    """Every stack of one simulated lab, their clock and what they share."""
+
+    def __init__(self, seed: int = 0, start_ns: int = 0) -> None:
+        self.seed = seed
+        self.rnd = random.Random(seed)
+        self.clock = Clock(start_ns)
+        self.stacks: dict[str, Stack] = {}
+        self.tasks: list[Task] = []
+        self.clock.on_event = self._poke
+        self.tcp_reset: Callable[[Stack, fr.Ip], None] = lambda stack, packet: None
+        #: The pid each background program was given -> its node (``ip link ... netns PID``).
+        self.pids: dict[int, Stack] = {}
+
+    def stack_by_pid(self, text: str) -> Stack | None:
+        """The node of a pid (or the node named ``text``, as ``ip netns`` names would)."""
+        if text.isdigit():
+            return self.pids.get(int(text))
+        return self.stacks.get(text)
+
+    def _poke(self) -> None:
+        for task in list(self.tasks):
+            if task.done:
+                self.tasks.remove(task)
+            else:
+                task.poke()
+
+    def add_stack(self, name: str) -> Stack:
+        if name in self.stacks:
+            raise BackendError(f"namespace {name!r} exists already")
+        stack = Stack(self, name)
+        self.stacks[name] = stack
+        return stack
+
+    def remove_stack(self, name: str) -> None:
+        stack = self.stacks.pop(name, None)
+        if stack is None:
+            return
+        for dev in list(stack.devices.values()):
+            stack.remove_device(dev)
+
+    def stack(self, name: str) -> Stack:
+        try:
+            return self.stacks[name]
+        except KeyError:
+            raise BackendError(f"no node {name!r} in this lab") from None
+
+    def random_mac(self) -> bytes:
+        """A locally administered unicast MAC, as the kernel's eth_hw_addr_random."""
+        raw = bytearray(self.rnd.getrandbits(8) for _ in range(6))
+        raw[0] = (raw[0] & 0xFE) | 0x02
+        return bytes(raw)
+
+    def reachable_time(self) -> int:
+        """A neighbour's reachable time: uniformly in [base/2, 3 base/2), as the kernel draws it."""
+        return BASE_REACHABLE_NS // 2 + self.rnd.randrange(BASE_REACHABLE_NS)

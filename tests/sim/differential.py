@@ -1,0 +1,172 @@
+"""Run the same lab and the same actions on the kernel and on the simulation; say what a user would see
+differently.
+
+An observation is plain data with what is random or timed taken out: MAC addresses become the name of the
+interface that owns them (``A:eth0``), a bridge's MAC "one of its ports'" (Linux gives it the lowest, and
+MACs are random), times, IP ids, checksums, ICMP identifiers and ephemeral ports become fixed words.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+from collections.abc import Callable
+from typing import Any
+
+import netnb
+from netnb.backends.sim import frames as fr
+
+MAC_RX = re.compile(r"\b[0-9a-f]{2}(?::[0-9a-f]{2}){5}\b")
+TIMES = [
+    (re.compile(r"time=[\d.]+ ms"), "time=T ms"),
+    (re.compile(r"time \d+ms"), "time Tms"),
+    (re.compile(r"rtt min/avg/max/mdev = [\d./]+ ms"), "rtt min/avg/max/mdev = T ms"),
+    (re.compile(r"\d+\.\d{3} ms"), "T ms"),
+]
+KEEP = ("01:00:5e:", "33:33:", "ff:ff:ff:ff:ff:ff", "00:00:00:00:00:00")
+
+
+class Owners:
+    """MAC -> who owns it, read from the lab's interfaces."""
+
+    def __init__(self, lab: netnb.Lab) -> None:
+        self.names: dict[str, str] = {}
+        states = lab.live().all_interfaces()
+        bridges: dict[str, list[str]] = {}
+        for node, links in states.items():
+            for link in links:
+                if link.kind == "bridge":
+                    bridges.setdefault(link.mac, []).append(f"{node}:{link.name}")
+        for node, links in states.items():
+            for link in links:
+                if link.kind != "bridge" and link.name != "lo":
+                    self.names.setdefault(link.mac, f"{node}:{link.name}")
+        for mac, labels in bridges.items():
+            # A bridge takes its lowest port's MAC (or a random one while it has no port): which port that
+            # is depends on random MACs, so such a MAC keeps the name of its port.
+            self.names.setdefault(mac, "/".join(labels))
+
+    def mac(self, mac: str | None) -> str | None:
+        if mac is None or mac.startswith(KEEP):
+            return mac
+        return self.names.get(mac, "other-mac")
+
+    def text(self, text: str) -> str:
+        text = MAC_RX.sub(lambda m: self.mac(m.group(0)) or "", text)
+        for rx, word in TIMES:
+            text = rx.sub(word, text)
+        return text
+
+
+def interfaces(lab: netnb.Lab, owners: Owners) -> dict[str, list[tuple[Any, ...]]]:
+    out = {}
+    for node, links in sorted(lab.live().all_interfaces().items()):
+        index = {link.index: link for link in links}
+        rows = []
+        for link in links:
+            peer = None
+            if link.peer_index is not None and link.kind == "veth":
+                # peer_index is an index in the peer's namespace: a pair inside this node points both ways.
+                other = index.get(link.peer_index)
+                peer = other.name if other is not None and other.peer_index == link.index else "(elsewhere)"
+            state = "UP" if link.kind == "bridge" and link.state == "UNKNOWN" else link.state
+            rows.append((link.name, link.kind, state, link.mtu, link.addresses, link.master, peer,
+                         owners.mac(link.mac) if link.kind != "bridge" else "bridge-mac"))
+        out[node] = sorted(rows)
+    return out
+
+
+def routes(lab: netnb.Lab) -> dict[str, list[tuple[Any, ...]]]:
+    return {node: [(r.dest, r.via, r.dev, r.proto, r.scope, r.src) for r in lab.live().routes(node)]
+            for node in sorted(lab.live().all_interfaces())}
+
+
+def neighbours(lab: netnb.Lab, owners: Owners, nodes: list[str]) -> dict[str, list[tuple[Any, ...]]]:
+    return {node: sorted((n.ip, owners.mac(n.mac), n.dev, n.state) for n in lab.live().neighbours(node))
+            for node in nodes}
+
+
+def fdbs(lab: netnb.Lab, owners: Owners) -> dict[str, list[tuple[Any, ...]]]:
+    out = {}
+    for node, links in sorted(lab.live().all_interfaces().items()):
+        for link in links:
+            if link.kind == "bridge":
+                out[f"{node}:{link.name}"] = sorted((owners.mac(e.mac), e.port, e.local)
+                                                    for e in lab.live().fdb(node, link.name))
+    return out
+
+
+def frame_summary(data: bytes, owners: Owners) -> tuple[Any, ...]:
+    """What a packet table shows of a frame, minus what is random."""
+    dst, src, ethertype, payload = fr.parse_ether(data)
+    head: tuple[Any, ...] = (owners.mac(fr.mac_text(dst)), owners.mac(fr.mac_text(src)), hex(ethertype))
+    if ethertype == fr.ETH_ARP:
+        op, sha, spa, tha, tpa = fr.parse_arp(payload)
+        return head + ("arp", op, owners.mac(fr.mac_text(sha)), ".".join(map(str, spa)),
+                       owners.mac(fr.mac_text(tha)), ".".join(map(str, tpa)))
+    if ethertype != fr.ETH_IP:
+        return head + (len(payload),)
+    ip = fr.parse_ip(payload)
+    assert ip is not None
+    addr = (".".join(map(str, ip.src)), ".".join(map(str, ip.dst)), ip.proto, ip.ttl, ip.df, ip.tos,
+            len(ip.payload))
+    if ip.proto == fr.PROTO_ICMP:
+        kind, code, rest = fr.parse_icmp(ip.payload)
+        extra: tuple[Any, ...] = (kind, code)
+        if kind in (0, 8):
+            extra += (struct.unpack_from("!H", rest, 2)[0],)  # the sequence, not the identifier
+        return head + addr + extra
+    if ip.proto in (fr.PROTO_UDP, fr.PROTO_TCP):
+        sport, dport = struct.unpack_from("!HH", ip.payload)
+        return head + addr + (min(sport, 32768), min(dport, 32768))
+    return head + addr
+
+
+def observe(lab: netnb.Lab, script: list[tuple[Any, ...]]) -> list[tuple[str, Any]]:
+    """Carry out ``script`` on a running lab; what a user saw at each step (normalised)."""
+    owners = Owners(lab)
+    seen: list[tuple[str, Any]] = [("interfaces", interfaces(lab, owners)), ("routes", routes(lab)),
+                                   ("fdb", fdbs(lab, owners))]
+    for step in script:
+        what = step[0]
+        if what == "ping":
+            _, src, dst, kw = step
+            r = lab[src].ping(dst, **kw)
+            seen.append((f"ping {src}->{dst}", (r.sent, r.received, r.hint, owners.text(r.output))))
+        elif what == "run":
+            _, node, cmd = step
+            r = lab[node].run(cmd)
+            seen.append((f"run {node}: {cmd}", (r.rc, owners.text(r.stdout), owners.text(r.stderr))))
+        elif what == "neigh":
+            seen.append(("neighbours", neighbours(lab, owners, list(step[1]))))
+        elif what == "fdb":
+            seen.append(("fdb", fdbs(lab, owners)))
+        elif what == "capture":
+            _, points, inner, flt = step
+            with lab.capture(*points, filter=flt) as cap:
+                seen += observe_steps(lab, inner, owners)
+            frames: dict[str, list[Any]] = {}
+            for p in cap:
+                frames.setdefault(p.sniffed_on, []).append((p.direction, frame_summary(bytes(p), owners)))
+            seen.append(("capture", frames))
+        else:
+            raise ValueError(what)
+    return seen
+
+
+def observe_steps(lab: netnb.Lab, script: list[tuple[Any, ...]], owners: Owners) -> list[tuple[str, Any]]:
+    return observe(lab, script)[3:]
+
+
+def compare(make: Callable[[str], netnb.Lab], script: list[tuple[Any, ...]]) -> list[str]:
+    """Differences between the kernel and the simulation for one lab and script ([] when they agree)."""
+    results = {}
+    for backend in ("kernel", "sim"):
+        lab = make(backend)
+        with lab:
+            results[backend] = observe(lab, script)
+    diffs = []
+    for (name, k), (_, s) in zip(results["kernel"], results["sim"]):
+        if k != s:
+            diffs.append(f"{name}:\n  kernel: {k!r}\n  sim:    {s!r}")
+    return diffs
