@@ -22,6 +22,7 @@ TIMES = [
     (re.compile(r"time \d+ms"), "time Tms"),
     (re.compile(r"rtt min/avg/max/mdev = [\d./]+ ms"), "rtt min/avg/max/mdev = T ms"),
     (re.compile(r"\d+\.\d{3} ms"), "T ms"),
+    (re.compile(r"\bid=\d+"), "id=N"),  # ICMP identifiers (conntrack lines)
 ]
 KEEP = ("01:00:5e:", "33:33:", "ff:ff:ff:ff:ff:ff", "00:00:00:00:00:00")
 

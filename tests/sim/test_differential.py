@@ -67,3 +67,24 @@ def test_generated(seed):
     script += [("run", r, "ip route") for r in routers]
     _check(lambda backend: labs.random_lab(seed, f"dg{seed}-{backend[0]}", backend=backend, nat=False, docker=False,
                                            vm=False), script)
+
+
+def test_nat_and_firewall():
+    def make(backend):
+        lab = labs.routed(f"dn-{backend[0]}", backend=backend)
+        lab["A"].masquerade("10.0.1.0/24", out="eth1")
+        return lab
+
+    script = [
+        ("capture", ["A", "C"], [("ping", "B", "10.0.2.2", PING)], None),
+        ("run", "A", "iptables -t nat -nvL; iptables -nvL; iptables-save | grep -v '^#'; iptables -S; "
+                     "iptables -t nat -L -n --line-numbers; iptables -t nat -nvxL POSTROUTING; iptables -L FORWARD"),
+        ("run", "A", "cat /proc/net/nf_conntrack"),
+        ("run", "A", "iptables -A FORWARD -p icmp -j REJECT && iptables -I FORWARD 1 -s 10.0.2.0/24 -j DROP && "
+                     "iptables -N LOGME && iptables -A LOGME -p udp --sport 53 -j LOG && iptables -A INPUT -j LOGME"),
+        ("ping", "B", "10.0.2.2", {"count": 1, "timeout": 1.0}),
+        ("ping", "C", "10.0.1.2", {"count": 1, "timeout": 1.0}),
+        ("run", "A", "iptables -nvL; iptables -S; iptables -D FORWARD 9; iptables -X LOGME; iptables -A NOPE -j DROP; "
+                     "iptables -t nat -A POSTROUTING -j BOGUS; iptables -P FORWARD DROP && iptables -L FORWARD -n"),
+    ]
+    _check(make, script)

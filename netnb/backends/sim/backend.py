@@ -29,8 +29,9 @@ from typing import IO
 from netnb.backends.contract import CaptureStats, Command
 from netnb.backends.kernel import registry
 from netnb.backends.sim import iproute, tools  # noqa: F401  (they register their programs)
-from netnb.backends.sim.bpf import run_filter
+from netnb.backends.sim.cbpf import run_filter
 from netnb.backends.sim.clock import NS, Task
+from netnb.backends.sim.netfilter import IptablesError
 from netnb.backends.sim.shell import Ctx, run_argv, run_line
 from netnb.backends.sim.world import Bridge, Device, IPv4, Stack, Vxlan, World
 from netnb.errors import BackendError, CommandTimeout, FeatureMissingError, LabStateError, NetnbError
@@ -116,8 +117,6 @@ class SimBackend:
         for op in operations:
             if isinstance(op, AddBridge) and op.stp:
                 missing.append(f"STP on bridge {op.node}:{op.ifname}")
-            elif isinstance(op, IptablesOperation):
-                missing.append(f"iptables in {op.node} ({' '.join(op.argv())})")
         if missing:
             raise FeatureMissingError(
                 "the simulated backend does not carry out "
@@ -249,6 +248,11 @@ class SimBackend:
                 dev.remotes[mac] = IPv4(op.dst)
             else:
                 dev.remotes.pop(mac, None)
+        elif isinstance(op, IptablesOperation):
+            try:
+                stack.firewall().command(op.argv(), world.clock.now)
+            except IptablesError as exc:
+                raise BackendError(f"iptables {' '.join(op.argv())} in {op.node}: {exc}") from exc
         else:
             raise FeatureMissingError(f"the simulated backend cannot carry out {type(op).__name__} yet")
 
@@ -385,8 +389,11 @@ class SimBackend:
         return RouteLookup(route.dev.name, str(src) if src else None, str(route.via) if route.via else None)
 
     def firewall(self, node: str, argv: Sequence[str]) -> str:
-        self._stack(node)
-        raise FeatureMissingError("iptables is not simulated yet: run this lab on the kernel")
+        stack = self._stack(node)
+        try:
+            return stack.firewall().command(list(argv), self._world().clock.now)
+        except IptablesError as exc:
+            raise BackendError(f"iptables {' '.join(argv)}: {exc}") from exc
 
     def namespace_inodes(self) -> dict[str, int]:
         return {name: 4026540000 + i for i, name in enumerate(self._world().stacks)}

@@ -13,7 +13,7 @@ scapy, tshark and the packet table like any other.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 ETH_IP, ETH_ARP = 0x0800, 0x0806
 PROTO_ICMP, PROTO_TCP, PROTO_UDP = 1, 6, 17
@@ -52,8 +52,7 @@ def mac_text(raw: bytes) -> str:
 
 
 def ether(dst: bytes, src: bytes, ethertype: int, payload: bytes) -> bytes:
-    """An Ethernet II frame (no FCS, as a capture shows it); padded to the 60-byte minimum as the kernel's
-    veth does not pad — it does not, so neither do we."""
+    """An Ethernet II frame (no FCS, as a capture shows it; a veth does not pad short frames to 60 bytes)."""
     return _ETH.pack(dst, src, ethertype) + payload
 
 
@@ -86,6 +85,8 @@ class Ip:
     ident: int = 0
     tos: int = 0
     df: bool = True
+    #: What connection tracking said of this packet, while it crosses one node (the simulation's skb->_nfct).
+    ct: object = field(default=None, repr=False, compare=False)
 
     def pack(self) -> bytes:
         """The packet with its header checksum."""

@@ -348,3 +348,23 @@ def traceroute(ctx: Ctx) -> Run:
         stack.icmp_listeners.remove(on_icmp)
     return 0
 
+
+
+@program("iptables", "iptables-nft")
+def iptables(ctx: Ctx) -> Run:
+    from netnb.backends.sim.netfilter import IptablesError
+
+    try:
+        ctx.write(ctx.stack.firewall().command(ctx.argv[1:], ctx.world.clock.now))
+    except IptablesError as exc:
+        ctx.error(str(exc))
+        return exc.status
+    return 0
+    yield
+
+
+@program("iptables-save", "iptables-nft-save")
+def iptables_save(ctx: Ctx) -> Run:
+    ctx.write(ctx.stack.firewall().command(["save"], ctx.world.clock.now))
+    return 0
+    yield

@@ -409,10 +409,21 @@ class Stack:
         """The id this namespace gives ``other`` (``link-netnsid``): 0, 1... in the order they were first met."""
         return self._netnsids.setdefault(other.name, len(self._netnsids))
 
+    def firewall(self) -> Netfilter:
+        """This node's netfilter, made when first used (as the kernel registers conntrack's hooks in a
+        namespace only once something there needs them)."""
+        if self.netfilter is None:
+            from netnb.backends.sim.netfilter import Netfilter
+
+            self.netfilter = Netfilter()
+        return self.netfilter
+
     def world_files(self) -> dict[str, str]:
         """Files every process of this node sees (its hostname, its sysctls)."""
         files = {"/etc/hostname": self.hostname + "\n"}
         files.update({"/proc/sys/" + k.replace(".", "/"): v + "\n" for k, v in self.sysctl.items()})
+        if self.netfilter is not None:
+            files["/proc/net/nf_conntrack"] = self.netfilter.conntrack_lines(self.world.clock.now)
         return files
 
     # -- making devices (as `ip link add` makes them: down) -------------------------------------
@@ -618,25 +629,42 @@ class Stack:
     def next_ip_id(self) -> int:
         return next(self._ip_ids) & 0xFFFF
 
-    def send_ip(self, packet: fr.Ip, *, local: bool = True) -> str | None:
+    def send_ip(self, packet: fr.Ip) -> str | None:
         """Send an IPv4 packet this stack made; an error text (as a socket would return) or None."""
         dst = IPv4(packet.dst)
-        if self.local_address(dst) is not None:
-            lo = self.devices["lo"]
-            self.world.clock.after(0, self._loopback_in, packet, lo)
-            return None
-        route = self.lookup(dst)
+        route = self._output_route(dst)
         if route is None:
             return "Network is unreachable"
         if not packet.src or packet.src == bytes(4):
-            src = self.source_for(route, dst)
+            src = self.source_for(route, dst) if not isinstance(route.dev, Loopback) else dst
             packet.src = src.packed if src else bytes(4)
-        if self.netfilter is not None and not self.netfilter.output(self, packet, route):
-            return "Operation not permitted"
+        if self.netfilter is not None:
+            out = self.netfilter.output(self, packet, route)
+            if out is None:
+                return "Operation not permitted"
+            if out.dst != packet.dst:  # nat OUTPUT changed where it goes: routed again
+                route = self._output_route(IPv4(out.dst))
+                if route is None:
+                    return "Network is unreachable"
+            packet = out
         if packet.df and 20 + len(packet.payload) > route.dev.mtu:
             return f"message too long, mtu={route.dev.mtu}"
+        if isinstance(route.dev, Loopback):
+            if self.netfilter is not None:
+                packet = self.netfilter.postrouting(self, packet, route, None)
+                if packet is None:
+                    return None
+            self.world.clock.after(0, self._loopback_in, packet, route.dev)
+            return None
         self._post_route(packet, route, None)
         return None
+
+    def _output_route(self, dst: IPv4) -> Route | None:
+        """The route of a locally made packet: through lo to one of our own addresses, else the main table."""
+        if self.local_address(dst) is not None:
+            lo = self.devices["lo"]
+            return Route(Net(f"{dst}/32"), lo, None, "kernel", "host", dst)
+        return self.lookup(dst)
 
     def _loopback_in(self, packet: fr.Ip, lo: Device) -> None:
         lo.tx_packets += 1
@@ -645,7 +673,8 @@ class Stack:
         self._through_lo(lo)
         lo._seen(frame, True)
         lo._seen(frame, False)
-        self.ip_local(packet, lo)
+        packet.ct = None
+        self.ip_receive(lo, packet)
 
     def _through_lo(self, lo: Device) -> None:
         # As the kernel: output through lo looks up the neighbour 0.0.0.0 on lo (a NOARP entry).
@@ -820,8 +849,10 @@ class Stack:
             dst = IPv4(packet.dst)
         if broadcast or self.local_address(dst) is not None or dst == IPv4("255.255.255.255") or \
                 any(dst == a.network.broadcast_address for a in dev.addresses):
-            if self.netfilter is not None and not self.netfilter.input(self, packet, dev):
-                return
+            if self.netfilter is not None:
+                if not self.netfilter.input(self, packet, dev):
+                    return
+                packet = self.netfilter.local_in(self, packet, dev)
             self.ip_local(packet, dev)
             return
         if dst.is_multicast:
