@@ -28,7 +28,7 @@ from typing import IO
 
 from netnb.backends.contract import CaptureStats, Command
 from netnb.backends.kernel import registry
-from netnb.backends.sim import iproute, tools  # noqa: F401  (they register their programs)
+from netnb.backends.sim import apps, iproute, tools  # noqa: F401  (they register their programs)
 from netnb.backends.sim.cbpf import run_filter
 from netnb.backends.sim.clock import NS, Task
 from netnb.backends.sim.netfilter import IptablesError
@@ -127,6 +127,7 @@ class SimBackend:
         seed = self.seed if self.seed is not None else zlib.crc32(lab_name.encode())
         self.world = World(seed, time.time_ns())
         self._folder = registry.make_lab_folder(os.getpid(), registry.process_start_time(os.getpid()) or 0)
+        self.world.folder = self._folder
 
     def close(self) -> None:
         for ident in list(self._captures):
@@ -375,7 +376,7 @@ class SimBackend:
 
     def listening(self, node: str) -> list[SocketEntry]:
         stack = self._stack(node)
-        return [SocketEntry(s.kind, str(s.address), s.port) for s in stack.sockets if s.listening]
+        return [SocketEntry(s.kind, str(IPv4(s.address)), s.port) for s in stack.bound if s.listening]
 
     def route_get(self, node: str, dest: str) -> RouteLookup:
         stack = self._stack(node)

@@ -44,7 +44,7 @@ class Clock:
         self.now = start_ns
         self._heap: list[tuple[int, int, Timer]] = []
         self._order = itertools.count()
-        #: Called after every event (the world resumes programs whose wait is over).
+        #: Called after the last event of each instant (the world resumes programs whose wait is over).
         self.on_event: Callable[[], None] | None = None
 
     def at(self, when: int, fn: Callable[..., Any], *args: Any) -> Timer:
@@ -72,7 +72,11 @@ class Clock:
         self.now = max(self.now, due)
         timer.fn(*timer.args)
         if self.on_event is not None:
-            self.on_event()
+            following = self.next_due()
+            if following is None or following > self.now:
+                # Programs wake once everything due at this instant happened (frames that arrive back to
+                # back are all in the socket when the program reads, as with a kernel).
+                self.on_event()
         return True
 
     def run_until(self, when: int) -> None:

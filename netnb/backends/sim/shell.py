@@ -139,7 +139,7 @@ def run_line(ctx: Ctx, line: str, positional: list[str] | None = None) -> Run:
     args = list(positional or [])
     for pipeline, sep in parsed:
         if skip is None or (skip == "&&" and rc == 0) or (skip == "||" and rc != 0):
-            expanded = [_expand(argv, args) for argv in pipeline]
+            expanded = [_expand(argv, args, rc) for argv in pipeline]
             if expanded and expanded[0][:1] == ["shift"]:
                 count = int(expanded[0][1]) if len(expanded[0]) > 1 else 1
                 args = args[count:]
@@ -154,9 +154,11 @@ def run_line(ctx: Ctx, line: str, positional: list[str] | None = None) -> Run:
     return rc
 
 
-def _expand(argv: list[str], args: list[str]) -> list[str]:
+def _expand(argv: list[str], args: list[str], status: int = 0) -> list[str]:
     out: list[str] = []
     for word in argv:
+        if "$?" in word:
+            word = word.replace("$?", str(status))
         if word in ("$@", "$*"):
             out.extend(args)
         elif len(word) == 2 and word[0] == "$" and word[1].isdigit():

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from netnb.backends.sim import frames as fr
 from netnb.backends.sim.clock import NS, Clock, Task
+from netnb.backends.sim.transport import Tcp, Udp
 from netnb.errors import BackendError
 
 if TYPE_CHECKING:
@@ -364,18 +365,6 @@ class Route:
     src: IPv4 | None = None
 
 
-@dataclass
-class Socket:
-    """Where local deliveries of a protocol and port go (a program's socket)."""
-
-    proto: int
-    port: int
-    address: IPv4
-    on_packet: Callable[[fr.Ip, Device], None]
-    listening: bool = True
-    kind: str = "udp"
-
-
 # -- one namespace ----------------------------------------------------------------------------------------
 class Stack:
     """One network namespace: devices, addresses, routes, ARP, IPv4, and what local programs bind."""
@@ -393,7 +382,10 @@ class Stack:
             "net.ipv4.igmp_link_local_mcast_reports": "1",
             "net.bridge.bridge-nf-call-iptables": "1",
         }
-        self.sockets: list[Socket] = []
+        #: What programs bound (TCP listeners, UDP sockets), and TCP connections by (local, remote) address.
+        self.bound: list[Tcp | Udp] = []
+        self.conns: dict[tuple[bytes, int, bytes, int], Tcp] = {}
+        self.ts_offset = world.rnd.getrandbits(32)
         #: VXLAN devices whose UDP port is open in this (underlay) stack, by port.
         self.vxlan_ports: dict[int, list[Vxlan]] = {}
         self.icmp_listeners: list[Callable[[fr.Ip, Device], None]] = []
@@ -890,6 +882,8 @@ class Stack:
                 return
             for listener in list(self.icmp_listeners):
                 listener(packet, dev)
+            if kind in (3, 11) and len(rest) >= 4 + 28:
+                self._transport_error(rest[4:], kind, code)
             return
         if packet.proto == fr.PROTO_UDP and self.vxlan_ports:
             sport_dport = fr.ports(packet)
@@ -898,21 +892,113 @@ class Stack:
                 for vx in self.vxlan_ports[sport_dport[1]]:
                     vx.decapsulate(data)
                 return
-        for sock in self.sockets:
-            if sock.proto == packet.proto and self._bound(sock, packet):
-                sock.on_packet(packet, dev)
-                return
-        if packet.proto == fr.PROTO_UDP and not IPv4(packet.dst).is_multicast:
-            self.icmp_error(packet, 3, 3, None)  # port unreachable
-        elif packet.proto == fr.PROTO_TCP:
-            self.world.tcp_reset(self, packet)
-
-    @staticmethod
-    def _bound(sock: Socket, packet: fr.Ip) -> bool:
         ports = fr.ports(packet)
-        if ports is None or ports[1] != sock.port:
-            return False
-        return sock.address.is_unspecified or sock.address.packed == packet.dst
+        if ports is None:
+            return
+        if packet.proto == fr.PROTO_TCP:
+            seg = fr.parse_tcp(packet.payload)
+            conn = self.conns.get((packet.dst, seg.dport, packet.src, seg.sport))
+            if conn is None:
+                conn = self._listener(Tcp, packet.dst, seg.dport)
+            if conn is not None:
+                conn.segment(packet, seg, dev)
+            elif not seg.flags & fr.RST:
+                self.tcp_reset(packet)
+            return
+        if packet.proto == fr.PROTO_UDP:
+            sock = self._listener(Udp, packet.dst, ports[1])
+            if sock is not None:
+                sock.deliver(packet)
+                self.world.wake()
+            elif not IPv4(packet.dst).is_multicast:
+                self.icmp_error(packet, 3, 3, None)  # port unreachable
+
+    def _listener(self, kind: type, address: bytes, port: int) -> Any:
+        for sock in self.bound:
+            if isinstance(sock, kind) and sock.port == port and sock.address in (address, bytes(4)):
+                return sock
+        return None
+
+    def _transport_error(self, quoted: bytes, kind: int, code: int) -> None:
+        """An ICMP error about one of our TCP/UDP packets: the socket learns it (connect fails...)."""
+        inner = fr.parse_ip(quoted)
+        if inner is None or len(inner.payload) < 4:
+            return
+        sport, dport = struct.unpack_from("!HH", inner.payload)
+        text = {(3, 3): "Connection refused", (3, 1): "No route to host", (3, 0): "Network is unreachable",
+                (3, 13): "No route to host", (3, 10): "No route to host"}.get((kind, code))
+        if text is None:
+            return
+        if inner.proto == fr.PROTO_TCP:
+            conn = self.conns.get((inner.src, sport, inner.dst, dport))
+            if conn is not None and conn.state == "SYN_SENT":
+                conn._fail(text)  # noqa: SLF001 (transport's own hook)
+        elif inner.proto == fr.PROTO_UDP:
+            for sock in self.bound:
+                if isinstance(sock, Udp) and sock.port == sport:
+                    sock.errors.append(text)
+
+    # -- sockets (for programs) ----------------------------------------------------------------------
+    def ephemeral_port(self) -> int:
+        """A free local port in net.ipv4.ip_local_port_range (32768-60999), chosen at random as Linux does."""
+        while True:
+            port = self.world.rnd.randrange(32768, 61000)
+            if all(s.port != port for s in self.bound) and all(k[1] != port for k in self.conns):
+                return port
+
+    def bind(self, sock: Tcp | Udp) -> str | None:
+        """Bind a socket; an error text (Address already in use) or None."""
+        for other in self.bound:
+            if type(other) is type(sock) and other.port == sock.port and \
+                    (other.address == sock.address or bytes(4) in (other.address, sock.address)):
+                return "Address already in use"
+        if sock.address != bytes(4) and self.local_address(IPv4(sock.address)) is None:
+            return "Cannot assign requested address"
+        self.bound.append(sock)
+        return None
+
+    def unbind(self, sock: Tcp | Udp) -> None:
+        if sock in self.bound:
+            self.bound.remove(sock)
+
+    def register(self, conn: Tcp) -> None:
+        assert conn.remote is not None
+        self.conns[(conn.address, conn.port, conn.remote[0], conn.remote[1])] = conn
+
+    def unregister(self, conn: Tcp, linger: bool = False) -> None:
+        if conn.remote is None:
+            return
+        key = (conn.address, conn.port, conn.remote[0], conn.remote[1])
+        if linger:  # TIME_WAIT: still answers a repeated FIN, gone after a while
+            self.world.clock.after(60 * NS, self._drop_conn, key, conn)
+            return
+        self._drop_conn(key, conn)
+
+    def _drop_conn(self, key: tuple[bytes, int, bytes, int], conn: Tcp) -> None:
+        if self.conns.get(key) is conn:
+            del self.conns[key]
+
+    def lookup_source(self, address: bytes) -> bytes | None:
+        """The address this node sends to ``address`` from."""
+        route = self._output_route(IPv4(address))
+        if route is None:
+            return None
+        if isinstance(route.dev, Loopback):
+            return address
+        src = self.source_for(route, IPv4(address))
+        return src.packed if src else None
+
+    def tcp_reset(self, packet: fr.Ip) -> None:
+        """Answer a segment nobody takes with RST (RFC 793's rules for the sequence numbers)."""
+        seg = fr.parse_tcp(packet.payload)
+        if seg.flags & fr.RST:
+            return
+        if seg.flags & fr.ACK:
+            body = fr.tcp(packet.dst, packet.src, seg.dport, seg.sport, seg.ack, 0, fr.RST, 0)
+        else:
+            length = len(seg.payload) + (1 if seg.flags & fr.SYN else 0) + (1 if seg.flags & fr.FIN else 0)
+            body = fr.tcp(packet.dst, packet.src, seg.dport, seg.sport, 0, seg.seq + length, fr.RST | fr.ACK, 0)
+        self.send_ip(fr.Ip(packet.dst, packet.src, fr.PROTO_TCP, body, ident=0))
 
     def icmp_error(self, packet: fr.Ip, kind: int, code: int, in_dev: Device | None, mtu: int = 0) -> None:
         """Tell the sender of ``packet`` why it went no further (never about an ICMP error itself)."""
@@ -969,7 +1055,8 @@ class World:
         self.stacks: dict[str, Stack] = {}
         self.tasks: list[Task] = []
         self.clock.on_event = self._poke
-        self.tcp_reset: Callable[[Stack, fr.Ip], None] = lambda stack, packet: None
+        #: The lab's private folder (servers serve it when told no other directory).
+        self.folder = ""
         #: The pid each background program was given -> its node (``ip link ... netns PID``).
         self.pids: dict[int, Stack] = {}
 
@@ -978,6 +1065,12 @@ class World:
         if text.isdigit():
             return self.pids.get(int(text))
         return self.stacks.get(text)
+
+    def tcp_reset(self, stack: Stack, packet: fr.Ip) -> None:
+        stack.tcp_reset(packet)
+
+    def wake(self) -> None:
+        """Something programs may wait for happened (the clock pokes them after every event anyway)."""
 
     def _poke(self) -> None:
         for task in list(self.tasks):
