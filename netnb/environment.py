@@ -11,7 +11,21 @@ import stat
 import sys
 from dataclasses import dataclass
 
-from netnb.errors import NetnbError
+from netnb.errors import NetnbError, UsageError
+
+#: The backends a lab can ask for (``Lab(backend=...)``, ``NETNB_BACKEND``).
+CHOICES = ("auto", "kernel", "sim")
+
+
+def wanted(name: str | None) -> str:
+    """The backend asked for: ``name``, else ``$NETNB_BACKEND``, else "auto" (checked against CHOICES)."""
+    source = "backend="
+    if name is None:
+        name, source = os.environ.get("NETNB_BACKEND", "auto") or "auto", "NETNB_BACKEND="
+    if name not in CHOICES:
+        raise UsageError(f"{source}{name!r} is no backend: choose one of {', '.join(repr(c) for c in CHOICES)}, or give "
+                         "an object that carries out netnb.backends.contract.Backend")
+    return name
 
 
 @dataclass(frozen=True)
@@ -96,8 +110,6 @@ def require_labs(*, tap: bool = False) -> Environment:
 
     Example: ``env = netnb.require_labs(); env.backend, env.mode  ->  ('kernel', 'root')``
     """
-    from netnb.backends.select import wanted
-
     asked = wanted(None)
     env = check() if asked != "sim" else Environment(False, "none", "", backend="sim")
     if asked == "sim" or (asked == "auto" and not env.ok):

@@ -10,13 +10,12 @@ everywhere else — never silently: a simulated lab says "simulated" in its draw
 from __future__ import annotations
 
 import functools
-import os
 
 from netnb.backends.contract import Backend
+from netnb.environment import CHOICES, wanted
 from netnb.errors import UsageError
 
-CHOICES = ("auto", "kernel", "sim")
-
+__all__ = ["CHOICES", "choice", "kernel_labs_possible", "wanted"]
 
 @functools.lru_cache(maxsize=1)
 def kernel_labs_possible() -> tuple[bool, str]:
@@ -25,17 +24,6 @@ def kernel_labs_possible() -> tuple[bool, str]:
 
     env = check()
     return env.ok, env.reason
-
-
-def wanted(name: str | None) -> str:
-    """The backend asked for: ``name``, else ``$NETNB_BACKEND``, else "auto" (checked against CHOICES)."""
-    source = "backend="
-    if name is None:
-        name, source = os.environ.get("NETNB_BACKEND", "auto") or "auto", "NETNB_BACKEND="
-    if name not in CHOICES:
-        raise UsageError(f"{source}{name!r} is no backend: choose one of {', '.join(repr(c) for c in CHOICES)}, or give "
-                         "an object that carries out netnb.backends.contract.Backend")
-    return name
 
 
 def choice(name: str | None = None, mode: str | None = None) -> Backend:

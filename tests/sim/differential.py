@@ -117,10 +117,28 @@ def frame_summary(data: bytes, owners: Owners) -> tuple[Any, ...]:
         if kind in (0, 8):
             extra += (struct.unpack_from("!H", rest, 2)[0],)  # the sequence, not the identifier
         return head + addr + extra
-    if ip.proto in (fr.PROTO_UDP, fr.PROTO_TCP):
+    if ip.proto == fr.PROTO_TCP:
+        seg = fr.parse_tcp(ip.payload)
+        flags = "".join(c for bit, c in ((fr.SYN, "S"), (fr.FIN, "F"), (fr.RST, "R"), (fr.PSH, "P"), (fr.ACK, "A"))
+                        if seg.flags & bit)
+        return head + addr + (min(seg.sport, 32768), min(seg.dport, 32768), flags, len(seg.payload),
+                              _option_kinds(seg.options))
+    if ip.proto == fr.PROTO_UDP:
         sport, dport = struct.unpack_from("!HH", ip.payload)
         return head + addr + (min(sport, 32768), min(dport, 32768))
     return head + addr
+
+
+def _option_kinds(options: bytes) -> tuple[int, ...]:
+    kinds, i = [], 0
+    while i < len(options):
+        kind = options[i]
+        kinds.append(kind)
+        if kind in (0, 1):
+            i += 1
+            continue
+        i += max(options[i + 1], 2) if i + 1 < len(options) else 1
+    return tuple(kinds)
 
 
 def observe(lab: netnb.Lab, script: list[tuple[Any, ...]]) -> list[tuple[str, Any]]:
@@ -138,6 +156,10 @@ def observe(lab: netnb.Lab, script: list[tuple[Any, ...]]) -> list[tuple[str, An
             _, node, cmd = step
             r = lab[node].run(cmd)
             seen.append((f"run {node}: {cmd}", (r.rc, owners.text(r.stdout), owners.text(r.stderr))))
+        elif what == "popen":
+            _, node, cmd, port = step
+            lab[node].popen(cmd).wait_listening(port)
+            seen.append((f"popen {node}: {cmd}", sorted((s.proto, s.address, s.port) for s in lab[node].listening())))
         elif what == "neigh":
             seen.append(("neighbours", neighbours(lab, owners, list(step[1]))))
         elif what == "fdb":
@@ -146,9 +168,12 @@ def observe(lab: netnb.Lab, script: list[tuple[Any, ...]]) -> list[tuple[str, An
             _, points, inner, flt = step
             with lab.capture(*points, filter=flt) as cap:
                 seen += observe_steps(lab, inner, owners)
-            frames: dict[str, list[Any]] = {}
+            # Per point and direction, in order: how frames of the two directions interleave at a point is a
+            # race of microseconds on a kernel (a FIN leaving while an ACK arrives), not something a user
+            # could rely on; the order within one direction is what causality fixes.
+            frames: dict[str, dict[int, list[Any]]] = {}
             for p in cap:
-                frames.setdefault(p.sniffed_on, []).append((p.direction, frame_summary(bytes(p), owners)))
+                frames.setdefault(p.sniffed_on, {}).setdefault(p.direction, []).append(frame_summary(bytes(p), owners))
             seen.append(("capture", frames))
         else:
             raise ValueError(what)

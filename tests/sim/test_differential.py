@@ -88,3 +88,20 @@ def test_nat_and_firewall():
                      "iptables -t nat -A POSTROUTING -j BOGUS; iptables -P FORWARD DROP && iptables -L FORWARD -n"),
     ]
     _check(make, script)
+
+
+def test_http_and_tcp():
+    def make(backend):
+        lab = labs.routed(f"dh-{backend[0]}", backend=backend)
+        return lab
+
+    script = [
+        ("popen", "C", "python3 -m http.server 8080", 8080),
+        ("capture", ["A", "C"], [
+            ("run", "B", "curl -s -o /dev/null -w '%{http_code}' http://10.0.2.2:8080/nonexistent"),
+        ], None),
+        ("run", "B", "curl -sS -m 2 http://10.0.2.2:8081/; echo rc=$?; nc -z -v -w 1 10.0.2.2 8080; echo rc=$?; "
+                     "nc -z -w 1 10.0.2.2 8081; echo rc=$?"),
+        ("capture", ["C"], [("run", "B", "nc -z -w 1 10.0.2.2 8081")], None),
+    ]
+    _check(make, script)

@@ -18,13 +18,21 @@ import sys
 import time
 from typing import Any
 
-from netnb.backends.sim.clock import NS, Task, Until
+from netnb.backends.sim.clock import NS, Sleep, Task, Until
 from netnb.backends.sim.shell import Ctx, PROGRAMS, Run, program
 from netnb.backends.sim.tools import resolve_name
 from netnb.backends.sim.transport import Tcp, Udp
 from netnb.backends.sim.world import IPv4
 
 CURL_AGENT = "curl/7.88.1"
+#: Time Python's request handler spends between two writes (opening the file, copying it): long enough
+#: for the client's ACK of the headers to come back first, as it does on a kernel.
+HANDLER_GAP_S = 0.0002
+#: ... and between its last write and closing the connection.
+CLOSE_GAP_S = 0.00005
+#: Service names netcat prints (from /etc/services; Pyodide has none to read).
+SERVICES = {21: "ftp", 22: "ssh", 23: "telnet", 25: "smtp", 53: "domain", 80: "http", 110: "pop3", 143: "imap2",
+            443: "https", 3306: "mysql", 5432: "postgresql", 6379: "redis", 8080: "http-alt"}
 
 
 def parse_url(url: str) -> tuple[str, int, str]:
@@ -152,8 +160,11 @@ def _serve_one(ctx: Ctx, conn: Tcp, handler: type) -> Run:
     fake = _Connection(request)
     assert conn.remote is not None
     handler(fake, (str(IPv4(conn.remote[0])), conn.remote[1]), None)
-    for chunk in fake.sent:
+    for i, chunk in enumerate(fake.sent):
+        if i:
+            yield Sleep(HANDLER_GAP_S)
         conn.send(chunk)
+    yield Sleep(CLOSE_GAP_S)
     conn.close()
     return 0
 
@@ -240,6 +251,8 @@ def curl(ctx: Ctx) -> Run:
         sock.abort()
         elapsed = (clock.now - began) // 1_000_000
         return fail(28, f"Operation timed out after {elapsed} milliseconds with {len(response)} bytes received")
+    yield Sleep(HANDLER_GAP_S)  # curl writes the body out and cleans up before it closes: the server's FIN is in
+    response.extend(sock.read())
     sock.close()
     head_bytes, _, body = bytes(response).partition(b"\r\n\r\n")
     status = 0
@@ -328,7 +341,7 @@ def nc(ctx: Ctx) -> Run:
             if ctx.stdin:
                 sock.sendto(ctx.stdin.encode(), address.packed, port)
             if verbose:
-                ctx.error(f"Connection to {host} {port} port [udp/*] succeeded!")
+                ctx.error(f"Connection to {host} {port} port [udp/{SERVICES.get(port, '*')}] succeeded!")
             yield Until(lambda: bool(sock.queue), wait if wait is not None else 0.0)
             for _, _, data in sock.queue:
                 ctx.write(data.decode("utf-8", "replace"))
@@ -337,16 +350,18 @@ def nc(ctx: Ctx) -> Run:
         return 0
     conn = _connect(ctx, address, port)
     if isinstance(conn, str):
-        ctx.error(f"nc: connect to {host} port {port} (tcp) failed: {conn}")
+        if verbose:
+            ctx.error(f"nc: connect to {host} port {port} (tcp) failed: {conn}")
         return 1
     yield Until(lambda: conn.state != "SYN_SENT", wait)
     if conn.state != "ESTABLISHED":
         error = conn.error or "Connection timed out"
         conn.close()
-        ctx.error(f"nc: connect to {host} port {port} (tcp) failed: {error}")
+        if verbose:  # (netcat-openbsd says why only with -v)
+            ctx.error(f"nc: connect to {host} port {port} (tcp) failed: {error}")
         return 1
     if verbose:
-        ctx.error(f"Connection to {host} {port} port [tcp/*] succeeded!")
+        ctx.error(f"Connection to {host} {port} port [tcp/{SERVICES.get(port, '*')}] succeeded!")
     if zero:
         conn.close()
         return 0

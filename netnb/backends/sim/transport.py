@@ -14,6 +14,7 @@ drops, so data is not retransmitted. Written by hand: no TCP stack runs without 
 
 from __future__ import annotations
 
+import ipaddress
 import struct
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -22,10 +23,13 @@ from netnb.backends.sim import frames as fr
 from netnb.backends.sim.clock import NS
 
 if TYPE_CHECKING:
-    from netnb.backends.sim.world import Device, IPv4, Stack
+    from netnb.backends.sim.world import Device, Stack
+
+IPv4 = ipaddress.IPv4Address
 
 MSS = 1460
 WINDOW = 64240          # Linux's initial window (with window scale 7 offered)
+DELAYED_ACK_NS = 40_000_000   # TCP_DELACK_MIN
 SYN_RETRIES_NS = [1 * NS, 2 * NS, 4 * NS, 8 * NS, 16 * NS, 32 * NS]
 
 
@@ -82,6 +86,7 @@ class Tcp:
         self.ts_recent = 0
         self.parent: Tcp | None = None
         self._timer = None
+        self._ack_timer = None
         self._syn_tries = 0
         self.on_change: Callable[[], None] | None = None
 
@@ -96,6 +101,9 @@ class Tcp:
 
     def _segment(self, flags: int, payload: bytes = b"", syn_options: bool = False) -> None:
         assert self.remote is not None
+        if flags & fr.ACK and self._ack_timer is not None:  # this segment carries the delayed ACK
+            self._ack_timer.cancel()
+            self._ack_timer = None
         if syn_options:  # as Linux: MSS, SACK permitted, timestamps, NOP, window scale 7
             options = struct.pack("!BBH", 2, 4, MSS) + b"\x04\x02" + self._ts() + b"\x01" + b"\x03\x03\x07"
             window = WINDOW if flags == fr.SYN else 65160
@@ -109,7 +117,7 @@ class Tcp:
         packet = fr.Ip(self.address, self.remote[0], fr.PROTO_TCP, body, ident=self.stack.next_ip_id())
         error = self.stack.send_ip(packet)
         if error is not None and self.state == "SYN_SENT":
-            self._fail(error)
+            self.fail(error)
 
     # -- opening ---------------------------------------------------------------------------------
     def connect(self, address: bytes, port: int) -> None:
@@ -124,7 +132,7 @@ class Tcp:
         if self.state != "SYN_SENT":
             return
         if self._syn_tries >= len(SYN_RETRIES_NS):
-            self._fail("Connection timed out")
+            self.fail("Connection timed out")
             return
         self.snd_nxt = self.iss
         self._segment(fr.SYN, syn_options=True)
@@ -132,7 +140,7 @@ class Tcp:
             self._timer = self.stack.world.clock.after(SYN_RETRIES_NS[self._syn_tries], self._send_syn)
             self._syn_tries += 1
 
-    def _fail(self, error: str) -> None:
+    def fail(self, error: str) -> None:
         self.error = error
         self.state = "CLOSED"
         self.stack.unregister(self)
@@ -191,7 +199,7 @@ class Tcp:
             if self.state == "SYN_SENT":
                 if self._timer is not None:
                     self._timer.cancel()
-                self._fail("Connection refused")
+                self.fail("Connection refused")
             else:
                 self.error = "Connection reset by peer"
                 self.peer_closed = True
@@ -222,15 +230,21 @@ class Tcp:
                 return
             self.received += data
             self.rcv_nxt = (self.rcv_nxt + len(data)) & 0xFFFFFFFF
+        delay_ack = False
         if seg.flags & fr.FIN:
             self.rcv_nxt = (self.rcv_nxt + 1) & 0xFFFFFFFF
             self.peer_closed = True
             if self.state == "ESTABLISHED":
+                # As tcp_fin(): CLOSE_WAIT enters "pingpong" mode, so the FIN's ACK waits (delayed ACK,
+                # 40 ms) and usually leaves with the program's own FIN.
                 self.state = "CLOSE_WAIT"
+                delay_ack = not data
             elif self.state in ("FIN_WAIT1", "FIN_WAIT2"):
                 self.state = "TIME_WAIT"
                 self.stack.unregister(self, linger=True)
-        if data or seg.flags & fr.FIN:
+        if delay_ack:
+            self._ack_timer = self.stack.world.clock.after(DELAYED_ACK_NS, self._delayed_ack)
+        elif data or seg.flags & fr.FIN:
             self._segment(fr.ACK)
         if seg.flags & fr.ACK:
             self.snd_una = seg.ack
@@ -241,12 +255,15 @@ class Tcp:
                 self.stack.unregister(self)
         self._changed()
 
-    def _peer_hop(self) -> IPv4:
-        from netnb.backends.sim.world import IPv4 as V4
+    def _delayed_ack(self) -> None:
+        if self._ack_timer is not None and self.state == "CLOSE_WAIT":
+            self._ack_timer = None
+            self._segment(fr.ACK)
 
+    def _peer_hop(self) -> IPv4:
         assert self.remote is not None
-        route = self.stack.lookup(V4(self.remote[0]))
-        return route.via if route is not None and route.via is not None else V4(self.remote[0])
+        route = self.stack.lookup(ipaddress.IPv4Address(self.remote[0]))
+        return route.via if route is not None and route.via is not None else ipaddress.IPv4Address(self.remote[0])
 
     def _note_ts(self, seg: fr.Tcp) -> None:
         opts = seg.options

@@ -932,7 +932,7 @@ class Stack:
         if inner.proto == fr.PROTO_TCP:
             conn = self.conns.get((inner.src, sport, inner.dst, dport))
             if conn is not None and conn.state == "SYN_SENT":
-                conn._fail(text)  # noqa: SLF001 (transport's own hook)
+                conn.fail(text)
         elif inner.proto == fr.PROTO_UDP:
             for sock in self.bound:
                 if isinstance(sock, Udp) and sock.port == sport:
