@@ -280,7 +280,6 @@ class SimBackend:
             return ctx, text, run_line(ctx, command)
         argv = list(command)
         ctx = Ctx(world, stack, argv, stdin or "")
-        ctx.files = {}
         return ctx, shlex.join(argv), run_argv(ctx)
 
     def run(self, node: str, command: Command, timeout: float | None, stdin: str | None) -> CommandResult:

@@ -11,6 +11,7 @@ it needs a real kernel, the way ``sh`` says "not found".
 
 from __future__ import annotations
 
+import os
 import shlex
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
@@ -26,6 +27,18 @@ Run = Generator[Wait, None, int]
 
 
 @dataclass
+class View:
+    """What a process and its children see of the system beyond the network: its hostname (a UTS namespace)
+    and files bound over others (a mount namespace). ``unshare`` gives a process a copy of its own."""
+
+    hostname: str | None = None
+    binds: dict[str, str] = field(default_factory=dict)  # path seen -> file that is there
+
+    def copy(self) -> View:
+        return View(self.hostname, dict(self.binds))
+
+
+@dataclass
 class Ctx:
     """What a running program sees: its node, arguments, input and output, and its view of files."""
 
@@ -35,8 +48,7 @@ class Ctx:
     stdin: str = ""
     out: list[str] = field(default_factory=list)
     err: list[str] = field(default_factory=list)
-    files: dict[str, str] = field(default_factory=dict)  # this process's own view (mount --bind)
-    hostname: str | None = None
+    view: View = field(default_factory=View)
     #: Set by the backend: receives what a background program prints, as it prints it.
     live: Callable[[str], None] | None = None
 
@@ -54,12 +66,21 @@ class Ctx:
             self.live(text + "\n")
 
     def child(self, argv: list[str], stdin: str = "") -> Ctx:
-        return Ctx(self.world, self.stack, argv, stdin, [], [], self.files, self.hostname, self.live)
+        return Ctx(self.world, self.stack, argv, stdin, [], [], self.view, self.live)
 
     def read_file(self, path: str) -> str | None:
-        """A file as this process sees it: its own binds, the node's files, then a few of /proc and /etc."""
-        if path in self.files:
-            return self.stack.files.get(self.files[path], self.stack.world_files().get(self.files[path]))
+        """A file as this process sees it: what is bound there (a file of the lab's own folder), the node's
+        files, then the few of /proc and /etc the simulation makes. Never a file of the machine."""
+        bound = self.view.binds.get(path)
+        if bound is not None:
+            path = bound
+            folder = self.world.folder
+            if folder and os.path.realpath(bound).startswith(os.path.realpath(folder) + os.sep):
+                try:
+                    with open(bound, encoding="utf-8") as f:
+                        return f.read()
+                except OSError:
+                    return None
         if path in self.stack.files:
             return self.stack.files[path]
         return self.stack.world_files().get(path)
@@ -353,9 +374,9 @@ def _grep(ctx: Ctx) -> Run:
 @program("hostname")
 def _hostname(ctx: Ctx) -> Run:
     if len(ctx.argv) > 1:
-        ctx.hostname = ctx.argv[1]  # in its own UTS namespace (unshare --uts)
+        ctx.view.hostname = ctx.argv[1]  # in its own UTS namespace (unshare --uts)
         return 0
-    ctx.print(ctx.hostname or ctx.stack.hostname)
+    ctx.print(ctx.view.hostname or ctx.stack.hostname)
     return 0
     yield
 
@@ -369,7 +390,7 @@ def _unshare(ctx: Ctx) -> Run:
         if option == "--propagation" and args:
             args.pop(0)
     child = ctx.child(args, ctx.stdin)
-    child.files = dict(ctx.files)
+    child.view = ctx.view.copy()
     rc = yield from run_argv(child)
     ctx.out += child.out
     ctx.err += child.err
@@ -382,7 +403,7 @@ def _mount(ctx: Ctx) -> Run:
     if "--bind" not in ctx.argv or len(args) != 2:
         ctx.error("mount: only `mount --bind FILE TARGET` runs in the simulation")
         return 1
-    ctx.files[args[1]] = args[0]
+    ctx.view.binds[args[1]] = args[0]
     return 0
     yield
 
