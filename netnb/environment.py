@@ -113,13 +113,7 @@ def require_labs(*, tap: bool = False) -> Environment:
     asked = wanted(None)
     env = check() if asked != "sim" else Environment(False, "none", "", backend="sim")
     if asked == "sim" or (asked == "auto" and not env.ok):
-        if tap:
-            raise LabsUnavailable(
-                "This notebook's VMs run on TAP devices, which the simulation does not have yet"
-                + (f", and this machine cannot build kernel labs: {env.reason}" if env.reason else "")
-                + ".\nNothing was built. Everything you read here still applies; tutorial 03 onwards runs here.")
-        env = Environment(True, "none", env.reason, tap=False, tap_reason="the simulation has no TAP devices yet",
-                          backend="sim")
+        env = Environment(True, "none", env.reason, backend="sim")  # (its TAP devices and VMs are simulated too)
         print(f"netnb {sys.modules['netnb'].__version__}: labs run here on the simulation"
               + (f" (no kernel labs: {env.reason})" if env.reason else " (NETNB_BACKEND=sim)"))
         return env

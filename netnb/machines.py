@@ -40,32 +40,23 @@ class Vm:
                 "--control", self._control] + (["--gateway", self.gateway] if self.gateway else [])
         self.process = self.host.popen(argv)
         deadline = time.monotonic() + 10
-        while not os.path.exists(self._control):
-            if time.monotonic() > deadline or not self.process.running:
-                raise NetnbError(f"VM {self.name} did not start: {self.process.output()[-300:]}")
-            time.sleep(0.01)
+        while True:  # ready once its guest answers on the control socket
+            try:
+                self._ask({"cmd": "arp"}, 0.2)
+                break
+            except NetnbError:
+                if time.monotonic() > deadline or not self.process.running:
+                    raise NetnbError(f"VM {self.name} did not start: {self.process.output()[-300:]}") from None
+                time.sleep(0.01)
         self.lab.live().wait_ready(10)  # its TAP now has a carrier
 
     def _ask(self, request: dict[str, Any], wait: float) -> Any:
-        import json
-        import socket
-        import tempfile
-
-        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
-            reply_path = os.path.join(tempfile.mkdtemp(prefix="reply-", dir=os.path.dirname(self._control)), "r")
-            try:
-                sock.bind(reply_path)
-                sock.settimeout(wait)
-                sock.sendto(json.dumps(request).encode(), self._control)
-                data = sock.recv(65535)
-            except OSError as exc:
-                raise NetnbError(f"VM {self.name} did not answer ({exc}); its guest said: "
-                                 f"{self.process.output()[-300:] if self.process else ''}") from exc
-            finally:
-                if os.path.exists(reply_path):
-                    os.unlink(reply_path)
-                os.rmdir(os.path.dirname(reply_path))
-        return json.loads(data)
+        assert self.process is not None
+        try:
+            return self.lab.live().request(self.process.handle, request, wait)
+        except NetnbError as exc:
+            raise NetnbError(f"VM {self.name} did not answer ({exc}); its guest said: "
+                             f"{self.process.output()[-300:]}") from exc
 
     @property
     def address(self) -> str:

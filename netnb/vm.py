@@ -15,7 +15,6 @@ answers ``{"sent": 3, "received": 3, "rtt_ms": [...]}``; ``{"cmd": "arp"}`` answ
 from __future__ import annotations
 
 import argparse
-import fcntl
 import ipaddress
 import json
 import os
@@ -23,6 +22,13 @@ import select
 import socket
 import struct
 import time
+from collections.abc import Callable, Generator
+from typing import Any
+
+try:
+    import fcntl
+except ImportError:  # (Pyodide, Windows: no TAP devices there; the simulation drives the guest itself)
+    fcntl = None  # type: ignore[assignment]
 
 TUNSETIFF = 0x400454CA
 IFF_TAP = 0x0002
@@ -46,21 +52,24 @@ def mac_bytes(mac: str) -> bytes:
 
 
 class Guest:
-    """The guest's network stack: one interface, one address, a default gateway."""
+    """The guest's network stack: one interface, one address, a default gateway. Frames go out through
+    ``write``; time comes from ``clock`` (the simulation gives its own); waiting is left to a driver (see
+    :meth:`ping`), so the same guest runs on a TAP file descriptor or in the simulated backend."""
 
-    def __init__(self, tap: str, mac: str, ip: str, gateway: str | None) -> None:
-        self.fd = os.open("/dev/net/tun", os.O_RDWR)
-        fcntl.ioctl(self.fd, TUNSETIFF, struct.pack("16sH", tap.encode(), IFF_TAP | IFF_NO_PI))
+    def __init__(self, mac: str, ip: str, gateway: str | None, write: Callable[[bytes], object],
+                 clock: Callable[[], float] = time.monotonic, ident: int = 0) -> None:
+        self.write = write
+        self.clock = clock
         self.mac = mac_bytes(mac)
         self.iface = ipaddress.IPv4Interface(ip)
         self.ip = self.iface.ip.packed
         self.gateway = ipaddress.IPv4Address(gateway).packed if gateway else None
         self.arp: dict[bytes, bytes] = {}
         self.replies: dict[int, float] = {}   # ICMP sequence -> time the echo reply came
-        self.ident = os.getpid() & 0xFFFF
+        self.ident = ident & 0xFFFF
 
     def send(self, dst_mac: bytes, ethertype: int, payload: bytes) -> None:
-        os.write(self.fd, dst_mac + self.mac + struct.pack("!H", ethertype) + payload)
+        self.write(dst_mac + self.mac + struct.pack("!H", ethertype) + payload)
 
     def arp_packet(self, op: int, target_mac: bytes, target_ip: bytes) -> bytes:
         return struct.pack("!HHBBH", 1, ETH_IP, 6, 4, op) + self.mac + self.ip + target_mac + target_ip
@@ -91,32 +100,21 @@ class Guest:
                 reply = reply[:2] + struct.pack("!H", checksum(reply)) + reply[4:]
                 self.send(frame[6:12], ETH_IP, self.ip_packet(body[12:16], 1, reply, 0))
             elif icmp[0] == 0 and struct.unpack("!H", icmp[4:6])[0] == self.ident:
-                self.replies[struct.unpack("!H", icmp[6:8])[0]] = time.monotonic()
+                self.replies[struct.unpack("!H", icmp[6:8])[0]] = self.clock()
 
-    def pump(self, seconds: float) -> None:
-        """Read and handle frames for a while."""
-        end = time.monotonic() + seconds
-        while (left := end - time.monotonic()) > 0:
-            ready, _, _ = select.select([self.fd], [], [], left)
-            if ready:
-                self.handle(os.read(self.fd, 65535))
+    def ping(self, dst: str, count: int, timeout: float) -> Waits:
+        """Echo requests to ``dst`` through the right next hop; returns what came back, with round-trip times.
 
-    def resolve(self, ip: bytes, timeout: float = 1.0) -> bytes | None:
-        """The MAC for ``ip`` from the ARP table, asking by broadcast if needed."""
-        for _ in range(3):
-            if ip in self.arp:
-                return self.arp[ip]
-            self.send(BROADCAST, ETH_ARP, self.arp_packet(1, b"\0" * 6, ip))
-            end = time.monotonic() + timeout / 3
-            while ip not in self.arp and time.monotonic() < end:
-                self.pump(0.01)
-        return self.arp.get(ip)
-
-    def ping(self, dst: str, count: int, timeout: float) -> dict[str, object]:
-        """Echo requests to ``dst`` through the right next hop; what came back, with round-trip times."""
+        A generator: it yields ``(seconds, ready)`` — "let frames in for up to this long, or until ready()"
+        — and its driver (a select loop on the TAP device, or the simulation's clock) does the waiting."""
         target = ipaddress.IPv4Address(dst)
         hop = target.packed if target in self.iface.network or self.gateway is None else self.gateway
-        mac = self.resolve(hop)
+        for _ in range(3):  # resolve the next hop: the ARP table, else ask by broadcast
+            if hop in self.arp:
+                break
+            self.send(BROADCAST, ETH_ARP, self.arp_packet(1, b"\0" * 6, hop))
+            yield timeout / 3, lambda: hop in self.arp
+        mac = self.arp.get(hop)
         rtts: list[float] = []
         self.replies.clear()
         self.ident = (self.ident + 1) & 0xFFFF  # a new id per ping run: late replies of an earlier run don't count
@@ -126,16 +124,49 @@ class Guest:
             payload = struct.pack("!d", time.time()) + b"netnb-vm".ljust(48, b".")
             icmp = struct.pack("!BBHHH", 8, 0, 0, self.ident, seq) + payload
             icmp = icmp[:2] + struct.pack("!H", checksum(icmp)) + icmp[4:]
-            sent = time.monotonic()
+            sent = self.clock()
             self.send(mac, ETH_IP, self.ip_packet(target.packed, 1, icmp, (self.ident + seq) & 0xFFFF))
-            end = sent + timeout
-            while seq not in self.replies and time.monotonic() < end:
-                self.pump(0.005)
+            yield timeout, lambda seq=seq: seq in self.replies
             if seq in self.replies:
                 rtts.append((self.replies[seq] - sent) * 1000)
-            self.pump(max(0.0, 0.1 - (time.monotonic() - sent)))
+            yield max(0.0, 0.1 - (self.clock() - sent)), lambda: False
         return {"sent": count, "received": len(rtts), "rtt_ms": rtts, "resolved": mac is not None,
                 "hop": str(ipaddress.IPv4Address(hop))}
+
+    def answer(self, request: dict[str, Any]) -> Waits:
+        """A control request's answer: ``ping`` (see :meth:`ping`) or ``arp`` (the ARP table)."""
+        if request.get("cmd") == "ping":
+            return (yield from self.ping(request["dst"], int(request.get("count", 1)), float(request.get("timeout", 1.0))))
+        if request.get("cmd") == "arp":
+            return {str(ipaddress.IPv4Address(k)): v.hex(":") for k, v in self.arp.items()}
+        return {"error": f"unknown command {request.get('cmd')!r}"}
+
+
+#: What a guest's request yields while it waits, and what it finally returns.
+Waits = Generator["tuple[float, Callable[[], bool]]", None, Any]
+
+
+def open_tap(tap: str) -> int:
+    """The file descriptor of TAP device ``tap`` (the VM's "network card")."""
+    fd = os.open("/dev/net/tun", os.O_RDWR)
+    fcntl.ioctl(fd, TUNSETIFF, struct.pack("16sH", tap.encode(), IFF_TAP | IFF_NO_PI))
+    return fd
+
+
+def drive(guest: Guest, fd: int, steps: Waits) -> Any:
+    """Run a guest's request on a TAP descriptor: read and handle frames while it waits."""
+    try:
+        wait = next(steps)
+        while True:
+            seconds, ready = wait
+            end = time.monotonic() + seconds
+            while not ready() and (left := end - time.monotonic()) > 0:
+                readable, _, _ = select.select([fd], [], [], min(left, 0.005))
+                if readable:
+                    guest.handle(os.read(fd, 65535))
+            wait = next(steps)
+    except StopIteration as stop:
+        return stop.value
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -147,25 +178,19 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--gateway")
     p.add_argument("--control", required=True)
     a = p.parse_args(argv)
-    guest = Guest(a.tap, a.mac, a.ip, a.gateway)
+    fd = open_tap(a.tap)
+    guest = Guest(a.mac, a.ip, a.gateway, lambda frame: os.write(fd, frame), ident=os.getpid())
     ctl = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     ctl.bind(a.control)
     os.chmod(a.control, 0o600)
     print(f"vm on {a.tap}: {a.mac} {a.ip} gateway {a.gateway}", flush=True)
     while True:
-        ready, _, _ = select.select([guest.fd, ctl.fileno()], [], [])
-        if guest.fd in ready:
-            guest.handle(os.read(guest.fd, 65535))
+        ready, _, _ = select.select([fd, ctl.fileno()], [], [])
+        if fd in ready:
+            guest.handle(os.read(fd, 65535))
         if ctl.fileno() in ready:
             data, peer = ctl.recvfrom(65535)
-            request = json.loads(data)
-            if request.get("cmd") == "ping":
-                answer: object = guest.ping(request["dst"], int(request.get("count", 1)),
-                                            float(request.get("timeout", 1.0)))
-            elif request.get("cmd") == "arp":
-                answer = {str(ipaddress.IPv4Address(k)): v.hex(":") for k, v in guest.arp.items()}
-            else:
-                answer = {"error": f"unknown command {request.get('cmd')!r}"}
+            answer = drive(guest, fd, guest.answer(json.loads(data)))
             ctl.sendto(json.dumps(answer).encode(), peer)
 
 

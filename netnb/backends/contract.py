@@ -13,7 +13,7 @@ True
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from netnb.model.state import (
     CapturePoint,
@@ -88,6 +88,10 @@ class Backend(Protocol):
 
     def process_stop(self, handle: int, timeout: float) -> ProcessEnd:
         """End a background command (politely, then not); its status and output."""
+
+    def request(self, handle: int, message: dict[str, Any], timeout: float) -> Any:
+        """Exchange one message with a background program that serves requests (a VM's guest, started with
+        ``--control PATH``): its JSON-able answer, or a NetnbError when it does not answer in time."""
 
     # -- reading back ---------------------------------------------------------------------------
     def interfaces(self, node: str) -> list[InterfaceState]:

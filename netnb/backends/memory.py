@@ -304,6 +304,11 @@ class MemoryBackend:
         self._sockets.pop(handle, None)
         return end
 
+    def request(self, handle: int, message: dict[str, Any], timeout: float) -> Any:
+        self._note("request", handle, message, timeout)
+        self._process(handle)
+        raise NetnbError(f"background process {handle} serves no requests here (the memory backend runs no programs)")
+
     # -- reading back ---------------------------------------------------------------------------
     def interfaces(self, node: str) -> list[InterfaceState]:
         self._note("interfaces", node)

@@ -16,7 +16,7 @@ from typing import Any
 
 from netnb.backends.contract import CaptureStats, Command
 from netnb.backends.kernel.client import AgentClient, Mode, chosen_mode
-from netnb.errors import LabStateError, PrivilegeError
+from netnb.errors import LabStateError, NetnbError, PrivilegeError
 from netnb.model.state import (
     CapturePoint,
     CommandResult,
@@ -43,6 +43,7 @@ class KernelBackend:
     def __init__(self, mode: Mode | None = None) -> None:
         self.mode = mode
         self._client: AgentClient | None = None
+        self._commands: dict[int, Command] = {}
 
     # -- lifetime -------------------------------------------------------------------------------
     def _agent(self) -> AgentClient:
@@ -105,7 +106,16 @@ class KernelBackend:
 
     def popen(self, node: str, command: Command) -> tuple[int, int]:
         raw = self._call("popen", node=node, command=command if isinstance(command, str) else list(command))
-        return int(raw["pid"]), int(raw["handle"])
+        handle = int(raw["handle"])
+        self._commands[handle] = command if isinstance(command, str) else list(command)
+        return int(raw["pid"]), handle
+
+    def request(self, handle: int, message: dict[str, Any], timeout: float) -> Any:
+        """A JSON datagram to the control socket the program named with ``--control``, and its answer."""
+        argv = self._commands.get(handle)
+        if not isinstance(argv, list) or "--control" not in argv[:-1]:
+            raise NetnbError(f"background process {handle} serves no requests (it was not started with --control)")
+        return control_request(argv[argv.index("--control") + 1], message, timeout)
 
     def process_state(self, handle: int) -> ProcessState:
         raw = self._call("proc_status", handle=handle)
@@ -179,3 +189,27 @@ class KernelBackend:
 
 def _interface(d: dict[str, Any]) -> InterfaceState:
     return InterfaceState(**{**d, "addresses": tuple(d["addresses"])})
+
+
+def control_request(control: str, message: dict[str, Any], timeout: float) -> Any:
+    """Send ``message`` as a JSON datagram to the Unix socket ``control`` and wait for the answer (from a
+    reply socket of our own beside it, removed afterwards)."""
+    import json
+    import socket
+    import tempfile
+
+    folder = tempfile.mkdtemp(prefix="reply-", dir=os.path.dirname(control))
+    reply_path = os.path.join(folder, "r")
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+            sock.bind(reply_path)
+            sock.settimeout(timeout)
+            sock.sendto(json.dumps(message).encode(), control)
+            data = sock.recv(65535)
+    except OSError as exc:
+        raise NetnbError(f"the program serving {control} did not answer: {exc}") from exc
+    finally:
+        if os.path.exists(reply_path):
+            os.unlink(reply_path)
+        os.rmdir(folder)
+    return json.loads(data)

@@ -457,4 +457,33 @@ def _splice(ctx: Ctx, client: Tcp, address: IPv4, port: int) -> Run:
             return 0
 
 
-MODULES = {"http.server": http_server, "netnb.docker.proxy": docker_proxy}
+# -- a VM's guest ------------------------------------------------------------------------------------
+def vm_guest(ctx: Ctx, args: list[str]) -> Run:
+    """netnb.vm's guest on a simulated TAP device: the same Guest, driven by the virtual clock."""
+    from netnb.backends.sim.world import WIRE_NS, Tap
+    from netnb.vm import Guest
+
+    opts = dict(zip(args[::2], args[1::2]))
+    tap = ctx.stack.devices.get(opts.get("--tap", ""))
+    if not isinstance(tap, Tap):
+        ctx.error(f"netnb-vm: no TAP device {opts.get('--tap')!r} in this node")
+        return 1
+    if tap.reader is not None:
+        ctx.error(f"OSError: [Errno 16] Device or resource busy: {tap.name} is open already")
+        return 1
+    clock = ctx.world.clock
+    guest = Guest(opts["--mac"], opts["--ip"], opts.get("--gateway"),
+                  lambda frame: clock.after(WIRE_NS, tap.inject, frame), clock=lambda: clock.now / NS,
+                  ident=ctx.world.rnd.getrandbits(16))
+    tap.reader = guest.handle
+    ctx.shared["serve"] = guest.answer
+    ctx.print(f"vm on {tap.name}: {opts['--mac']} {opts['--ip']} gateway {opts.get('--gateway')}")
+    try:
+        yield Until(lambda: False)
+    finally:
+        tap.reader = None
+        ctx.shared.pop("serve", None)
+    return 0
+
+
+MODULES = {"http.server": http_server, "netnb.docker.proxy": docker_proxy, "netnb.vm": vm_guest}

@@ -24,13 +24,13 @@ import shlex
 import time
 import zlib
 from collections.abc import Sequence
-from typing import IO
+from typing import IO, Any
 
 from netnb.backends.contract import CaptureStats, Command
 from netnb.backends.kernel import registry
 from netnb.backends.sim import apps, iproute, tools  # noqa: F401  (they register their programs)
 from netnb.backends.sim.cbpf import run_filter
-from netnb.backends.sim.clock import NS, Task
+from netnb.backends.sim.clock import NS, Task, Until
 from netnb.backends.sim.netfilter import IptablesError
 from netnb.backends.sim.shell import Ctx, run_argv, run_line
 from netnb.backends.sim.world import Bridge, Device, IPv4, Stack, Vxlan, World
@@ -335,6 +335,38 @@ class SimBackend:
         proc.task.kill(-15)
         self._settle()
         return ProcessEnd(proc.task.rc, "".join(proc.output))
+
+    def request(self, handle: int, message: dict[str, Any], timeout: float) -> Any:
+        """Ask a program that serves requests (a VM's guest); the clock runs until it answers."""
+        world = self._world()
+        proc = self._process(handle)
+        serve = proc.ctx.shared.get("serve")
+        if serve is None or proc.task.done:
+            raise NetnbError(f"background process {handle} ({proc.text!r}) serves no requests")
+        answer: list[Any] = []
+
+        def run() -> Any:
+            steps = serve(message)
+            try:
+                wait = next(steps)
+                while True:
+                    seconds, ready = wait
+                    yield Until(ready, seconds)
+                    wait = next(steps)
+            except StopIteration as stop:
+                answer.append(stop.value)
+            return 0
+
+        task = Task(world.clock, run())
+        world.tasks.append(task)
+        task.start()
+        if not world.clock.run_while(lambda: not task.done, world.clock.now + int(timeout * NS)):
+            task.kill(-9)
+            raise NetnbError(f"{proc.text!r} did not answer within {timeout} s (simulated)")
+        self._settle()
+        if task.error is not None:
+            raise BackendError(f"{proc.text!r} failed answering {message!r}: {task.error!r}") from task.error
+        return answer[0]
 
     # -- reading back ---------------------------------------------------------------------------
     def interfaces(self, node: str) -> list[InterfaceState]:

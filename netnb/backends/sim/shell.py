@@ -15,7 +15,7 @@ import os
 import shlex
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from netnb.backends.sim.clock import Sleep, Until
 
@@ -51,6 +51,9 @@ class Ctx:
     view: View = field(default_factory=View)
     #: Set by the backend: receives what a background program prints, as it prints it.
     live: Callable[[str], None] | None = None
+    #: Shared by a process and its children: what the backend may ask of a running program
+    #: (``"serve"``: a VM guest's request handler, see SimBackend.request).
+    shared: dict[str, Any] = field(default_factory=dict)
 
     def print(self, text: str = "") -> None:
         self.write(text + "\n")
@@ -66,7 +69,7 @@ class Ctx:
             self.live(text + "\n")
 
     def child(self, argv: list[str], stdin: str = "") -> Ctx:
-        return Ctx(self.world, self.stack, argv, stdin, [], [], self.view, self.live)
+        return Ctx(self.world, self.stack, argv, stdin, [], [], self.view, self.live, self.shared)
 
     def read_file(self, path: str) -> str | None:
         """A file as this process sees it: what is bound there (a file of the lab's own folder), the node's
