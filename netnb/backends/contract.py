@@ -126,9 +126,10 @@ class Backend(Protocol):
              count: int = 1) -> None:
         """Send an Ethernet frame out of ``ifname``, or an IPv4 packet to ``dest`` through the node's routing."""
 
-    def capture_start(self, points: Sequence[CapturePoint], filter_code: Sequence[Sequence[int]] | None,
+    def capture_start(self, points: Sequence[CapturePoint], filter: str | None,
                       directory: str, ring_mib: int) -> tuple[int, list[str]]:
-        """Record at ``points`` into one pcapng file each in ``directory``: (capture id, file paths)."""
+        """Record at ``points`` the frames ``filter`` (tcpdump syntax, None: all) keeps, into one pcapng file each
+        in ``directory``: (capture id, file paths)."""
 
     def capture_stats(self, ident: int) -> CaptureStats:
         """What a running capture has recorded so far."""

@@ -398,7 +398,7 @@ class MemoryBackend:
         self._node(node)
         self._note("send", node, frame, ifname, dest, count)
 
-    def capture_start(self, points: Sequence[CapturePoint], filter_code: Sequence[Sequence[int]] | None,
+    def capture_start(self, points: Sequence[CapturePoint], filter: str | None,
                       directory: str, ring_mib: int) -> tuple[int, list[str]]:
         self._live()
         self._note("capture_start", tuple(points), ring_mib)

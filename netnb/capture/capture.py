@@ -18,7 +18,7 @@ import weakref
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from netnb.capture.bpf import BpfProgram
+from netnb.capture.filters import matcher
 from netnb.capture.packets import Packets
 from netnb.capture.store import FrameStore
 from netnb.capture.spool import SpoolReader
@@ -76,7 +76,8 @@ class Capture(Packets):
             raise LabStateError("this capture is running already")
         backend = self.lab.live()
         points = self.lab.capture_points(self.targets)
-        code = BpfProgram(self.expression).instructions if self.expression else None
+        if self.expression:
+            matcher(self.expression)  # a filter nobody can read fails here, before anything starts
         ring = self.ring_mib
         if ring is None:
             in_use = sum(c.pinned_mib for c in self.lab.captures if c.running)
@@ -94,7 +95,7 @@ class Capture(Packets):
         self._indexes = None
         self._store.owner_loader = self._owners
         try:
-            ident, paths = backend.capture_start(points, code, self._dir, ring)
+            ident, paths = backend.capture_start(points, self.expression or None, self._dir, ring)
         except BaseException:
             shutil.rmtree(self._dir, ignore_errors=True)
             raise

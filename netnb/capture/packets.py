@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from scapy.packet import Packet
 from scapy.plist import PacketList
 
-from netnb.capture.bpf import BpfProgram
+from netnb.capture.filters import matcher
 from netnb.capture.dissect import describe
 from netnb.capture import pcapng
 from netnb.capture.store import FrameStore
@@ -50,9 +50,9 @@ class Packets:
 
     def filter(self, expression: str) -> Packets:
         """The frames that match a tcpdump-style filter (``"icmp"``, ``"arp or tcp port 80"``...)."""
-        prog = BpfProgram(expression)
+        keep_frame = matcher(expression)
         frames = self._store.frames
-        keep = [i for i in self._ids() if prog.matches(frames[i].data, frames[i].wire_len)]
+        keep = [i for i in self._ids() if keep_frame(frames[i].data)]
         return Packets(self._store, keep, f"{self._label} {expression}".strip())
 
     def at(self, where: Any) -> Packets:

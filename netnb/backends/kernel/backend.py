@@ -166,11 +166,15 @@ class KernelBackend:
             params["dest"] = dest
         self._call("send", **params)
 
-    def capture_start(self, points: Sequence[CapturePoint], filter_code: Sequence[Sequence[int]] | None,
+    def capture_start(self, points: Sequence[CapturePoint], filter: str | None,
                       directory: str, ring_mib: int) -> tuple[int, list[str]]:
+        # The kernel runs the filter on its capture sockets: compiled by libpcap, exactly as tcpdump's.
+        from netnb.capture.bpf import BpfProgram
+
+        code = BpfProgram(filter).instructions if filter else None
         reply = self._call("capture_start", points=[{"node": p.node, "ifname": p.ifname, "label": p.label}
                                                     for p in points],
-                           filter_code=[list(i) for i in filter_code] if filter_code else None,
+                           filter_code=code,
                            directory=directory, ring_mib=ring_mib)
         return int(reply["id"]), list(reply["paths"])
 

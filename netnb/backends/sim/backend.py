@@ -23,13 +23,13 @@ import os
 import shlex
 import time
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import IO, Any
 
 from netnb.backends.contract import CaptureStats, Command
+from netnb.capture.filters import matcher
 from netnb.backends.kernel import registry
 from netnb.backends.sim import apps, iproute, tools  # noqa: F401  (they register their programs)
-from netnb.backends.sim.cbpf import run_filter
 from netnb.backends.sim.clock import NS, Task, Until
 from netnb.backends.sim.netfilter import IptablesError
 from netnb.backends.sim.shell import Ctx, run_argv, run_line
@@ -80,9 +80,9 @@ class _Process:
 
 
 class _Capture:
-    def __init__(self, files: list[IO[bytes]], hooks: list[tuple[Device, object]], code: list[list[int]] | None
-                 ) -> None:
-        self.files, self.hooks, self.code = files, hooks, code
+    def __init__(self, files: list[IO[bytes]], hooks: list[tuple[Device, object]],
+                 keep: Callable[[bytes], bool] | None) -> None:
+        self.files, self.hooks, self.keep = files, hooks, keep
         self.counts: dict[str, dict[str, int]] = {}
 
 
@@ -448,15 +448,15 @@ class SimBackend:
                     raise BackendError(f"sendto {dest} from {node}: {error}")
         self._settle()
 
-    def capture_start(self, points: Sequence[CapturePoint], filter_code: Sequence[Sequence[int]] | None,
+    def capture_start(self, points: Sequence[CapturePoint], filter: str | None,
                       directory: str, ring_mib: int) -> tuple[int, list[str]]:
         from netnb.capture import pcapng
 
         devices = [self._stack(p.node).device(p.ifname) for p in points]
         ident = next(self._capture_ids)
         files, paths, hooks = [], [], []
-        code = [list(i) for i in filter_code] if filter_code else None
-        cap = _Capture(files, hooks, code)
+        keep = matcher(filter) if filter else None
+        cap = _Capture(files, hooks, keep)
         for i, (point, dev) in enumerate(zip(points, devices)):
             path = os.path.join(directory, f"{i}.pcapng")
             f = open(path, "wb")
@@ -466,7 +466,7 @@ class SimBackend:
             counts = cap.counts.setdefault(point.label, {"packets": 0, "kernel_packets": 0, "kernel_drops": 0})
 
             def hook(ts: int, frame: bytes, outgoing: bool, f: IO[bytes] = f, counts: dict[str, int] = counts) -> None:
-                if code is not None and not run_filter(code, frame):
+                if keep is not None and not keep(frame):
                     return
                 counts["packets"] += 1
                 counts["kernel_packets"] += 1

@@ -15,7 +15,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 
-ETH_IP, ETH_ARP = 0x0800, 0x0806
+ETH_IP, ETH_ARP, ETH_IP6 = 0x0800, 0x0806, 0x86DD
 PROTO_ICMP, PROTO_TCP, PROTO_UDP = 1, 6, 17
 BROADCAST = b"\xff" * 6
 ZERO_MAC = bytes(6)
