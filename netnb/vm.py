@@ -126,7 +126,8 @@ class Guest:
             icmp = icmp[:2] + struct.pack("!H", checksum(icmp)) + icmp[4:]
             sent = self.clock()
             self.send(mac, ETH_IP, self.ip_packet(target.packed, 1, icmp, (self.ident + seq) & 0xFFFF))
-            yield timeout, lambda seq=seq: seq in self.replies
+            answered: Callable[[], bool] = lambda seq=seq: seq in self.replies  # type: ignore[misc]
+            yield timeout, answered
             if seq in self.replies:
                 rtts.append((self.replies[seq] - sent) * 1000)
             yield max(0.0, 0.1 - (self.clock() - sent)), lambda: False

@@ -200,8 +200,7 @@ class _Parser:
             right = self.arith_term()
             fn = {"&": int.__and__, "|": int.__or__, "+": int.__add__, "-": int.__sub__, "<<": int.__lshift__,
                   ">>": int.__rshift__}[op]
-            left = (lambda a, b, fn: lambda f: None if a(f) is None or b(f) is None
-                    else fn(a(f), b(f)) & 0xFFFFFFFF)(left, right, fn)
+            left = _combine(left, right, fn)
         return left
 
     def arith_term(self) -> Value:
@@ -388,6 +387,13 @@ class _Parser:
                 return f[0:6] == mac
             return f[0:6] == mac or f[6:12] == mac
         return test
+
+
+def _combine(a: Value, b: Value, fn: Callable[[int, int], int]) -> Value:
+    def value(f: bytes) -> int | None:
+        x, y = a(f), b(f)
+        return None if x is None or y is None else fn(x, y) & 0xFFFFFFFF
+    return value
 
 
 def _protocol(name: str) -> Predicate:

@@ -322,8 +322,8 @@ def nc(ctx: Ctx) -> Run:
             words.append(a)
     if listen:
         port = int(words[-1])
-        address = words[0] if len(words) > 1 else "0.0.0.0"
-        return (yield from (_nc_listen_udp(ctx, address, port) if udp else _nc_listen(ctx, address, port, verbose)))
+        bind = words[0] if len(words) > 1 else "0.0.0.0"
+        return (yield from (_nc_listen_udp(ctx, bind, port) if udp else _nc_listen(ctx, bind, port, verbose)))
     if len(words) < 2:
         ctx.error("usage: nc [-46CDdFhklNnrStUuvZz] [-I length] [-i interval] [-M ttl]\n\t  [-m minttl] [-O length] "
                   "[-P proxy_username] [-p source_port]\n\t  [-q seconds] [-s sourceaddr] [-T keyword] [-V rtable] "

@@ -194,25 +194,19 @@ class SimBackend:
         elif isinstance(op, SetLinkState):
             stack.set_up(op.ifname, op.up)
         elif isinstance(op, AddBridge):
-            bridge = stack.add_bridge(op.ifname, op.ageing_cs)
-            stack.set_up(bridge.name, True)
+            stack.set_up(stack.add_bridge(op.ifname, op.ageing_cs).name, True)
         elif isinstance(op, AddVeth):
             other = world.stack(op.peer_node)
             a, b = stack.add_veth(op.ifname, other, op.peer_ifname, op.mtu, op.mac, op.peer_mac)
-            for dev, master in ((a, op.master), (b, op.peer_master)):
+            for end, master in ((a, op.master), (b, op.peer_master)):
                 if master is not None:
-                    bridge = dev.stack.device(master)
-                    if not isinstance(bridge, Bridge):
-                        raise BackendError(f"{dev.stack.name}:{master} is not a bridge")
-                    bridge.add_port(dev)
+                    _bridge(end.stack, master).add_port(end)
             stack.set_up(a.name, True)
             other.set_up(b.name, True)
         elif isinstance(op, AddTap):
             tap = stack.add_tap(op.ifname)
             if op.master is not None:
-                bridge = stack.device(op.master)
-                assert isinstance(bridge, Bridge)
-                bridge.add_port(tap)
+                _bridge(stack, op.master).add_port(tap)
             stack.set_up(tap.name, True)
         elif isinstance(op, AddVxlan):
             home = world.stack(op.home)
@@ -220,18 +214,16 @@ class SimBackend:
             home.add_device(vx)
             stack.vxlan_ports[op.port] = stack.vxlan_ports.get(op.port, []) + [vx]
             if op.master is not None:
-                bridge = home.device(op.master)
-                assert isinstance(bridge, Bridge)
-                bridge.add_port(vx)
+                _bridge(home, op.master).add_port(vx)
             home.set_up(vx.name, True)
         elif isinstance(op, DelLink):
             home = world.stack(op.home)
-            dev = home.device(op.ifname)
-            if isinstance(dev, Vxlan):
-                ports = dev.underlay.vxlan_ports.get(dev.port, [])
-                if dev in ports:
-                    ports.remove(dev)
-            home.remove_device(dev)
+            gone = home.device(op.ifname)
+            if isinstance(gone, Vxlan):
+                ports = gone.underlay.vxlan_ports.get(gone.port, [])
+                if gone in ports:
+                    ports.remove(gone)
+            home.remove_device(gone)
         elif isinstance(op, AddAddress):
             stack.add_address(op.ifname, op.cidr)
         elif isinstance(op, DelAddress):
@@ -241,14 +233,14 @@ class SimBackend:
         elif isinstance(op, DelRoute):
             stack.del_route(op.dest, op.via, op.dev)
         elif isinstance(op, (AddFdb, DelFdb)):
-            dev = stack.device(op.ifname)
-            if not isinstance(dev, Vxlan):
+            vxlan = stack.device(op.ifname)
+            if not isinstance(vxlan, Vxlan):
                 raise BackendError(f"{op.node}:{op.ifname} is not a VXLAN device")
             mac = bytes.fromhex(op.mac.replace(":", ""))
             if isinstance(op, AddFdb):
-                dev.remotes[mac] = IPv4(op.dst)
+                vxlan.remotes[mac] = IPv4(op.dst)
             else:
-                dev.remotes.pop(mac, None)
+                vxlan.remotes.pop(mac, None)
         elif isinstance(op, IptablesOperation):
             try:
                 stack.firewall().command(op.argv(), world.clock.now)
@@ -454,7 +446,9 @@ class SimBackend:
 
         devices = [self._stack(p.node).device(p.ifname) for p in points]
         ident = next(self._capture_ids)
-        files, paths, hooks = [], [], []
+        files: list[IO[bytes]] = []
+        paths: list[str] = []
+        hooks: list[tuple[Device, object]] = []
         keep = matcher(filter) if filter else None
         cap = _Capture(files, hooks, keep)
         for i, (point, dev) in enumerate(zip(points, devices)):
@@ -496,6 +490,13 @@ class SimBackend:
             f.close()
         del self._captures[ident]
         return {k: dict(v) for k, v in cap.counts.items()}, None
+
+
+def _bridge(stack: Stack, name: str) -> Bridge:
+    dev = stack.device(name)
+    if not isinstance(dev, Bridge):
+        raise BackendError(f"{stack.name}:{name} is not a bridge")
+    return dev
 
 
 def _mac_text(raw: bytes) -> str:

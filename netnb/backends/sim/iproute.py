@@ -249,11 +249,11 @@ def _link_add(ctx: Ctx, args: list[str]) -> int:
     if kind == "bridge":
         stack.add_bridge(name)
     elif kind == "veth":
-        other = stack
+        other: Stack | None = stack
         if netns is not None:
             other = ctx.world.stack_by_pid(netns)
-            if other is None:
-                raise _Usage(f'Error: Peer netns reference is invalid. ("{netns}" is no namespace of this lab)')
+        if other is None:
+            raise _Usage(f'Error: Peer netns reference is invalid. ("{netns}" is no namespace of this lab)')
         stack.add_veth(name, other, peer or f"veth{stack.new_index()}")
     elif kind in ("vlan", "macvlan", "dummy", "gre", "vrf", "wireguard", "geneve", "ipvlan"):
         # As this machine's kernel: these device types are absent.
@@ -271,20 +271,21 @@ def _addr(ctx: Ctx, args: list[str], opts: set[str]) -> int:
     if verb in ("add", "del", "delete"):
         words = args[1:]
         cidr = words[0] if words else ""
-        dev = words[words.index("dev") + 1] if "dev" in words and words.index("dev") + 1 < len(words) else None
-        if dev is None:
+        ifname = words[words.index("dev") + 1] if "dev" in words and words.index("dev") + 1 < len(words) else None
+        if ifname is None:
             raise _Usage('Not enough information: "dev" argument is required.')
         if "/" not in cidr:
             cidr += "/32"
         if verb == "add":
-            stack.add_address(dev, cidr)
+            stack.add_address(ifname, cidr)
         else:
-            stack.del_address(dev, cidr)
+            stack.del_address(ifname, cidr)
         return 0
     if verb == "flush":
         words = args[1:]
         name = words[words.index("dev") + 1] if "dev" in words else (words[0] if words else "")
         stack.device(name).addresses.clear()
+        stack.changed()
         stack.routes = [r for r in stack.routes if r.via is None or stack.lookup(r.via, connected_only=True)]
         return 0
     devs = _devices(stack, list(args))
@@ -328,14 +329,15 @@ def _route(ctx: Ctx, args: list[str]) -> int:
         if route is None:
             ctx.error("RTNETLINK answers: Network is unreachable")
             return 2
-        via = f"via {route.via} " if route.via else ""
-        ctx.print(f"{target} {via}dev {route.dev.name} src {stack.source_for(route, target)} uid 0 ")
+        gateway = f"via {route.via} " if route.via else ""
+        ctx.print(f"{target} {gateway}dev {route.dev.name} src {stack.source_for(route, target)} uid 0 ")
         ctx.print("    cache ")
         return 0
     if verb in ("add", "del", "delete", "replace"):
         words = args[1:]
         dest = words.pop(0) if words else ""
-        via = dev = None
+        via: str | None = None
+        dev: str | None = None
         while words:
             w = words.pop(0)
             if w == "via" and words:
@@ -414,9 +416,9 @@ def bridge_command(ctx: Ctx) -> Run:
                     on = rest[rest.index("hairpin") + 1] == "on"
                     (dev.master.hairpin.add if on else dev.master.hairpin.discard)(name)
                 return 0
-            name = rest[rest.index("dev") + 1] if "dev" in rest else None
+            only = rest[rest.index("dev") + 1] if "dev" in rest else None
             for dev in sorted(stack.devices.values(), key=lambda d: d.index):
-                if dev.master is None or (name is not None and dev.name != name):
+                if dev.master is None or (only is not None and dev.name != only):
                     continue
                 cost = 100 if isinstance(dev, Tap) else 2
                 ctx.print(f"{dev.index}: {local_label(dev)}: {flags_text(dev.flags())} mtu {dev.mtu} master "

@@ -136,22 +136,22 @@ class Rule:
     def save(self) -> str:
         """The rule as ``iptables -S`` / ``iptables-save`` write it (without ``-A CHAIN``)."""
         out: list[str] = []
-        for flag, value in (("-s", self.src), ("-d", self.dst)):
-            if value is not None:
-                out += (["!"] if value[0] else []) + [flag, str(value[1])]
+        for flag, net in (("-s", self.src), ("-d", self.dst)):
+            if net is not None:
+                out += (["!"] if net[0] else []) + [flag, str(net[1])]
         for flag, iface in (("-i", self.iface_in), ("-o", self.iface_out)):
             if iface is not None:
                 out += (["!"] if iface[0] else []) + [flag, iface[1]]
         if self.proto is not None:
             out += (["!"] if self.proto[0] else []) + ["-p", PROTO_NAMES.get(self.proto[1], str(self.proto[1]))]
-        for module, opts in self.matches:
+        for module, options in self.matches:
             out += ["-m", module]
-            for opt, neg, value in opts:
-                out += (["!"] if neg else []) + [opt] + ([value] if value else [])
+            for opt, neg, word in options:
+                out += (["!"] if neg else []) + [opt] + ([word] if word else [])
         if self.target:
             out += ["-j", self.target]
-            for opt, value in self.target_opts:
-                out += [opt] + ([value] if value else [])
+            for opt, word in self.target_opts:
+                out += [opt] + ([word] if word else [])
         return " ".join(shlex.quote(w) if w != "!" and (" " in w or not w) else w for w in out)
 
     def listing(self, numeric: bool, verbose: bool, exact: bool, number: int | None) -> str:
@@ -200,15 +200,15 @@ class Rule:
                         out += f" {word} {'!' if neg else ''}{value}"
             elif module == "comment" and "--comment" in values:
                 out += f" /* {values['--comment'][1]} */"
-        opts = dict(self.target_opts)
+        target = dict(self.target_opts)
         if self.target == "REJECT":
-            out += f" reject-with {opts.get('--reject-with', 'icmp-port-unreachable')}"
+            out += f" reject-with {target.get('--reject-with', 'icmp-port-unreachable')}"
         elif self.target == "DNAT":
-            out += f" to:{opts.get('--to-destination', '')}"
+            out += f" to:{target.get('--to-destination', '')}"
         elif self.target == "SNAT":
-            out += f" to:{opts.get('--to-source', '')}"
+            out += f" to:{target.get('--to-source', '')}"
         elif self.target == "LOG":
-            out += " LOG flags 0 level 4" + (f" prefix \"{opts['--log-prefix']}\"" if "--log-prefix" in opts else "")
+            out += " LOG flags 0 level 4" + (f" prefix \"{target['--log-prefix']}\"" if "--log-prefix" in target else "")
         return out
 
     def same_spec(self, other: Rule) -> bool:
@@ -426,10 +426,10 @@ class Netfilter:
             if icmp:
                 conn.reply = (p, rsrc, address.packed, rsport, rdport)
             else:
-                port = rdport  # kept, unless another connection already has it with that address
-                while (p, rsrc, address.packed, rsport, port) in self._by_tuple:
-                    port = port + 1 if port < 65535 else 1024
-                conn.reply = (p, rsrc, address.packed, rsport, port)
+                mapped = rdport  # kept, unless another connection already has it with that address
+                while (p, rsrc, address.packed, rsport, mapped) in self._by_tuple:
+                    mapped = mapped + 1 if mapped < 65535 else 1024
+                conn.reply = (p, rsrc, address.packed, rsport, mapped)
             return self._nat(stack, conn, False, packet, "src"), False
         return packet, False
 

@@ -109,10 +109,7 @@ def ping(ctx: Ctx) -> Run:
     if not local and route is None:
         ctx.error("ping: connect: Network is unreachable")
         return 2
-    if route is not None:
-        src = stack.source_for(route, dst)
-    else:
-        src = dst
+    src = (stack.source_for(route, dst) if route is not None else None) or dst
     ctx.print(f"PING {target} ({dst}) {size}({size + 28}) bytes of data.")
     ident = ctx.world.rnd.randrange(1, 65536)
     timing = size >= 16
@@ -299,7 +296,7 @@ def traceroute(ctx: Ctx) -> Run:
     if route is None and stack.local_address(dst) is None:
         ctx.error("connect: Network is unreachable")
         return 1
-    src = dst if route is None else stack.source_for(route, dst)
+    src = (stack.source_for(route, dst) if route is not None else None) or dst
     ctx.print(f"traceroute to {target} ({dst}), {hops} hops max, 60 byte packets")
     clock = ctx.world.clock
     answers: dict[int, tuple[IPv4, int, int]] = {}   # probe port -> (who, type, when)

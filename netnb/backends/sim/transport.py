@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from netnb.backends.sim import frames as fr
-from netnb.backends.sim.clock import NS
+from netnb.backends.sim.clock import NS, Timer
 
 if TYPE_CHECKING:
     from netnb.backends.sim.world import Device, Stack
@@ -85,8 +85,8 @@ class Tcp:
         self.rcv_nxt = 0
         self.ts_recent = 0
         self.parent: Tcp | None = None
-        self._timer = None
-        self._ack_timer = None
+        self._timer: Timer | None = None
+        self._ack_timer: Timer | None = None
         self._syn_tries = 0
         self.on_change: Callable[[], None] | None = None
 

@@ -105,10 +105,11 @@ class Device:
 
     def transmit(self, frame: bytes) -> None:
         """Put a frame on this device (from the stack or a bridge)."""
-        if not self.running:
+        if not self.admin_up or not self.carrier():
             return
         self.tx_packets += 1
-        self._seen(frame, True)
+        if self.hooks:
+            self._seen(frame, True)
         self.wire(frame)
 
     def wire(self, frame: bytes) -> None:
@@ -116,10 +117,11 @@ class Device:
 
     def receive(self, frame: bytes) -> None:
         """A frame arrives on this device."""
-        if not self.running:
+        if not self.admin_up or not self.carrier():
             return
         self.rx_packets += 1
-        self._seen(frame, False)
+        if self.hooks:
+            self._seen(frame, False)
         if self.master is not None:
             self.master.from_port(self, frame)
         else:
@@ -160,7 +162,7 @@ class Veth(Device):
         return out
 
     def wire(self, frame: bytes) -> None:
-        self.stack.world.clock.after(WIRE_NS, self.peer.receive, frame)
+        self.stack.world.deliver(self.peer, frame)
 
 
 class Tap(Device):
@@ -268,9 +270,12 @@ class Bridge(Device):
             port.transmit(frame)
 
     def _flood(self, frame: bytes, ingress: Device | None) -> None:
+        if not self.admin_up:
+            return
         for port in list(self.ports):
-            if port is not ingress or (ingress is not None and port.name in self.hairpin):
-                self._forward(port, frame)
+            if (port is not ingress or (ingress is not None and port.name in self.hairpin)) and port.admin_up \
+                    and port.carrier():
+                port.transmit(frame)
 
     def wire(self, frame: bytes) -> None:
         # Sent by the stack through the bridge device: to the port that leads to the destination.
@@ -374,7 +379,7 @@ class Stack:
         self.devices: dict[str, Device] = {}
         self._indexes = itertools.count(1)
         self.routes: list[Route] = []
-        self.neigh: dict[tuple[int, IPv4], Neighbour] = {}
+        self.neigh: dict[tuple[int, bytes], Neighbour] = {}  # (ifindex, packed address) -> entry
         self.sysctl: dict[str, str] = {
             "net.ipv4.ip_forward": "0",
             "net.ipv6.conf.all.disable_ipv6": "0",
@@ -394,6 +399,7 @@ class Stack:
         self.hostname = name.split("/")[-1][:64]
         self.files: dict[str, str] = {}
         self._netnsids: dict[str, int] = {}
+        self._locals: dict[bytes, Device] | None = None
         self._peers: dict[bytes, list[int]] = {}  # address -> [tokens ns, last seen ns]
         self.add_device(Loopback(self, "lo", next(self._indexes), fr.ZERO_MAC, mtu=65536))
 
@@ -468,6 +474,7 @@ class Stack:
             raise BackendError(f"node {self.name!r}: a device named {dev.name!r} exists already (RTNETLINK "
                                "answers: File exists)")
         self.devices[dev.name] = dev
+        self.changed()
         return dev
 
     def device(self, name: str) -> Device:
@@ -484,6 +491,7 @@ class Stack:
         if dev.master is not None:
             dev.master.del_port(dev)
         self.devices.pop(dev.name, None)
+        self.changed()
         self.routes = [r for r in self.routes if r.dev is not dev]
         for key in [k for k, n in self.neigh.items() if n.dev is dev]:
             self._drop_neighbour(key)
@@ -499,6 +507,7 @@ class Stack:
         if dev.admin_up == up:
             return
         dev.admin_up = up
+        self.changed()
         if isinstance(dev, Loopback) and up and not dev.addresses:
             dev.addresses.append(Iface("127.0.0.1/8"))
         if not up:
@@ -513,6 +522,7 @@ class Stack:
         if any(a.ip == iface.ip and a.network.prefixlen == iface.network.prefixlen for a in dev.addresses):
             raise BackendError(f"node {self.name!r}: {cidr} is already on {name} (RTNETLINK answers: File exists)")
         dev.addresses.append(iface)
+        self.changed()
 
     def del_address(self, name: str, cidr: str) -> None:
         dev = self.device(name)
@@ -521,6 +531,7 @@ class Stack:
             raise BackendError(f"node {self.name!r}: {name} has no address {cidr} (RTNETLINK answers: Cannot "
                                "assign requested address)")
         dev.addresses.remove(iface)
+        self.changed()
         self.routes = [r for r in self.routes if not (r.dev is dev and r.via is not None
                                                        and r.via in iface.network
                                                        and not self._onlink(r.via, dev))]
@@ -587,10 +598,21 @@ class Stack:
         if ip.is_loopback:
             lo = self.devices.get("lo")
             return lo if lo is not None and lo.admin_up else None
-        for dev in self.devices.values():
-            if dev.admin_up and any(a.ip == ip for a in dev.addresses):
-                return dev
-        return None
+        return self.locals().get(ip.packed)
+
+    def locals(self) -> dict[bytes, Device]:
+        """This stack's addresses (of devices that are up) -> their device; kept until something changes."""
+        if self._locals is None:
+            self._locals = {}
+            for dev in self.devices.values():
+                if dev.admin_up:
+                    for a in dev.addresses:
+                        self._locals.setdefault(a.ip.packed, dev)
+        return self._locals
+
+    def changed(self) -> None:
+        """Addresses or devices changed: what was derived from them is worked out again when next needed."""
+        self._locals = None
 
     def lookup(self, dst: IPv4, connected_only: bool = False) -> Route | None:
         """The route for ``dst``: the longest prefix of the main table."""
@@ -643,9 +665,10 @@ class Stack:
             return f"message too long, mtu={route.dev.mtu}"
         if isinstance(route.dev, Loopback):
             if self.netfilter is not None:
-                packet = self.netfilter.postrouting(self, packet, route, None)
-                if packet is None:
+                natted = self.netfilter.postrouting(self, packet, route, None)
+                if natted is None:
                     return None
+                packet = natted
             self.world.clock.after(0, self._loopback_in, packet, route.dev)
             return None
         self._post_route(packet, route, None)
@@ -670,15 +693,16 @@ class Stack:
 
     def _through_lo(self, lo: Device) -> None:
         # As the kernel: output through lo looks up the neighbour 0.0.0.0 on lo (a NOARP entry).
-        key = (lo.index, IPv4("0.0.0.0"))
+        key = (lo.index, bytes(4))
         if key not in self.neigh:
             self.neigh[key] = Neighbour(IPv4("0.0.0.0"), lo, fr.ZERO_MAC, "NOARP", updated=self.world.clock.now)
 
     def _post_route(self, packet: fr.Ip, route: Route, in_dev: Device | None) -> None:
         if self.netfilter is not None:
-            packet = self.netfilter.postrouting(self, packet, route, in_dev)
-            if packet is None:
+            natted = self.netfilter.postrouting(self, packet, route, in_dev)
+            if natted is None:
                 return
+            packet = natted
         nexthop = route.via or IPv4(packet.dst)
         self.neigh_output(route.dev, nexthop, packet.pack())
 
@@ -696,7 +720,7 @@ class Stack:
                                                      for a in dev.addresses):
             dev.transmit(fr.ether(fr.BROADCAST, dev.mac, fr.ETH_IP, packet))
             return
-        key = (dev.index, nexthop)
+        key = (dev.index, nexthop.packed)
         n = self.neigh.get(key)
         now = self.world.clock.now
         if n is None or n.state == "FAILED" and not n.queue:
@@ -756,7 +780,7 @@ class Stack:
                 continue
             self.icmp_error(packet, 3, 1, None)  # host unreachable
 
-    def _drop_neighbour(self, key: tuple[int, IPv4]) -> None:
+    def _drop_neighbour(self, key: tuple[int, bytes]) -> None:
         n = self.neigh.pop(key, None)
         if n is not None and n.timer is not None:
             n.timer.cancel()
@@ -773,14 +797,17 @@ class Stack:
         dev.transmit(fr.ether(unicast or fr.BROADCAST, dev.mac, fr.ETH_ARP, body))
 
     def arp_receive(self, dev: Device, data: bytes) -> None:
+        spa, tpa = data[14:18], data[24:28]
+        key = (dev.index, spa)
+        n = self.neigh.get(key)
+        mine = tpa in (self._locals if self._locals is not None else self.locals()) and tpa[0] != 127
+        if not mine and (n is None or (n.mac == data[8:14] and n.state in ("REACHABLE", "STALE", "DELAY", "PROBE"))):
+            return  # (the common case in a big LAN: another host's request, its sender unknown or unchanged)
         op, sha, spa, tha, tpa = fr.parse_arp(data)
         sender, target = IPv4(spa), IPv4(tpa)
         now = self.world.clock.now
         if sender == target or sender.is_unspecified:
             return
-        key = (dev.index, sender)
-        n = self.neigh.get(key)
-        mine = self.local_address(target) is not None and not target.is_loopback
         if op == 1 and mine:
             if n is None:
                 n = Neighbour(sender, dev, sha, "STALE", updated=now, reachable_ns=self.world.reachable_time())
@@ -811,7 +838,7 @@ class Stack:
 
     def confirm(self, dev: Device, ip: IPv4) -> None:
         """An upper layer saw the peer answer (TCP): the neighbour is reachable."""
-        n = self.neigh.get((dev.index, ip))
+        n = self.neigh.get((dev.index, ip.packed))
         if n is not None and n.mac is not None and n.state in ("REACHABLE", "STALE", "DELAY", "PROBE"):
             n.confirmed = self.world.clock.now
             if n.state in ("DELAY", "PROBE"):
@@ -821,6 +848,11 @@ class Stack:
 
     # -- receiving ------------------------------------------------------------------------------
     def l2_receive(self, dev: Device, frame: bytes) -> None:
+        if frame[12:14] == b"\x08\x06" and not isinstance(dev, Loopback):  # ARP: the busiest path of a big LAN
+            if frame[0] == 0xFF or frame[:6] == dev.mac:
+                if dev.admin_up:
+                    self.arp_receive(dev, frame[14:])
+            return
         dst, _, ethertype, payload = fr.parse_ether(frame)
         if dst != dev.mac and dst != fr.BROADCAST and not isinstance(dev, Loopback):
             return  # another host's frame (PACKET_OTHERHOST): captured, not for this stack
@@ -835,9 +867,10 @@ class Stack:
     def ip_receive(self, dev: Device, packet: fr.Ip, broadcast: bool = False) -> None:
         dst = IPv4(packet.dst)
         if self.netfilter is not None:
-            packet = self.netfilter.prerouting(self, packet, dev)
-            if packet is None:
+            natted = self.netfilter.prerouting(self, packet, dev)
+            if natted is None:
                 return
+            packet = natted
             dst = IPv4(packet.dst)
         if broadcast or self.local_address(dst) is not None or dst == IPv4("255.255.255.255") or \
                 any(dst == a.network.broadcast_address for a in dev.addresses):
@@ -1055,6 +1088,8 @@ class World:
         self.stacks: dict[str, Stack] = {}
         self.tasks: list[Task] = []
         self.clock.on_event = self._poke
+        self._batch: list[tuple[Device, bytes]] = []
+        self._batch_due = -1
         #: The lab's private folder (servers serve it when told no other directory).
         self.folder = ""
         #: The pid each background program was given -> its node (``ip link ... netns PID``).
@@ -1068,6 +1103,20 @@ class World:
 
     def tcp_reset(self, stack: Stack, packet: fr.Ip) -> None:
         stack.tcp_reset(packet)
+
+    def deliver(self, device: Device, frame: bytes) -> None:
+        """``frame`` arrives on ``device`` one wire's time from now. Frames sent at the same instant travel in
+        one clock event (a bridge flooding 1000 ports schedules one, not 1000)."""
+        due = self.clock.now + WIRE_NS
+        if self._batch_due != due:
+            self._batch, self._batch_due = [], due
+            self.clock.at(due, self._arrive, self._batch)
+        self._batch.append((device, frame))
+
+    @staticmethod
+    def _arrive(batch: list[tuple[Device, bytes]]) -> None:
+        for device, frame in batch:
+            device.receive(frame)
 
     def wake(self) -> None:
         """Something programs may wait for happened (the clock pokes them after every event anyway)."""
