@@ -182,3 +182,49 @@ def test_an_overlay_namespace_is_described_too():
         assert not [n for n in lab.topology.nodes if "/ov-" in n.name]
         host_b.run("three")
     assert lab.plan().script() == static
+
+
+def test_the_simulation_refuses_what_it_does_not_simulate_before_building():
+    import netnb
+    from netnb.errors import FeatureMissingError
+
+    for make in (lambda: netnb.Lab("v6", ipv6=True, backend="sim"), lambda: netnb.Lab("stp", backend="sim")):
+        lab = make()
+        a = lab.host("A")
+        sw = lab.switch("sw", stp=lab.name == "stp")
+        lab.link(a, sw, ip="10.0.0.1/24")
+        with pytest.raises(FeatureMissingError, match="IPv6|STP") as caught:
+            lab.start()
+        assert "kernel" in str(caught.value) and "Nothing was built" in str(caught.value)
+        assert lab.state == "described"
+
+
+def test_a_simulated_lab_says_so_and_runs_without_root():
+    import netnb
+
+    lab = netnb.Lab("simulated", backend="sim")
+    a, b = lab.host("A"), lab.host("B")
+    lab.link(a, b, ip=("10.0.0.1/24", "10.0.0.2/24"))
+    assert "simulated" in repr(lab) and "simulated" in lab.drawing().title
+    with lab:
+        result = a.ping(b, count=2)
+        assert result.ok and result.received == 2 and "2 packets transmitted, 2 received" in result.output
+        big = a.run("ping -c 1 -s 3000 10.0.0.2")
+        assert big.rc == 1 and "fragmentation is not simulated" in big.stderr
+        assert a.run("tcpdump -i eth0").rc == 127
+    assert not lab.running and lab.backend.folder == ""
+
+
+def test_the_backend_is_chosen_by_name_environment_or_probe(monkeypatch):
+    import netnb
+    from netnb.errors import UsageError
+
+    monkeypatch.setenv("NETNB_BACKEND", "sim")
+    assert netnb.Lab("env").backend.name == "sim"
+    monkeypatch.setenv("NETNB_BACKEND", "kernl")
+    with pytest.raises(UsageError, match="NETNB_BACKEND='kernl' is no backend"):
+        netnb.Lab("typo")
+    monkeypatch.delenv("NETNB_BACKEND")
+    assert netnb.Lab("named", backend="kernel").backend.name == "kernel"
+    with pytest.raises(UsageError, match="mode='root' belongs to the kernel backend"):
+        netnb.Lab("mixed", backend="sim", mode="root")

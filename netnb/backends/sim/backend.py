@@ -114,9 +114,13 @@ class SimBackend:
 
     def check(self, operations: Sequence[Operation]) -> None:
         missing = []
+        ipv6_off = {op.node for op in operations if isinstance(op, SetSysctl)
+                    and op.key == "net.ipv6.conf.all.disable_ipv6" and op.value == "1"}
         for op in operations:
             if isinstance(op, AddBridge) and op.stp:
                 missing.append(f"STP on bridge {op.node}:{op.ifname}")
+            elif isinstance(op, AddNamespace) and op.node not in ipv6_off:
+                missing.append("IPv6 (Lab(..., ipv6=True))")
         if missing:
             raise FeatureMissingError(
                 "the simulated backend does not carry out "

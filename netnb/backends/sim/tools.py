@@ -182,13 +182,17 @@ def ping(ctx: Ctx) -> Run:
             sent_at[seq] = clock.now
             last_send = clock.now
             transmitted += 1
+            # -M want (the default) sets DF on what fits the route's MTU and lets the kernel fragment the rest.
+            fits = route is None or 20 + len(body) <= route.dev.mtu
             packet = fr.Ip(src.packed, dst.packed, fr.PROTO_ICMP, body, ttl=ttl, ident=stack.next_ip_id(),
-                           df=df != "dont")
+                           df=df == "do" or (df != "dont" and fits))
             error = stack.send_ip(packet)
             if error is not None:
                 st["errors"] += 1
                 text = f"local error: {error}" if error.startswith("message too long") else f"sendmsg: {error}"
                 ctx.error(f"ping: {text}")
+                if "not simulated" in error:
+                    break
             if not count or transmitted < count:
                 total = count
                 yield Until(lambda: bool(total) and st["received"] + st["errors"] >= total, interval)

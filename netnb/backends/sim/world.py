@@ -197,6 +197,7 @@ class Bridge(Device):
         self.ageing_cs = ageing_cs
         self.ports: list[Device] = []
         self.hairpin: set[str] = set()
+        self._port_macs: set[bytes] | None = None
         #: learned MAC -> (port, last seen ns)
         self.learned: dict[bytes, tuple[Device, int]] = {}
 
@@ -218,6 +219,7 @@ class Bridge(Device):
         self.pick_mac()
 
     def pick_mac(self) -> None:
+        self._port_macs = None  # (ports or their MACs changed)
         # As br_stp_recalculate_bridge_id: a bridge whose MAC was not set takes its ports' lowest.
         if not self.mac_set and self.ports:
             self.mac = min(p.mac for p in self.ports)
@@ -236,7 +238,9 @@ class Bridge(Device):
         return port
 
     def _local(self, mac: bytes) -> bool:
-        return mac == self.mac or any(p.mac == mac for p in self.ports)
+        if self._port_macs is None:
+            self._port_macs = {p.mac for p in self.ports}
+        return mac == self.mac or mac in self._port_macs
 
     def from_port(self, port: Device, frame: bytes) -> None:
         if not self.admin_up or self.port_state(port) != "forwarding":
@@ -661,8 +665,11 @@ class Stack:
                 if route is None:
                     return "Network is unreachable"
             packet = out
-        if packet.df and 20 + len(packet.payload) > route.dev.mtu:
-            return f"message too long, mtu={route.dev.mtu}"
+        if 20 + len(packet.payload) > route.dev.mtu:
+            if packet.df:
+                return f"message too long, mtu={route.dev.mtu}"
+            return (f"message too long for {route.dev.name} (mtu {route.dev.mtu}): IP fragmentation is not "
+                    "simulated; send less, or run this lab on the kernel")
         if isinstance(route.dev, Loopback):
             if self.netfilter is not None:
                 natted = self.netfilter.postrouting(self, packet, route, None)
@@ -899,9 +906,10 @@ class Stack:
         packet.ttl -= 1
         if self.netfilter is not None and not self.netfilter.forward(self, packet, dev, route):
             return
-        if packet.df and 20 + len(packet.payload) > route.dev.mtu:
-            self.icmp_error(packet, 3, 4, dev, mtu=route.dev.mtu)
-            return
+        if 20 + len(packet.payload) > route.dev.mtu:
+            if packet.df:
+                self.icmp_error(packet, 3, 4, dev, mtu=route.dev.mtu)
+            return  # (without DF the kernel would fragment it: not simulated, so it goes no further)
         self._post_route(packet, route, dev)
 
     def ip_local(self, packet: fr.Ip, dev: Device) -> None:
