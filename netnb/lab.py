@@ -100,6 +100,11 @@ class Lab:
         self.backend.mode = mode
 
     @property
+    def vms(self) -> list[Vm]:
+        """The lab's VMs (made by ``lab.vm(...)``), in the order they were described."""
+        return list(self._vms)
+
+    @property
     def simulated(self) -> bool:
         """Whether this lab runs on the simulation rather than on the kernel (every display says so)."""
         return self.backend.name == "sim"

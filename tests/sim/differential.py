@@ -160,6 +160,11 @@ def observe(lab: netnb.Lab, script: list[tuple[Any, ...]]) -> list[tuple[str, An
             _, node, cmd, port = step
             lab[node].popen(cmd).wait_listening(port)
             seen.append((f"popen {node}: {cmd}", sorted((s.proto, s.address, s.port) for s in lab[node].listening())))
+        elif what == "vm-ping":
+            _, vm, target = step
+            machine = next(v for v in lab.vms if v.name == vm)
+            r = machine.ping(lab[target], count=2, timeout=1.0)
+            seen.append((f"vm {vm} ping {target}", (r.sent, r.received, r.hint)))
         elif what == "neigh":
             seen.append(("neighbours", neighbours(lab, owners, list(step[1]))))
         elif what == "fdb":
@@ -196,3 +201,31 @@ def compare(make: Callable[[str], netnb.Lab], script: list[tuple[Any, ...]]) -> 
         if k != s:
             diffs.append(f"{name}:\n  kernel: {k!r}\n  sim:    {s!r}")
     return diffs
+
+
+# -- whole tutorials -----------------------------------------------------------------------------------------
+_OUTPUT_RULES = [
+    (re.compile(r"/tmp/[\w./-]*netnb-lab-[\w.-]+[\w./-]*"), "LAB-FOLDER"),
+    (re.compile(r"\b(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun),? [\w :]+\d{4}(?: GMT)?"), "DATE"),
+    (re.compile(r"\d{2}/\w{3}/\d{4} \d\d:\d\d:\d\d"), "DATE"),
+    (re.compile(r"\b(?:pid[= ]|process |pid )\d+"), "pid N"),
+    (re.compile(r"\b(id|seq|ack)=\d+"), r"\1=N"),
+    (re.compile(r"\bicmp_seq=(\d+) ttl=(\d+) time=[\d.]+ ms"), r"icmp_seq=\1 ttl=\2 time=T ms"),
+    (re.compile(r"(?<![\d.])\d+\.\d+(?![\d.])"), "F"),           # times, rates, round trips (not addresses)
+    (re.compile(r"\b(3[3-9]\d{3}|[4-5]\d{4}|6[0-5]\d{3})\b"), "EPHEMERAL"),  # ports a kernel picks at random
+]
+
+
+def normalise_output(text: str, macs: dict[str, str]) -> str:
+    """A tutorial cell's output with what is random or timed replaced (MACs by order of first appearance)."""
+    text = MAC_RX.sub(lambda m: m.group(0) if m.group(0).startswith(KEEP)
+                      else macs.setdefault(m.group(0), f"MAC{len(macs) + 1}"), text)
+    for rx, word in _OUTPUT_RULES:
+        text = rx.sub(word, text)
+    return text
+
+
+def tutorial_outputs(recorded: list[dict[str, Any]]) -> list[tuple[int, str, str]]:
+    macs: dict[str, str] = {}
+    return [(c["cell"], normalise_output(c["stdout"], macs), normalise_output(c["text"] or "", macs))
+            for c in recorded]

@@ -1,15 +1,20 @@
 """Run a tutorial's cells in this process on the simulated backend, in an interpreter that may not make
 network namespaces, open netlink or packet sockets, or start processes (an audit hook refuses them).
 
-    python tests/sim/run_notebook.py notebooks/03-bridge.py [--solve]
+    python tests/sim/run_notebook.py notebooks/03-bridge.py [--solve] [--kernel] [--record OUT.json]
 
 Exit status 0 when every cell ran (each cell's last expression is rendered as Jupyter would); otherwise the
-failing cell, its source and the traceback on stderr. Used by tests/sim/test_tutorials.py.
+failing cell, its source and the traceback on stderr. ``--record`` keeps what each cell printed and showed
+(text/plain); ``--kernel`` runs the same on the kernel backend (no audit hook then), so that the two can be
+compared (tests/sim/test_differential.py). Used by tests/sim/test_tutorials.py.
 """
 
 from __future__ import annotations
 
 import ast
+import contextlib
+import io
+import json
 import os
 import socket
 import sys
@@ -42,41 +47,59 @@ def audit(event: str, args: tuple) -> None:
 
 def main() -> int:
     path = sys.argv[1]
-    os.environ["NETNB_BACKEND"] = "sim"
+    kernel = "--kernel" in sys.argv
+    record = sys.argv[sys.argv.index("--record") + 1] if "--record" in sys.argv else None
+    os.environ["NETNB_BACKEND"] = "kernel" if kernel else "sim"
     # scapy lists the machine's own interfaces through netlink when it is imported on Linux (not under
     # Pyodide, where it has no Linux layer): a library's look at the host, read-only, done before the hook.
     import scapy.all  # noqa: F401
     import jupytext  # (the harness's own reader probes for pandoc with a process when imported)
 
-    sys.addaudithook(audit)
+    if not kernel:
+        sys.addaudithook(audit)
 
     nb = jupytext.read(path)
     namespace: dict[str, object] = {"__name__": "__main__", "display": lambda *a, **k: None}
     os.chdir(os.path.dirname(os.path.abspath(path)))
     started = time.monotonic()
+    shown: list[dict[str, object]] = []
     for i, cell in enumerate(nb.cells):
         if cell.cell_type != "code" or cell.source.lstrip().startswith(("%", "!")):
             continue
         source = cell.source.replace("SOLVE = False", "SOLVE = True") if "--solve" in sys.argv else cell.source
+        printed = io.StringIO()
         try:
             tree = ast.parse(source)
             last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
-            exec(compile(tree, f"<cell {i}>", "exec"), namespace)
-            if last is not None:
-                value = eval(compile(ast.Expression(last.value), f"<cell {i}>", "eval"), namespace)
-                bundle = getattr(value, "_repr_mimebundle_", None)
-                if bundle is not None:
-                    shown = bundle()
-                    assert "text/plain" in shown, f"cell {i}: {type(value).__name__} shows no text/plain"
+            with contextlib.redirect_stdout(printed):
+                exec(compile(tree, f"<cell {i}>", "exec"), namespace)
+                value = eval(compile(ast.Expression(last.value), f"<cell {i}>", "eval"), namespace) \
+                    if last is not None else None
+            text = None
+            bundle = getattr(value, "_repr_mimebundle_", None)
+            if bundle is not None:
+                mimes = bundle()
+                assert "text/plain" in mimes, f"cell {i}: {type(value).__name__} shows no text/plain"
+                text = mimes["text/plain"]
+            elif value is not None:
+                text = repr(value)
+            shown.append({"cell": i, "stdout": printed.getvalue(), "text": text})
+            sys.stdout.write(printed.getvalue())
         except BaseException:
             sys.stderr.write(f"{os.path.basename(path)}: cell {i} raised\n--- cell source\n{source}\n---\n")
             traceback.print_exc()
             if refused:
                 sys.stderr.write(f"refused by the audit hook: {refused}\n")
             return 1
+    if record:
+        with open(record, "w") as f:
+            json.dump(shown, f, indent=1)
     if refused:  # even if something caught the refusal and went on
         sys.stderr.write(f"{os.path.basename(path)}: the audit hook refused {refused}\n")
         return 1
+    if kernel:
+        print(f"{os.path.basename(path)}: every cell ran on the kernel in {time.monotonic() - started:.1f} s")
+        return 0
     print(f"{os.path.basename(path)}: every cell ran on the simulation in {time.monotonic() - started:.1f} s, "
           "with no namespace, netlink or packet socket, or process")
     return 0

@@ -3,11 +3,19 @@ design notes). The kernel half needs root; without it these tests skip and say w
 
 from __future__ import annotations
 
+import glob
+import json
+import os
+import subprocess
+import sys
+
 import pytest
 
 from tests import labs
 from tests.conftest import kernel_available
-from tests.sim.differential import compare
+from tests.sim.differential import compare, tutorial_outputs
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 pytestmark = pytest.mark.skipif(kernel_available() is not None, reason=str(kernel_available()))
 
@@ -40,6 +48,9 @@ def test_routed(forwarding):
         ("ping", "B", "10.0.9.9", {"count": 1, "timeout": 1.0}),
         ("ping", "C", "10.0.2.1", PING),
         ("run", "B", "ip route; ip route get 10.0.2.2; ip route get 10.0.1.2"),
+        ("run", "B", "ip -j addr; ip -j link; ip -j route; ip -j neigh; ip -j -br addr; ip -j -br link; "
+                     "ip -4 -j addr show dev eth0; ip -4 -o addr; ip -o link"),
+        ("run", "A", "ip -j -br addr; ip -j route; ip -j neigh"),
     ]
     _check(lambda backend: labs.routed(f"dr-{forwarding:d}-{backend[0]}", forwarding=forwarding, backend=backend),
            script)
@@ -105,3 +116,50 @@ def test_http_and_tcp():
         ("capture", ["C"], [("run", "B", "nc -z -w 1 10.0.2.2 8081")], None),
     ]
     _check(make, script)
+
+
+def test_traceroute_and_ttl():
+    def make(backend):
+        lab = labs.routed(f"dt-{backend[0]}", backend=backend)
+        return lab
+
+    script = [
+        ("capture", ["A"], [("run", "B", "traceroute -n -w 1 -q 1 10.0.2.2")], None),
+        ("run", "B", "traceroute -n -w 1 -q 2 -m 3 10.0.2.2; traceroute -n -m 2 -w 1 -q 1 10.0.9.9"),
+        ("run", "B", "ping -c 1 -t 1 10.0.2.2"),
+    ]
+    _check(make, script)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_generated_with_nat_docker_and_vms(seed):
+    lab = labs.random_lab(seed, "probe", backend="sim")
+    hosts = [n.name for n in lab if n.kind.value == "host" and "/" not in n.name]
+    routers = [n.name for n in lab if n.kind.value == "router"]
+    nat = [n.name for n in lab if n.spec.rules]
+    docker = [n.name for n in lab if n.spec.role == "docker-host"]
+    script: list = [("ping", hosts[0], h, {"count": 1, "timeout": 1.0}) for h in hosts[1:]]
+    script += [("vm-ping", "vm", h) for h in hosts[:3]] + [("vm-ping", "vm", "r0")]
+    script += [("ping", h, "r0", {"count": 1, "timeout": 1.0}) for h in hosts[-2:]]
+    script += [("run", n, "iptables -t nat -nvL; iptables-save | grep -v '^#'") for n in nat + docker]
+    script += [("neigh", hosts + routers), ("fdb",)]
+    _check(lambda backend: labs.random_lab(seed, f"dx{seed}-{backend[0]}", backend=backend), script)
+
+
+TUTORIALS = sorted(glob.glob(os.path.join(REPO, "notebooks", "[0-9][0-9]-*.py")))
+
+
+@pytest.mark.parametrize("path", TUTORIALS, ids=os.path.basename)
+def test_tutorial_shows_the_same(path, tmp_path):
+    """Every cell of a tutorial prints and shows the same on both backends (what is random or timed aside)."""
+    outputs = {}
+    for backend in ("kernel", "sim"):
+        record = tmp_path / f"{backend}.json"
+        argv = [sys.executable, os.path.join(REPO, "tests", "sim", "run_notebook.py"), path, "--record", str(record)]
+        done = subprocess.run(argv + (["--kernel"] if backend == "kernel" else []), capture_output=True, text=True,
+                              timeout=600, cwd=REPO, env=dict(os.environ, PYTHONPATH=REPO))
+        assert done.returncode == 0, f"{backend}: {done.stderr[-3000:]}"
+        outputs[backend] = tutorial_outputs(json.loads(record.read_text()))
+    diffs = [f"cell {k[0]}:\n--- kernel\n{k[1]}{k[2]}\n--- sim\n{s[1]}{s[2]}"
+             for k, s in zip(outputs["kernel"], outputs["sim"]) if k != s]
+    assert not diffs, f"{os.path.basename(path)} differs:\n" + "\n".join(diffs)

@@ -14,6 +14,8 @@ the differential tests.
 from __future__ import annotations
 
 import ipaddress
+import json
+from typing import Any
 
 from netnb.backends.sim import frames as fr
 from netnb.backends.sim.shell import Ctx, Run, program
@@ -94,6 +96,71 @@ def route_line(stack: Stack, r) -> str:  # type: ignore[no-untyped-def]
     return " ".join(parts) + " "
 
 
+def _json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+def link_json(dev: Device, addresses: bool, brief: bool = False, only4: bool = False) -> dict[str, Any]:
+    """One device as ``ip -j link`` / ``ip -j addr`` print it (iproute2's key order)."""
+    out: dict[str, Any] = {}
+    peer_here = isinstance(dev, Veth) and dev.peer.stack is dev.stack
+    elsewhere = isinstance(dev, Veth) and not peer_here
+    if not brief:
+        out["ifindex"] = dev.index
+    if peer_here:
+        out["link"] = dev.peer.name  # type: ignore[attr-defined]
+    elif elsewhere:
+        out["link_index"] = dev.peer.index  # type: ignore[attr-defined]
+    out["ifname"] = dev.name
+    infos = [{"family": "inet", "local": str(a.ip), "prefixlen": a.network.prefixlen,
+              "scope": "host" if a.ip.is_loopback else "global", "label": dev.name,
+              "valid_life_time": 4294967295, "preferred_life_time": 4294967295} for a in dev.addresses]
+    if brief:
+        out["operstate"] = dev.operstate()
+        if addresses:
+            out["addr_info"] = [{"local": i["local"], "prefixlen": i["prefixlen"]} for i in infos]
+        else:
+            out["address"] = fr.mac_text(dev.mac)
+            out["flags"] = dev.flags()
+        return out
+    out["flags"] = dev.flags()
+    out["mtu"] = dev.mtu
+    out["qdisc"] = _qdisc(dev)
+    if dev.master is not None:
+        out["master"] = dev.master.name
+    out["operstate"] = dev.operstate()
+    if not addresses:
+        out["linkmode"] = "DEFAULT"
+    out["group"] = "default"
+    out["txqlen"] = 1000
+    if not only4:
+        out["link_type"] = "loopback" if isinstance(dev, Loopback) else "ether"
+        out["address"] = fr.mac_text(dev.mac)
+        out["broadcast"] = "00:00:00:00:00:00" if isinstance(dev, Loopback) else "ff:ff:ff:ff:ff:ff"
+        if elsewhere:
+            out["link_netnsid"] = dev.stack.netnsid(dev.peer.stack)  # type: ignore[attr-defined]
+    if addresses:
+        out["addr_info"] = infos
+    return out
+
+
+def route_json(r: Any) -> dict[str, Any]:
+    """One route as ``ip -j route`` prints it."""
+    out: dict[str, Any] = {"dst": "default" if r.dest.prefixlen == 0 else (
+        str(r.dest.network_address) if r.dest.prefixlen == 32 else str(r.dest))}
+    if r.via is not None:
+        out["gateway"] = str(r.via)
+    out["dev"] = r.dev.name
+    if r.proto != "boot":
+        out["protocol"] = r.proto
+    if r.scope != "global":
+        out["scope"] = r.scope
+    if r.src is not None:
+        out["prefsrc"] = str(r.src)
+    out["flags"] = [] if r.dev.carrier() else ["linkdown"]
+    return out
+
+
 class _Usage(Exception):
     pass
 
@@ -132,7 +199,9 @@ def ip_command(ctx: Ctx) -> Run:
             opts.add("o")
         elif opt in ("-d", "-details"):
             opts.add("d")
-        elif opt in ("-n", "-netns") or opt == "-j":
+        elif opt in ("-j", "-json"):
+            opts.add("j")
+        elif opt in ("-n", "-netns"):
             ctx.error(f"ip: option {opt} is not simulated (it needs a real kernel)")
             return 1
         else:
@@ -148,9 +217,9 @@ def ip_command(ctx: Ctx) -> Run:
         if obj in ("addr", "address", "a", "ad", "add", "addres"):
             return _addr(ctx, rest, opts)
         if obj in ("route", "r", "ro", "rou", "rout"):
-            return _route(ctx, rest)
+            return _route(ctx, rest, opts)
         if obj in ("neigh", "neighbour", "neighbor", "n", "ne", "nei"):
-            return _neigh(ctx, rest)
+            return _neigh(ctx, rest, opts)
         if obj == "tuntap":
             return _tuntap(ctx, rest)
     except _Usage as exc:
@@ -170,6 +239,9 @@ def _link(ctx: Ctx, args: list[str], opts: set[str]) -> int:
     verb = args[0] if args else "show"
     if verb in ("show", "list", "ls", "sh", "lst") or verb not in ("add", "set", "del", "delete"):
         devs = _devices(stack, list(args))
+        if "j" in opts:
+            ctx.print(_json([link_json(d, addresses=False, brief="br" in opts) for d in devs]))
+            return 0
         for dev in devs:
             if "br" in opts:
                 ctx.print(f"{label(dev):<16} {dev.operstate():<14} {fr.mac_text(dev.mac)} {flags_text(dev.flags())} ")
@@ -289,6 +361,10 @@ def _addr(ctx: Ctx, args: list[str], opts: set[str]) -> int:
         stack.routes = [r for r in stack.routes if r.via is None or stack.lookup(r.via, connected_only=True)]
         return 0
     devs = _devices(stack, list(args))
+    if "j" in opts:
+        ctx.print(_json([link_json(d, addresses=True, brief="br" in opts, only4="4" in opts) for d in devs
+                         if not ("4" in opts and not d.addresses)]))
+        return 0
     for dev in devs:
         if "4" in opts and not dev.addresses:
             continue
@@ -308,10 +384,13 @@ def _addr(ctx: Ctx, args: list[str], opts: set[str]) -> int:
     return 0
 
 
-def _route(ctx: Ctx, args: list[str]) -> int:
+def _route(ctx: Ctx, args: list[str], opts: set[str]) -> int:
     stack = ctx.stack
     verb = args[0] if args else "show"
     if verb in ("show", "list", "ls"):
+        if "j" in opts:
+            ctx.print(_json([route_json(r) for r in stack.table()]))
+            return 0
         for r in stack.table():
             ctx.print(route_line(stack, r))
         return 0
@@ -364,13 +443,26 @@ def _route(ctx: Ctx, args: list[str]) -> int:
     raise _Usage(f'Command "{verb}" is unknown, try "ip route help".')
 
 
-def _neigh(ctx: Ctx, args: list[str]) -> int:
+def _neigh(ctx: Ctx, args: list[str], opts: set[str]) -> int:
     stack = ctx.stack
     verb = args[0] if args else "show"
     if verb == "flush":
         stack.neigh_flush()
         return 0
     now = ctx.world.clock.now
+    if "j" in opts:
+        rows = []
+        for n in list(stack.neigh.values()):
+            state = n.shown_state(now)
+            if state == "NOARP":
+                continue
+            row: dict[str, Any] = {"dst": str(n.ip), "dev": n.dev.name}
+            if n.mac is not None and state not in ("INCOMPLETE", "FAILED"):
+                row["lladdr"] = fr.mac_text(n.mac)
+            row["state"] = [state]
+            rows.append(row)
+        ctx.print(_json(rows))
+        return 0
     for n in list(stack.neigh.values()):
         state = n.shown_state(now)
         if state == "NOARP":
