@@ -50,7 +50,9 @@ def test_routed(forwarding):
         ("run", "B", "ip route; ip route get 10.0.2.2; ip route get 10.0.1.2"),
         ("run", "B", "ip -j addr; ip -j link; ip -j route; ip -j neigh; ip -j -br addr; ip -j -br link; "
                      "ip -4 -j addr show dev eth0; ip -4 -o addr; ip -o link"),
-        ("run", "A", "ip -j -br addr; ip -j route; ip -j neigh"),
+        # (`ip neigh` with several entries is left out: the kernel lists its neighbour hash table, whose order
+        # depends on a random key; neighbours() compares them as sets above.)
+        ("run", "A", "ip -j -br addr; ip -j route"),
     ]
     _check(lambda backend: labs.routed(f"dr-{forwarding:d}-{backend[0]}", forwarding=forwarding, backend=backend),
            script)

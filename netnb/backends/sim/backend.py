@@ -370,10 +370,11 @@ class SimBackend:
         out = []
         for dev in sorted(stack.devices.values(), key=lambda d: d.index):
             peer = getattr(dev, "peer", None)
+            peer_index = peer.index if peer is not None else None
             out.append(InterfaceState(dev.name, dev.index, dev.kind, _mac(dev), dev.operstate(), dev.mtu,
                                       tuple(str(a) for a in dev.addresses),
                                       dev.master.name if dev.master is not None else None,
-                                      peer.index if peer is not None else None, dev.rx_packets, dev.tx_packets))
+                                      peer_index, dev.rx_packets, dev.tx_packets))
         return out
 
     def all_interfaces(self) -> dict[str, list[InterfaceState]]:

@@ -34,7 +34,7 @@ def flags_text(flags: list[str]) -> str:
 
 def label(dev: Device) -> str:
     """``eth0@if7`` (peer elsewhere), ``v1@v2`` (peer here), ``br0``."""
-    if isinstance(dev, Veth):
+    if isinstance(dev, Veth):  # (a peer in another namespace is always reported, whatever its index)
         peer = dev.peer
         return f"{dev.name}@{peer.name}" if peer.stack is dev.stack else f"{dev.name}@if{peer.index}"
     return dev.name
@@ -42,7 +42,7 @@ def label(dev: Device) -> str:
 
 def local_label(dev: Device) -> str:
     """``bridge link`` names a veth's peer by looking its index up in this namespace (``A-eth0@sw``)."""
-    if isinstance(dev, Veth):
+    if isinstance(dev, Veth) and dev.peer.index != dev.index:  # (the bridge dump omits a link equal to itself)
         here = next((d.name for d in dev.stack.devices.values() if d.index == dev.peer.index), None)
         return f"{dev.name}@{here or f'if{dev.peer.index}'}"
     return dev.name
@@ -67,6 +67,62 @@ def ether_line(dev: Device) -> str:
     if isinstance(dev, Veth) and dev.peer.stack is not dev.stack:
         tail = f" link-netnsid {dev.stack.netnsid(dev.peer.stack)}"
     return f"    link/ether {fr.mac_text(dev.mac)} brd ff:ff:ff:ff:ff:ff{tail}"
+
+
+def _timer(seconds: float) -> str:
+    return f"{int(seconds):4d}.{int(seconds * 100) % 100:02d}"
+
+
+def detail_lines(dev: Device) -> str:
+    """What ``ip -d link`` adds to a device: its limits, its kind's own attributes, a port's bridge state."""
+    tail = ("addrgenmode eui64 numtxqueues {q} numrxqueues {q} gso_max_size 65536 gso_max_segs 65535 "
+            "tso_max_size {tso} tso_max_segs 65535 gro_max_size 65536 ")
+    port = dev.master is not None
+    promisc = 1 if port else 0
+    if isinstance(dev, Loopback):
+        limits, kind = "minmtu 0 maxmtu 0 ", ""
+    else:
+        limits = f"minmtu 68 maxmtu {65521 if isinstance(dev, Tap) else 65535} "
+        kind = ""
+    first = f"{ether_line(dev)} promiscuity {promisc}  allmulti {promisc} {limits}"
+    q = 2 if isinstance(dev, Veth) else 1
+    tso = 65536 if isinstance(dev, Tap) else 524280
+    common = tail.format(q=q, tso=tso)
+    if isinstance(dev, Loopback):
+        return first + common
+    if isinstance(dev, Bridge):
+        mac = fr.mac_text(dev.mac)
+        kind = (f"    bridge forward_delay 1500 hello_time 200 max_age 2000 ageing_time {dev.ageing_cs} stp_state 0 "
+                f"priority 32768 vlan_filtering 0 bridge_id 8000.{mac} designated_root 8000.{mac} root_port 0 "
+                "root_path_cost 0 topology_change 0 topology_change_detected 0 hello_timer    0.00 tcn_timer    0.00 "
+                "topology_change_timer    0.00 gc_timer    0.00 group_fwd_mask 0 group_address 01:80:c2:00:00:00 "
+                "mcast_snooping 1 no_linklocal_learn 0 mcast_vlan_snooping 0 mcast_router 1 mcast_query_use_ifaddr 0 "
+                "mcast_querier 0 mcast_hash_elasticity 16 mcast_hash_max 4096 mcast_last_member_count 2 "
+                "mcast_startup_query_count 2 mcast_last_member_interval 100 mcast_membership_interval 26000 "
+                "mcast_querier_interval 25500 mcast_query_interval 12500 mcast_query_response_interval 1000 "
+                "mcast_startup_query_interval 3124 mcast_stats_enabled 0 mcast_igmp_version 2 mcast_mld_version 1 "
+                "nf_call_iptables 0 nf_call_ip6tables 0 nf_call_arptables 0 ")
+    elif isinstance(dev, Veth):
+        kind = "    veth "
+    elif isinstance(dev, Tap):
+        kind = "    tun type tap pi off vnet_hdr off persist on "
+    elif isinstance(dev, Vxlan):
+        kind = f"    vxlan id {dev.vni} local {dev.local} srcport 0 0 dstport {dev.port} nolearning ttl auto ageing 300 "
+    if port:
+        assert dev.master is not None
+        br = dev.master
+        number = br.ports.index(dev) + 1
+        mac = fr.mac_text(br.mac)
+        state = br.port_state(dev)
+        hairpin = "on" if dev.name in br.hairpin else "off"
+        kind += ("\n    bridge_slave state " + state + f" priority 32 cost 2 hairpin {hairpin} guard off root_block off "
+                 f"fastleave off learning on flood on port_id 0x{0x8000 + number:04x} port_no 0x{number:x} "
+                 f"designated_port {0x8000 + number} designated_cost 0 designated_bridge 8000.{mac} "
+                 f"designated_root 8000.{mac} hold_timer    0.00 message_age_timer    0.00 forward_delay_timer "
+                 f"{_timer(0)} topology_change_ack 0 config_pending 0 proxy_arp off proxy_arp_wifi off mcast_router 1 "
+                 "mcast_fast_leave off mcast_flood on bcast_flood on mcast_to_unicast off neigh_suppress off "
+                 "group_fwd_mask 0 group_fwd_mask_str 0x0 vlan_tunnel off isolated off locked off ")
+    return first + "\n" + kind + common
 
 
 def addr_lines(dev: Device) -> list[str]:
@@ -137,8 +193,8 @@ def link_json(dev: Device, addresses: bool, brief: bool = False, only4: bool = F
         out["link_type"] = "loopback" if isinstance(dev, Loopback) else "ether"
         out["address"] = fr.mac_text(dev.mac)
         out["broadcast"] = "00:00:00:00:00:00" if isinstance(dev, Loopback) else "ff:ff:ff:ff:ff:ff"
-        if elsewhere:
-            out["link_netnsid"] = dev.stack.netnsid(dev.peer.stack)  # type: ignore[attr-defined]
+    if elsewhere:
+        out["link_netnsid"] = dev.stack.netnsid(dev.peer.stack)  # type: ignore[attr-defined]
     if addresses:
         out["addr_info"] = infos
     return out
@@ -247,6 +303,9 @@ def _link(ctx: Ctx, args: list[str], opts: set[str]) -> int:
                 ctx.print(f"{label(dev):<16} {dev.operstate():<14} {fr.mac_text(dev.mac)} {flags_text(dev.flags())} ")
             elif "o" in opts:
                 ctx.print(link_line(dev, True) + "\\" + ether_line(dev))
+            elif "d" in opts:
+                ctx.print(link_line(dev, True))
+                ctx.print(detail_lines(dev))
             else:
                 ctx.print(link_line(dev, True))
                 ctx.print(ether_line(dev))
@@ -512,7 +571,7 @@ def bridge_command(ctx: Ctx) -> Run:
             for dev in sorted(stack.devices.values(), key=lambda d: d.index):
                 if dev.master is None or (only is not None and dev.name != only):
                     continue
-                cost = 100 if isinstance(dev, Tap) else 2
+                cost = 2
                 ctx.print(f"{dev.index}: {local_label(dev)}: {flags_text(dev.flags())} mtu {dev.mtu} master "
                           f"{dev.master.name} state {dev.master.port_state(dev)} priority 32 cost {cost} ")
                 if details:
@@ -539,6 +598,8 @@ def fdb_lines(stack: Stack, only: str | None) -> list[str]:
             continue
         if isinstance(dev, Bridge):
             out += [f"{m} dev {dev.name} self permanent" for m in _MULTICAST_SELF["bridge"]]
+            if all(p.mac != dev.mac for p in dev.ports):
+                out.append(f"{fr.mac_text(dev.mac)} dev {dev.name} master {dev.name} permanent")
             continue
         if dev.master is not None:
             br = dev.master

@@ -444,7 +444,12 @@ class Netfilter:
         size = 20 + len(packet.payload)
         while True:
             if i >= len(current.rules):
-                if not stack_frames:  # (iptables-nft keeps no policy counters: they stay 0)
+                if not stack_frames:
+                    # iptables-nft counts a built-in chain's policy only when it drops (an ACCEPT policy is no
+                    # rule of its own in nf_tables, so its counters stay 0, as measured here)
+                    if current.policy == "DROP":
+                        current.packets += 1
+                        current.bytes += size
                     return current.policy or "ACCEPT", None
                 current, i = stack_frames.pop()
                 continue
@@ -459,6 +464,9 @@ class Netfilter:
                 continue
             if target == "RETURN":
                 if not stack_frames:
+                    if current.policy == "DROP":
+                        current.packets += 1
+                        current.bytes += size
                     return current.policy or "ACCEPT", None
                 current, i = stack_frames.pop()
                 continue

@@ -14,7 +14,7 @@ import math
 import struct
 
 from netnb.backends.sim import frames as fr
-from netnb.backends.sim.clock import Until
+from netnb.backends.sim.clock import NS, Sleep, Until
 from netnb.backends.sim.shell import Ctx, Run, program
 from netnb.backends.sim.world import Device, IPv4
 
@@ -53,6 +53,15 @@ def resolve_name(ctx: Ctx, name: str) -> IPv4 | None:
     return None
 
 
+def reverse_name(ctx: Ctx, address: IPv4) -> str | None:
+    """The first name /etc/hosts (as this process sees it) gives ``address``, or None."""
+    for line in (ctx.read_file("/etc/hosts") or "").splitlines():
+        words = line.split("#")[0].split()
+        if len(words) >= 2 and words[0] == str(address):
+            return words[1]
+    return None
+
+
 def _number(text: str, kind: type = float) -> float:
     value = kind(text)
     if isinstance(value, float) and (math.isnan(value) or value < 0):
@@ -64,11 +73,15 @@ def _number(text: str, kind: type = float) -> float:
 def ping(ctx: Ctx) -> Run:
     args = ctx.argv[1:]
     count, interval, linger, size, ttl, df, quiet = 0, 1.0, 10.0, 56, 64, None, False
+    numeric = False
     target = None
     try:
         while args:
             a = args.pop(0)
-            if a in ("-n", "-4"):
+            if a == "-n":
+                numeric = True
+                continue
+            if a == "-4":
                 continue
             if a == "-q":
                 quiet = True
@@ -111,6 +124,12 @@ def ping(ctx: Ctx) -> Run:
         return 2
     src = (stack.source_for(route, dst) if route is not None else None) or dst
     ctx.print(f"PING {target} ({dst}) {size}({size + 28}) bytes of data.")
+    # As iputils: a destination given by name has the addresses of replies looked up too (unless -n).
+    numeric = numeric or target == str(dst)
+
+    def shown(address: IPv4) -> str:
+        name = None if numeric else reverse_name(ctx, address)
+        return f"{name} ({address})" if name else str(address)
     ident = ctx.world.rnd.randrange(1, 65536)
     timing = size >= 16
     clock = ctx.world.clock
@@ -137,7 +156,7 @@ def ping(ctx: Ctx) -> Run:
                 st["tmin"] = min(st["tmin"], us)
                 st["tmax"] = max(st["tmax"], us)
             if not quiet:
-                line = f"{len(packet.payload)} bytes from {IPv4(packet.src)}: icmp_seq={seq} ttl={packet.ttl}"
+                line = f"{len(packet.payload)} bytes from {shown(IPv4(packet.src))}: icmp_seq={seq} ttl={packet.ttl}"
                 ctx.print(line + (f" time={rtt_text(us)} ms" if timing else ""))
             return
         if kind in (3, 11, 4, 5, 12) and len(rest) >= 4 + 28:
@@ -157,7 +176,7 @@ def ping(ctx: Ctx) -> Run:
                     text = f"Frag needed and DF set (mtu = {mtu})"
                 else:
                     text = _ICMP_TEXT.get((kind, code), f"Bad ICMP type: {kind}")
-                ctx.print(f"From {reporter} icmp_seq={seq} {text}")
+                ctx.print(f"From {shown(reporter)} icmp_seq={seq} {text}")
 
     stack.icmp_listeners.append(on_icmp)
     start = clock.now
@@ -261,6 +280,12 @@ def _valid_sysctl(key: str, value: str) -> bool:
     return value.strip().isdigit()
 
 
+#: What traceroute spends on each probe (its own socket, connect, send): the probes of a window leave over
+#: about a third of a millisecond, as on these machines, while the first answers come back.
+PROBE_GAP_S = 0.00002
+_ANNOTATION = {301: " !H", 300: " !N", 302: " !P", 304: " !F", 313: " !X", 310: " !X", 309: " !X"}
+
+
 @program("traceroute")
 def traceroute(ctx: Ctx) -> Run:
     """UDP probes from port 33434 with TTL 1, 2... three per hop; routers answer Time exceeded, the
@@ -317,32 +342,47 @@ def traceroute(ctx: Ctx) -> Run:
         answers.setdefault(port, (IPv4(packet.src), kind * 100 + code, clock.now))
 
     stack.icmp_listeners.append(on_icmp)
-    sport = 40000 + ctx.world.rnd.randrange(20000)
+    window = 16  # traceroute's -N: probes in flight at once (all sent straight away, one socket each)
+    total = hops * queries
+    sent: list[tuple[int, int]] = []  # (port, send time), probe i is for hop i // queries + 1
+
+    def send_up_to(count: int) -> Run:
+        while len(sent) < min(count, total):
+            i = len(sent)
+            port = base + i
+            body = fr.udp(src.packed, dst.packed, stack.ephemeral_port(), port, bytes(32))
+            sent.append((port, clock.now))
+            stack.send_ip(fr.Ip(src.packed, dst.packed, fr.PROTO_UDP, body, ttl=i // queries + 1,
+                                ident=stack.next_ip_id(), df=False))
+            yield Sleep(PROBE_GAP_S)  # a socket made, connected and sent from for each probe takes time
+        return 0
+
     try:
-        port = base
-        for ttl in range(1, hops + 1):
+        for hop in range(1, hops + 1):
+            first = (hop - 1) * queries
+            mine = range(first, first + queries)
+            if len(sent) < first + queries or not all(sent[i][0] in answers for i in mine):
+                yield from send_up_to(first + window)  # keep the window full while waiting for this hop
+            deadline = max(sent[i][1] for i in mine) + int(wait * NS)
+            left = max(deadline - clock.now, 0) / NS
+            yield Until(lambda: all(sent[i][0] in answers for i in mine), left)
             cells: list[str] = []
             last_who = None
             reached = False
-            for _ in range(queries):
-                sent = clock.now
-                body = fr.udp(src.packed, dst.packed, sport, port, bytes(32))
-                stack.send_ip(fr.Ip(src.packed, dst.packed, fr.PROTO_UDP, body, ttl=ttl, ident=stack.next_ip_id(),
-                                    df=False))
-                probe = port
-                yield Until(lambda: probe in answers, wait)
-                port += 1
-                if probe not in answers:
-                    cells.append("*")
+            for i in mine:
+                port, when_sent = sent[i]
+                if port not in answers:
+                    cells.append(" *")
                     continue
-                who, what, when = answers[probe]
-                us = (when - sent) // 1000
-                text = f"{us // 1000}.{us % 1000:03d} ms"
-                cells.append(text if who == last_who else f"{who}  {text}")
+                who, what, when = answers[port]
+                us = (when - when_sent) // 1000
+                if who != last_who:
+                    cells.append(f" {who}")
+                cells.append(f"  {us // 1000}.{us % 1000:03d} ms" + _ANNOTATION.get(what, ""))
                 last_who = who
                 if what != 1100:
                     reached = True
-            ctx.print(f"{ttl:2d}  " + " ".join(cells))
+            ctx.print(f"{hop:2d} " + "".join(cells))
             if reached:
                 break
     finally:

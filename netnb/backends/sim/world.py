@@ -100,8 +100,9 @@ class Device:
         return self.admin_up and self.carrier()
 
     def _seen(self, frame: bytes, outgoing: bool) -> None:
+        stamp = self.stack.world.capture_stamp()
         for hook in self.hooks:
-            hook(self.stack.world.clock.now, frame, outgoing)
+            hook(stamp, frame, outgoing)
 
     def transmit(self, frame: bytes) -> None:
         """Put a frame on this device (from the stack or a bridge)."""
@@ -202,7 +203,13 @@ class Bridge(Device):
         self.learned: dict[bytes, tuple[Device, int]] = {}
 
     def carrier(self) -> bool:
-        return any(p.running for p in self.ports)
+        # As Linux: a bridge without ports has carrier (operstate UNKNOWN); with ports, only while one forwards.
+        return not self.ports or any(p.running for p in self.ports)
+
+    def operstate(self) -> str:
+        if self.admin_up and not self.ports:
+            return "UNKNOWN"
+        return super().operstate()
 
     def add_port(self, port: Device) -> None:
         if port.master is not None:
@@ -299,6 +306,8 @@ class Bridge(Device):
             if port is not None:
                 out.append((mac, port, (now - self.learned[mac][1]) / NS, False))
         out += [(p.mac, p, None, True) for p in self.ports]
+        if all(p.mac != self.mac for p in self.ports):  # its own address, when no port lent it
+            out.append((self.mac, self, None, True))
         return out
 
 
@@ -439,9 +448,11 @@ class Stack:
         if name in self.devices or peer_name in other.devices or (other is self and name == peer_name):
             raise BackendError(f"node {self.name!r}: a device named {name!r} or {peer_name!r} exists already "
                                "(RTNETLINK answers: File exists)")
+        # As veth_newlink: the peer is registered first (in its namespace), so it takes the lower index.
+        peer_index = other.new_index()
+        b = Veth(other, peer_name, peer_index, fr.mac_bytes(peer_mac) if peer_mac else self.world.random_mac(),
+                 mtu or 1500)
         a = Veth(self, name, self.new_index(), fr.mac_bytes(mac) if mac else self.world.random_mac(), mtu or 1500)
-        b = Veth(other, peer_name, other.new_index(),
-                 fr.mac_bytes(peer_mac) if peer_mac else self.world.random_mac(), mtu or 1500)
         a.mac_set, b.mac_set = bool(mac), bool(peer_mac)
         a.peer, b.peer = b, a
         self.add_device(a)
@@ -1048,7 +1059,7 @@ class Stack:
         source = IPv4(packet.src)
         if source.is_unspecified or source.is_multicast:
             return
-        quoted = packet.pack()[:28]
+        quoted = packet.pack()[:548]  # as much of it as fits a 576-byte error (Linux quotes the whole probe)
         rest = struct.pack("!HH", 0, mtu) if kind == 3 and code == 4 else bytes(4)
         body = fr.icmp(kind, code, rest + quoted)
         if self.local_address(source) is not None:  # our own packet: reported to the local socket, via lo
@@ -1098,6 +1109,7 @@ class World:
         self.clock.on_event = self._poke
         self._batch: list[tuple[Device, bytes]] = []
         self._batch_due = -1
+        self._stamp_at, self._stamp_n = -1, 0
         #: The lab's private folder (servers serve it when told no other directory).
         self.folder = ""
         #: The pid each background program was given -> its node (``ip link ... netns PID``).
@@ -1111,6 +1123,16 @@ class World:
 
     def tcp_reset(self, stack: Stack, packet: fr.Ip) -> None:
         stack.tcp_reset(packet)
+
+    def capture_stamp(self) -> int:
+        """A capture timestamp: now, plus one nanosecond for each frame already seen at this instant — so
+        frames seen at one simulated instant keep the order they were seen in (on a kernel, microseconds
+        apart), whatever point saw them."""
+        now = self.clock.now
+        if now != self._stamp_at:
+            self._stamp_at, self._stamp_n = now, 0
+        self._stamp_n += 1
+        return now + self._stamp_n - 1
 
     def deliver(self, device: Device, frame: bytes) -> None:
         """``frame`` arrives on ``device`` one wire's time from now. Frames sent at the same instant travel in
