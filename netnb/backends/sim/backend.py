@@ -117,9 +117,7 @@ class SimBackend:
         ipv6_off = {op.node for op in operations if isinstance(op, SetSysctl)
                     and op.key == "net.ipv6.conf.all.disable_ipv6" and op.value == "1"}
         for op in operations:
-            if isinstance(op, AddBridge) and op.stp:
-                missing.append(f"STP on bridge {op.node}:{op.ifname}")
-            elif isinstance(op, AddNamespace) and op.node not in ipv6_off:
+            if isinstance(op, AddNamespace) and op.node not in ipv6_off:
                 missing.append("IPv6 (Lab(..., ipv6=True))")
         if missing:
             raise FeatureMissingError(
@@ -198,7 +196,10 @@ class SimBackend:
         elif isinstance(op, SetLinkState):
             stack.set_up(op.ifname, op.up)
         elif isinstance(op, AddBridge):
-            stack.set_up(stack.add_bridge(op.ifname, op.ageing_cs).name, True)
+            bridge = stack.add_bridge(op.ifname, op.ageing_cs)
+            if op.stp:  # (forward delay 2 s, as the kernel backend sets it)
+                bridge.enable_stp(2 * NS)
+            stack.set_up(bridge.name, True)
         elif isinstance(op, AddVeth):
             other = world.stack(op.peer_node)
             a, b = stack.add_veth(op.ifname, other, op.peer_ifname, op.mtu, op.mac, op.peer_mac)
@@ -254,8 +255,16 @@ class SimBackend:
             raise FeatureMissingError(f"the simulated backend cannot carry out {type(op).__name__} yet")
 
     def wait_ready(self, timeout: float, ipv6: bool = False) -> float:
-        self._world()
-        return 0.0  # a simulated device carries frames as soon as it is up (no link watch to wait for)
+        """Devices carry frames as soon as they are up (there is no link watch to wait for); STP bridges'
+        ports listen and learn first — simulated time runs until none does (a blocking port is settled)."""
+        world = self._world()
+        bridges = [d for s in world.stacks.values() for d in s.devices.values()
+                   if isinstance(d, Bridge) and d.stp is not None]
+        began = world.clock.now
+        if not world.clock.run_while(lambda: any(b.stp.settling() for b in bridges if b.stp is not None),
+                                     began + int(timeout * NS)):
+            raise BackendError(f"after {timeout:.0f} s (simulated) bridge ports are still not forwarding")
+        return 0.0
 
     def _settle(self) -> None:
         world = self._world()

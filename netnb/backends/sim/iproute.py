@@ -92,7 +92,9 @@ def detail_lines(dev: Device) -> str:
         return first + common
     if isinstance(dev, Bridge):
         mac = fr.mac_text(dev.mac)
-        kind = (f"    bridge forward_delay 1500 hello_time 200 max_age 2000 ageing_time {dev.ageing_cs} stp_state 0 "
+        stp = dev.stp is not None
+        kind = (f"    bridge forward_delay {200 if stp else 1500} hello_time 200 max_age 2000 ageing_time "
+                f"{dev.ageing_cs} stp_state {1 if stp else 0} "
                 f"priority 32768 vlan_filtering 0 bridge_id 8000.{mac} designated_root 8000.{mac} root_port 0 "
                 "root_path_cost 0 topology_change 0 topology_change_detected 0 hello_timer    0.00 tcn_timer    0.00 "
                 "topology_change_timer    0.00 gc_timer    0.00 group_fwd_mask 0 group_address 01:80:c2:00:00:00 "
@@ -545,9 +547,11 @@ def _tuntap(ctx: Ctx, args: list[str]) -> int:
 @program("bridge")
 def bridge_command(ctx: Ctx) -> Run:
     args = ctx.argv[1:]
-    details = False
+    details = as_json = False
     while args and args[0].startswith("-"):
-        details |= args.pop(0) in ("-d", "-details")
+        option = args.pop(0)
+        details |= option in ("-d", "-details")
+        as_json |= option in ("-j", "-json")
     stack = ctx.stack
     try:
         if args[:1] == ["fdb"]:
@@ -568,8 +572,15 @@ def bridge_command(ctx: Ctx) -> Run:
                     (dev.master.hairpin.add if on else dev.master.hairpin.discard)(name)
                 return 0
             only = rest[rest.index("dev") + 1] if "dev" in rest else None
-            for dev in sorted(stack.devices.values(), key=lambda d: d.index):
-                if dev.master is None or (only is not None and dev.name != only):
+            ports = [d for d in sorted(stack.devices.values(), key=lambda d: d.index)
+                     if d.master is not None and (only is None or d.name == only)]
+            if as_json:
+                ctx.print(_json([{"ifindex": d.index, "ifname": d.name, "flags": d.flags(), "mtu": d.mtu,
+                                  "master": d.master.name, "state": d.master.port_state(d), "priority": 32,
+                                  "cost": 2} for d in ports if d.master is not None]))
+                return 0
+            for dev in ports:
+                if dev.master is None:
                     continue
                 cost = 2
                 ctx.print(f"{dev.index}: {local_label(dev)}: {flags_text(dev.flags())} mtu {dev.mtu} master "

@@ -32,6 +32,7 @@ from netnb.errors import BackendError
 
 if TYPE_CHECKING:
     from netnb.backends.sim.netfilter import Netfilter
+    from netnb.backends.sim.stp import Stp
 
 IPv4 = ipaddress.IPv4Address
 Net = ipaddress.IPv4Network
@@ -199,6 +200,7 @@ class Bridge(Device):
         self.ports: list[Device] = []
         self.hairpin: set[str] = set()
         self._port_macs: set[bytes] | None = None
+        self.stp: Stp | None = None
         #: learned MAC -> (port, last seen ns)
         self.learned: dict[bytes, tuple[Device, int]] = {}
 
@@ -210,6 +212,13 @@ class Bridge(Device):
         if self.admin_up and not self.ports:
             return "UNKNOWN"
         return super().operstate()
+
+    def enable_stp(self, forward_delay_ns: int) -> None:
+        """Run the spanning tree protocol on this bridge (``stp_state 1``)."""
+        from netnb.backends.sim.stp import Stp
+
+        self.stp = Stp(self, forward_delay_ns)
+        self.stp.changed()
 
     def add_port(self, port: Device) -> None:
         if port.master is not None:
@@ -227,11 +236,15 @@ class Bridge(Device):
 
     def pick_mac(self) -> None:
         self._port_macs = None  # (ports or their MACs changed)
+        if self.stp is not None:
+            self.stp.changed()
         # As br_stp_recalculate_bridge_id: a bridge whose MAC was not set takes its ports' lowest.
         if not self.mac_set and self.ports:
             self.mac = min(p.mac for p in self.ports)
 
     def port_state(self, port: Device) -> str:
+        if self.stp is not None:
+            return self.stp.state(port)
         return "forwarding" if port.running and self.admin_up else "disabled"
 
     def _fresh(self, mac: bytes) -> Device | None:
@@ -250,11 +263,23 @@ class Bridge(Device):
         return mac == self.mac or mac in self._port_macs
 
     def from_port(self, port: Device, frame: bytes) -> None:
-        if not self.admin_up or self.port_state(port) != "forwarding":
+        if not self.admin_up:
             return
         dst, src = frame[:6], frame[6:12]
+        if self.stp is not None and dst == b"\x01\x80\xc2\x00\x00\x00":
+            # (with STP off, BPDUs are flooded like any frame). As __br_handle_local_finish: a port that
+            # learns learns a BPDU's source too.
+            if self.ageing_cs > 0 and self.port_state(port) in ("learning", "forwarding"):
+                self.learned[src] = (port, self.stack.world.clock.now)
+            self.stp.receive(port, frame)
+            return
+        state = self.port_state(port)
+        if state not in ("learning", "forwarding"):
+            return
         if self.ageing_cs > 0 and not src[0] & 1 and not self._local(src):
             self.learned[src] = (port, self.stack.world.clock.now)
+        if state != "forwarding":
+            return
         if self._local(dst):
             self._up(frame)
             return
@@ -283,9 +308,10 @@ class Bridge(Device):
     def _flood(self, frame: bytes, ingress: Device | None) -> None:
         if not self.admin_up:
             return
+        stp = self.stp
         for port in list(self.ports):
             if (port is not ingress or (ingress is not None and port.name in self.hairpin)) and port.admin_up \
-                    and port.carrier():
+                    and port.carrier() and (stp is None or stp.state(port) == "forwarding"):
                 port.transmit(frame)
 
     def wire(self, frame: bytes) -> None:
@@ -523,6 +549,11 @@ class Stack:
             return
         dev.admin_up = up
         self.changed()
+        for d in (dev, getattr(dev, "peer", None)):  # a port's carrier moved: its bridge's tree may change
+            if d is not None and d.master is not None and d.master.stp is not None:
+                d.master.stp.changed()
+        if isinstance(dev, Bridge) and dev.stp is not None:
+            dev.stp.changed()
         if isinstance(dev, Loopback) and up and not dev.addresses:
             dev.addresses.append(Iface("127.0.0.1/8"))
         if not up:
