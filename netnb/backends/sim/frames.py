@@ -15,6 +15,11 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 
+# The Internet checksum and MAC parsing: one copy, in the VM guest (a page-long stack kept free of imports).
+from netnb.vm import checksum, mac_bytes
+
+__all__ = ["checksum", "mac_bytes"]  # (and everything below)
+
 ETH_IP, ETH_ARP, ETH_IP6 = 0x0800, 0x0806, 0x86DD
 PROTO_ICMP, PROTO_TCP, PROTO_UDP = 1, 6, 17
 BROADCAST = b"\xff" * 6
@@ -29,21 +34,6 @@ _TCP = struct.Struct("!HHIIBBHHH")
 
 # TCP flags
 FIN, SYN, RST, PSH, ACK = 0x01, 0x02, 0x04, 0x08, 0x10
-
-
-def checksum(data: bytes) -> int:
-    """The Internet checksum (RFC 1071)."""
-    if len(data) % 2:
-        data += b"\0"
-    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return ~total & 0xFFFF
-
-
-def mac_bytes(mac: str) -> bytes:
-    """``"02:00:00:00:00:01"`` as 6 bytes."""
-    return bytes.fromhex(mac.replace(":", ""))
 
 
 def mac_text(raw: bytes) -> str:

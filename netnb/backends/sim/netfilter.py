@@ -445,12 +445,7 @@ class Netfilter:
         while True:
             if i >= len(current.rules):
                 if not stack_frames:
-                    # iptables-nft counts a built-in chain's policy only when it drops (an ACCEPT policy is no
-                    # rule of its own in nf_tables, so its counters stay 0, as measured here)
-                    if current.policy == "DROP":
-                        current.packets += 1
-                        current.bytes += size
-                    return current.policy or "ACCEPT", None
+                    return _policy(current, size), None
                 current, i = stack_frames.pop()
                 continue
             rule = current.rules[i]
@@ -464,10 +459,7 @@ class Netfilter:
                 continue
             if target == "RETURN":
                 if not stack_frames:
-                    if current.policy == "DROP":
-                        current.packets += 1
-                        current.bytes += size
-                    return current.policy or "ACCEPT", None
+                    return _policy(current, size), None
                 current, i = stack_frames.pop()
                 continue
             if target in ("ACCEPT", "DROP"):
@@ -833,6 +825,15 @@ class Netfilter:
             line += "mark=0 zone=0 use=2"
             lines.append(line)
         return "".join(line + "\n" for line in lines)
+
+
+def _policy(chain: Chain, size: int) -> str:
+    """A built-in chain's policy deciding a packet. iptables-nft counts the policy only when it drops (an
+    ACCEPT policy is no rule of its own in nf_tables, so its counters stay 0, as measured on these machines)."""
+    if chain.policy == "DROP":
+        chain.packets += 1
+        chain.bytes += size
+    return chain.policy or "ACCEPT"
 
 
 def _tuple_text(t: Tuple, reply: bool = False) -> str:
