@@ -35,6 +35,14 @@ _PING_HINTS = (
     ("Destination Host Unreachable",
      "no ARP answer: nothing with that address answered on the last link of the way there (seen by this "
      "node, or by the router that says so in the output)"),
+    ("Destination Net Unreachable",
+     "a router on the way (the one after 'From' in the output) has no route to the target: give it one, or a "
+     "default route"),
+    ("Time to live exceeded",
+     "the packets went round until their TTL ran out (at the router after 'From'): a routing loop, or a -t "
+     "too small for the path"),
+    ("Destination Port Unreachable",
+     "something on the way rejected the packets (an iptables REJECT rule at the node after 'From')"),
 )
 
 

@@ -159,3 +159,12 @@ def test_the_sudo_rule_names_an_isolated_interpreter():
 
     assert spawner_command(True)[1:] == ["-I", "-m", "netnb.backends.kernel.spawner"]
     assert "-I" not in spawner_command(False)
+
+
+def test_ping_hints_name_the_router_that_answered():
+    from netnb.model import PingResult
+
+    net = PingResult("10.0.9.9", 1, 0, output="From 10.0.1.1 icmp_seq=1 Destination Net Unreachable")
+    assert "no route" in net.hint and "From" in net.hint
+    ttl = PingResult("10.0.2.2", 1, 0, output="From 10.0.1.1 icmp_seq=1 Time to live exceeded")
+    assert "TTL" in ttl.hint and "loop" in ttl.hint

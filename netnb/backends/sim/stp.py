@@ -6,6 +6,7 @@ each (netnb sets 2 s); the root sends configuration BPDUs every hello time and t
 their root port. Frames are real 802.3/LLC BPDUs (52 bytes, to 01:80:c2:00:00:00), so captures show them.
 Topology-change notifications (TCN BPDUs and the TC flag) are not sent: a lab's first minutes have no
 topology change to report apart from ports coming up, and nothing a user reads depends on them.
+Written by hand: the kernel's STP has no counterpart outside a kernel to borrow.
 
 >>> vector(1, 2, 3, 4) < vector(1, 2, 3, 5)
 True

@@ -992,7 +992,6 @@ class Stack:
             sock = self._listener(Udp, packet.dst, ports[1])
             if sock is not None:
                 sock.deliver(packet)
-                self.world.wake()
             elif not IPv4(packet.dst).is_multicast:
                 self.icmp_error(packet, 3, 3, None)  # port unreachable
 
@@ -1178,9 +1177,6 @@ class World:
     def _arrive(batch: list[tuple[Device, bytes]]) -> None:
         for device, frame in batch:
             device.receive(frame)
-
-    def wake(self) -> None:
-        """Something programs may wait for happened (the clock pokes them after every event anyway)."""
 
     def _poke(self) -> None:
         for task in list(self.tasks):
