@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from netnb.backends.contract import Backend
 from netnb.backends import select
-from netnb.backends.kernel.client import Mode
 from html import escape as html_escape
 
 from netnb.errors import AgentError, LabStateError, NetnbError, NotFoundError, TopologyError, UsageError
@@ -43,6 +42,7 @@ N = TypeVar("N", bound=Node)
 LabState = Literal["described", "running", "stopped"]
 
 if TYPE_CHECKING:
+    from netnb.backends.kernel.client import Mode
     from netnb.view.draw import Drawing
     from netnb.view.picture import Picture
 

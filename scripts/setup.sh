@@ -7,13 +7,15 @@ cd "$(dirname "$0")/.."
 extras=()
 browser=0
 tshark=0
+pyodide=0
 for arg in "$@"; do
   case "$arg" in
     --test) extras+=(test) ;;                                   # what the test suite needs
     --notebook) extras+=(notebook) ;;                           # JupyterLab, to open the tutorials
     --browser) browser=1; extras+=(test notebook browser) ;;   # the widget's browser test: Chromium + JupyterLab
     --tshark) tshark=1 ;;                                      # pcaps are also read back by Wireshark's tshark
-    *) echo "usage: $0 [--test] [--notebook] [--browser] [--tshark]" >&2; exit 2 ;;
+    --pyodide) pyodide=1 ;;                                    # Pyodide (npm) under Node: the simulation in Wasm
+    *) echo "usage: $0 [--test] [--notebook] [--browser] [--tshark] [--pyodide]" >&2; exit 2 ;;
   esac
 done
 
@@ -29,6 +31,7 @@ command -v conntrack >/dev/null 2>&1 || need+=(conntrack)
 [ -e /usr/lib/x86_64-linux-gnu/libpcap.so.0.8 ] || [ -e /usr/lib/aarch64-linux-gnu/libpcap.so.0.8 ] || need+=(libpcap0.8)
 [ "$browser" = 1 ] && { command -v chromium >/dev/null 2>&1 || need+=(chromium); }
 [ "$tshark" = 1 ] && { command -v tshark >/dev/null 2>&1 || need+=(tshark); }
+[ "$pyodide" = 1 ] && { command -v node >/dev/null 2>&1 || need+=(nodejs); command -v npm >/dev/null 2>&1 || need+=(npm); }
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "installing ${need[*]}"
@@ -50,4 +53,9 @@ echo "installing netnb into .venv: pip install -e '$spec' (a minute or two on a 
 # The whole log is kept in .venv/pip-install.log; a failing pip fails this script (pipefail).
 .venv/bin/python -m pip install --disable-pip-version-check --progress-bar off -e "$spec" 2>&1 \
   | tee .venv/pip-install.log | { grep --line-buffered -E '^(Collecting|Successfully installed|ERROR)' || true; }
+if [ "$pyodide" = 1 ] && [ ! -e .cache/pyodide/node_modules/pyodide/pyodide.mjs ]; then
+  # Pyodide's core (the interpreter in WebAssembly, no extra packages) from npm, for tests/pyodide.
+  echo "installing pyodide@314.0.6 (npm) into .cache/pyodide"
+  npm install --silent --no-audit --no-fund --prefix .cache/pyodide pyodide@314.0.6
+fi
 echo "netnb is set up: .venv/bin/netnb doctor tells what this machine allows"

@@ -9,11 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from scapy.packet import Packet
-from scapy.plist import PacketList
-
 from netnb.capture.filters import matcher
-from netnb.capture.dissect import describe
 from netnb.capture import pcapng
 from netnb.capture.store import FrameStore
 from netnb.errors import NetnbError
@@ -22,6 +18,9 @@ from netnb.model.words import plural
 from netnb.view.table import Table
 
 if TYPE_CHECKING:
+    from scapy.packet import Packet
+    from scapy.plist import PacketList
+
     from netnb.capture.journey import Journey
     from netnb.view.picture import Picture
 
@@ -75,6 +74,8 @@ class Packets:
     @property
     def packets(self) -> PacketList:
         """All frames dissected by scapy, in time order (each with .time, .sniffed_on, .direction)."""
+        from scapy.plist import PacketList  # (scapy loads when frames are first looked at, not to count them)
+
         return PacketList([self._store.packet(i) for i in self._ids()], name=self._label or "netnb")
 
     # -- looking ----------------------------------------------------------------------------
@@ -85,7 +86,7 @@ class Packets:
         out = []
         for n, i in ids:
             f = frames[i]
-            s = describe(self._store.packet(i))
+            s = _describe(self._store.packet(i))
             out.append([str(n + 1), f"{(f.ts_ns - t0) / 1e9:.6f}", self._store.points[f.point].label,
                         "out" if f.outgoing else "in", s.src, s.dst, s.protocol, str(f.wire_len), s.info])
         return out
@@ -149,3 +150,9 @@ class Packets:
         from netnb.view.picture import Picture
 
         return Picture(draw_ladder(self._store, self._ids(), limit), f"ladder of {self._title()}")
+
+
+def _describe(pkt: Any) -> Any:
+    from netnb.capture.dissect import describe
+
+    return describe(pkt)

@@ -12,11 +12,13 @@ from __future__ import annotations
 import heapq
 from collections.abc import Callable, Sequence
 
-from scapy.layers.l2 import Ether
-from scapy.packet import Packet
+from typing import TYPE_CHECKING
 
 from netnb.capture.pcapng import Frame
 from netnb.model.state import CapturePoint
+
+if TYPE_CHECKING:
+    from scapy.packet import Packet
 
 
 class FrameStore:
@@ -51,6 +53,8 @@ class FrameStore:
         pkt = self._dissected.get(index)
         if pkt is None:
             frame = self.frames[index]
+            from scapy.layers.l2 import Ether  # (only when a frame is looked at: counting needs no scapy)
+
             pkt = Ether(frame.data)
             pkt.time = frame.ts_ns / 1e9
             pkt.sniffed_on = self.points[frame.point].label

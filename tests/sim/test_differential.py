@@ -97,6 +97,8 @@ def test_nat_and_firewall():
                      "iptables -N LOGME && iptables -A LOGME -p udp --sport 53 -j LOG && iptables -A INPUT -j LOGME"),
         ("ping", "B", "10.0.2.2", {"count": 1, "timeout": 1.0}),
         ("ping", "C", "10.0.1.2", {"count": 1, "timeout": 1.0}),
+        ("run", "A", "iptables -D FORWARD 1 && iptables -D FORWARD 1"),
+        ("capture", ["A"], [("run", "B", "traceroute -n -q 1 -w 1 10.0.2.2")], None),
         ("run", "A", "iptables -nvL; iptables -S; iptables -D FORWARD 9; iptables -X LOGME; iptables -A NOPE -j DROP; "
                      "iptables -t nat -A POSTROUTING -j BOGUS; iptables -P FORWARD DROP && iptables -L FORWARD -n"),
     ]

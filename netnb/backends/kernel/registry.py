@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import os
-import pwd
 import re
 import shutil
 import stat
@@ -29,6 +28,11 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 
 from netnb.errors import PrivilegeError
+
+
+def _euid() -> int:
+    """The effective uid (Pyodide's os has only getuid: the simulation makes lab folders there too)."""
+    return os.geteuid() if hasattr(os, "geteuid") else os.getuid()
 
 LAB_FOLDER_PREFIX = "netnb-lab-"
 
@@ -46,8 +50,10 @@ def _candidates(uid: int) -> list[str]:
     home = os.path.expanduser("~")  # the user's own: a place others cannot make for them
     if home == "~":
         try:
+            import pwd  # (not at the top: Pyodide, where the simulation makes lab folders too, has none)
+
             home = pwd.getpwuid(uid).pw_dir
-        except KeyError:
+        except (KeyError, ImportError):
             home = ""
     if home and _private(home, uid, create=False, strict_mode=False) is None:
         out.append(os.path.join(home, ".netnb-run"))
@@ -80,7 +86,7 @@ def _private(path: str, uid: int, *, create: bool = True, strict_mode: bool = Tr
 def runtime_dir() -> str:
     """``/run/netnb`` for root; ``$XDG_RUNTIME_DIR/netnb``, ``/tmp/netnb-<uid>`` or ``~/.netnb-run``
     otherwise: the first that is (or can be made) a 0700 directory of this user and nobody else's."""
-    uid = os.geteuid()
+    uid = _euid()
     why = []
     for base in _candidates(uid):
         problem = _private(base, uid)
@@ -93,7 +99,7 @@ def runtime_dir() -> str:
 
 def record_dirs() -> list[str]:
     """Every place this user's records may be, that exists and is safely this user's."""
-    uid = os.geteuid()
+    uid = _euid()
     return [base for base in _candidates(uid) if os.path.isdir(base) and _private(base, uid, create=False) is None]
 
 
@@ -127,7 +133,7 @@ def remove_lab_folder(path: str) -> bool:
     """Remove a lab folder of this user (and nothing else: a link, or another user's folder, is left)."""
     if not path or _owner_of_folder(os.path.basename(path)) is None:
         return False
-    if _private(path, os.geteuid(), create=False) is not None:
+    if _private(path, _euid(), create=False) is not None:
         return False
     shutil.rmtree(path, ignore_errors=True)
     return not os.path.exists(path)
@@ -135,7 +141,7 @@ def remove_lab_folder(path: str) -> bool:
 
 def orphan_lab_folders() -> Iterator[str]:
     """Lab folders of this user whose owner process is gone (in the temp folders a lab may use)."""
-    uid = os.geteuid()
+    uid = _euid()
     for base in dict.fromkeys([tempfile.gettempdir(), "/tmp"]):
         try:
             names = os.listdir(base)

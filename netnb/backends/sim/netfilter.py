@@ -322,8 +322,12 @@ class Netfilter:
             if packet.proto == fr.PROTO_ICMP and len(packet.payload) >= 8 + 20:
                 quoted = fr.parse_ip(packet.payload[8:])
                 qt = tuple_of(quoted) if quoted is not None else None
-                if qt is not None and qt in self._by_tuple:
-                    return self._by_tuple[qt][0], not self._by_tuple[qt][1], "RELATED"
+                # (for RELATED, the flag says which direction the quoted packet travelled)
+                if qt is not None and qt in self._by_tuple:  # about a packet as it was before any NAT
+                    return self._by_tuple[qt][0], self._by_tuple[qt][1], "RELATED"
+                if qt is not None and inverse(qt) in self._by_tuple:  # about one as NAT had rewritten it
+                    conn, reply = self._by_tuple[inverse(qt)]
+                    return conn, not reply, "RELATED"
             return None, False, "INVALID" if packet.proto == fr.PROTO_ICMP else "UNTRACKED"
         now = stack.world.clock.now
         found = self._by_tuple.get(t)
@@ -525,6 +529,10 @@ class Netfilter:
         packet.ct = (conn, reply, state)
         if conn is None:
             return packet
+        if state == "RELATED":
+            packet = _untranslate_error(conn, reply, packet)
+            packet.ct = (conn, reply, state)
+            return packet
         if not conn.confirmed and "pre" not in conn.nat_done:
             conn.nat_done.add("pre")
             packet, dropped = self._nat_new(stack, "PREROUTING", conn, packet, dev, None)
@@ -582,7 +590,7 @@ class Netfilter:
 
     def postrouting(self, stack: Stack, packet: fr.Ip, route: Route, in_dev: Device | None) -> fr.Ip | None:
         conn, reply, state = self._ct(packet)
-        if conn is None:
+        if conn is None or state == "RELATED":  # (an error about a connection was put right in PREROUTING)
             return packet
         if not conn.confirmed and "post" not in conn.nat_done:
             conn.nat_done.add("post")
@@ -597,7 +605,7 @@ class Netfilter:
     def local_in(self, stack: Stack, packet: fr.Ip, dev: Device) -> fr.Ip:
         """nat INPUT / the reply direction's source manip for packets delivered here."""
         conn, reply, state = self._ct(packet)
-        if conn is not None and conn.confirmed:
+        if conn is not None and conn.confirmed and state != "RELATED":
             packet = self._nat(stack, conn, reply, packet, "src")
             packet.ct = (conn, reply, state)
         return packet
@@ -825,6 +833,24 @@ class Netfilter:
             line += "mark=0 zone=0 use=2"
             lines.append(line)
         return "".join(line + "\n" for line in lines)
+
+
+def _untranslate_error(conn: Conn, reply: bool, packet: fr.Ip) -> fr.Ip:
+    """An ICMP error about a packet NAT rewrote, put back as its sender knew it (nf_nat_icmp_reply_translation):
+    the error goes to the original source, and the packet it quotes is the one that source sent."""
+    quoted = fr.parse_ip(packet.payload[8:])
+    if quoted is None:
+        return packet
+    sent = conn.reply if reply else conn.orig  # the direction the quoted packet travelled, untranslated
+    if (quoted.src, quoted.dst) == (sent[1], sent[2]):
+        return packet  # no NAT on this connection
+    inner = _rewrite(quoted, src=sent[1], dst=sent[2],
+                     sport=sent[3] if sent[0] != fr.PROTO_ICMP else None,
+                     dport=sent[4] if sent[0] != fr.PROTO_ICMP else None)
+    raw = inner.pack()[:len(packet.payload) - 8]
+    kind, code = packet.payload[0], packet.payload[1]
+    body = fr.icmp(kind, code, packet.payload[4:8] + raw)
+    return fr.Ip(packet.src, sent[1], fr.PROTO_ICMP, body, packet.ttl, packet.ident, packet.tos, packet.df)
 
 
 def _policy(chain: Chain, size: int) -> str:
