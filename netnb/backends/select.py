@@ -12,16 +12,15 @@ from __future__ import annotations
 import functools
 
 from netnb.backends.contract import Backend
-from netnb.environment import CHOICES, wanted
+from netnb.environment import CHOICES, check, wanted
 from netnb.errors import UsageError
 
 __all__ = ["CHOICES", "choice", "kernel_labs_possible", "wanted"]
 
+
 @functools.lru_cache(maxsize=1)
 def kernel_labs_possible() -> tuple[bool, str]:
     """(whether the kernel backend can build labs here, why not)."""
-    from netnb.environment import check
-
     env = check()
     return env.ok, env.reason
 

@@ -53,7 +53,11 @@ class FrameStore:
         pkt = self._dissected.get(index)
         if pkt is None:
             frame = self.frames[index]
-            from scapy.layers.l2 import Ether  # (only when a frame is looked at: counting needs no scapy)
+            # Only when a frame is looked at (counting and filtering need no scapy). dissect imports the
+            # layers netnb reads (IP, ARP, VXLAN...), which binds them under Ether.
+            from scapy.layers.l2 import Ether
+
+            from netnb.capture import dissect  # noqa: F401
 
             pkt = Ether(frame.data)
             pkt.time = frame.ts_ns / 1e9

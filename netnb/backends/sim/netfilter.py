@@ -571,13 +571,10 @@ class Netfilter:
         destination changed)."""
         conn, reply, state = self._track(stack, packet)
         if conn is not None:
-            if not conn.confirmed and "out" not in conn.nat_done:
-                conn.nat_done.add("out")
-                packet, dropped = self._nat_new(stack, "OUTPUT", conn, packet, None, route.dev)
-                if dropped:
-                    return None
-            else:
-                packet = self._nat(stack, conn, reply, packet, "dst")
+            natted = self._nat_hook(stack, "OUTPUT", conn, reply, packet, None, route.dev, "dst")
+            if natted is None:
+                return None
+            packet = natted
         packet.ct = (conn, reply, state)
         out_dev = route.dev
         new_route = stack.lookup(IPv4(packet.dst)) if stack.local_address(IPv4(packet.dst)) is None else None
@@ -592,15 +589,20 @@ class Netfilter:
         conn, reply, state = self._ct(packet)
         if conn is None or state == "RELATED":  # (an error about a connection was put right in PREROUTING)
             return packet
-        if not conn.confirmed and "post" not in conn.nat_done:
-            conn.nat_done.add("post")
-            packet, dropped = self._nat_new(stack, "POSTROUTING", conn, packet, in_dev, route.dev)
-            if dropped:
-                return None
-        else:
-            packet = self._nat(stack, conn, reply, packet, "src")
-        self._confirm(stack, conn, packet)
-        return packet
+        natted = self._nat_hook(stack, "POSTROUTING", conn, reply, packet, in_dev, route.dev, "src")
+        if natted is not None:
+            self._confirm(stack, conn, natted)
+        return natted
+
+    def _nat_hook(self, stack: Stack, chain: str, conn: Conn, reply: bool, packet: fr.Ip, in_dev: Device | None,
+                  out_dev: Device | None, manip: str) -> fr.Ip | None:
+        """A nat chain at its hook: walked for a connection's first packet (once), its decision applied to
+        every later one; None when the packet is dropped."""
+        if not conn.confirmed and chain not in conn.nat_done:
+            conn.nat_done.add(chain)
+            natted, dropped = self._nat_new(stack, chain, conn, packet, in_dev, out_dev)
+            return None if dropped else natted
+        return self._nat(stack, conn, reply, packet, manip)
 
     def local_in(self, stack: Stack, packet: fr.Ip, dev: Device) -> fr.Ip:
         """nat INPUT / the reply direction's source manip for packets delivered here."""
