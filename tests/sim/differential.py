@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import struct
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -83,8 +84,18 @@ def routes(lab: netnb.Lab) -> dict[str, list[tuple[Any, ...]]]:
             for node in sorted(lab.live().all_interfaces())}
 
 
-def neighbours(lab: netnb.Lab, owners: Owners, nodes: list[str]) -> dict[str, list[tuple[Any, ...]]]:
-    return {node: sorted((n.ip, owners.mac(n.mac), n.dev, n.state) for n in lab.live().neighbours(node))
+#: A kernel neighbour stays REACHABLE for a random 15-45 s (base_reachable_time 30 s) after it was confirmed:
+#: once a lab has run longer than that, whether an entry is REACHABLE, STALE, DELAY or PROBE is chance.
+REACHABLE_MIN_S = 15.0
+_RESOLVED = {"REACHABLE", "STALE", "DELAY", "PROBE"}
+
+
+def neighbours(lab: netnb.Lab, owners: Owners, nodes: list[str], running_s: float = 0.0
+               ) -> dict[str, list[tuple[Any, ...]]]:
+    """ARP tables; after REACHABLE_MIN_S of the lab's (wall or simulated) time, resolved states compare as one."""
+    def state(s: str) -> str:
+        return "RESOLVED(timed)" if running_s > REACHABLE_MIN_S and s in _RESOLVED else s
+    return {node: sorted((n.ip, owners.mac(n.mac), n.dev, state(n.state)) for n in lab.live().neighbours(node))
             for node in nodes}
 
 
@@ -142,8 +153,10 @@ def _option_kinds(options: bytes) -> tuple[int, ...]:
     return tuple(kinds)
 
 
-def observe(lab: netnb.Lab, script: list[tuple[Any, ...]], fdb: bool = True) -> list[tuple[str, Any]]:
+def observe(lab: netnb.Lab, script: list[tuple[Any, ...]], fdb: bool = True, began: float | None = None
+            ) -> list[tuple[str, Any]]:
     """Carry out ``script`` on a running lab; what a user saw at each step (normalised)."""
+    began = time.monotonic() if began is None else began
     owners = Owners(lab)
     seen: list[tuple[str, Any]] = [("interfaces", interfaces(lab, owners)), ("routes", routes(lab)),
                                    ("fdb", fdbs(lab, owners) if fdb else None)]
@@ -173,7 +186,8 @@ def observe(lab: netnb.Lab, script: list[tuple[Any, ...]], fdb: bool = True) -> 
                     states += [e["state"] for e in json.loads(node.run("bridge -j link show").stdout or "[]")]
             seen.append(("bridge port states", sorted(states)))
         elif what == "neigh":
-            seen.append(("neighbours", neighbours(lab, owners, list(step[1]))))
+            running = max(time.monotonic() - began, _simulated_s(lab))
+            seen.append(("neighbours", neighbours(lab, owners, list(step[1]), running)))
         elif what == "fdb":
             seen.append(("fdb", fdbs(lab, owners)))
         elif what == "capture":
@@ -194,6 +208,12 @@ def observe(lab: netnb.Lab, script: list[tuple[Any, ...]], fdb: bool = True) -> 
 
 def observe_steps(lab: netnb.Lab, script: list[tuple[Any, ...]], owners: Owners) -> list[tuple[str, Any]]:
     return observe(lab, script)[3:]
+
+
+def _simulated_s(lab: netnb.Lab) -> float:
+    """Seconds of simulated time the lab has run (0 on the kernel)."""
+    world = getattr(lab.live(), "world", None)
+    return 0.0 if world is None else (world.clock.now - world.started) / 1e9
 
 
 def compare(make: Callable[[str], netnb.Lab], script: list[tuple[Any, ...]], fdb: bool = True) -> list[str]:

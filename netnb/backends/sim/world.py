@@ -1134,6 +1134,8 @@ class World:
         self.seed = seed
         self.rnd = random.Random(seed)
         self.clock = Clock(start_ns)
+        #: When the lab started, on the simulated clock.
+        self.started = start_ns
         self.stacks: dict[str, Stack] = {}
         self.tasks: list[Task] = []
         self.clock.on_event = self._poke
