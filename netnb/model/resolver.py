@@ -315,20 +315,30 @@ def _ifname_pair(link: LinkSpec, ends: tuple[_End, _End], where: str, problems: 
             end.name = name
 
 
-def _auto_names(ends_by_node: dict[str, list[_End]], nodes: dict[str, NodeSpec]) -> None:
-    """Give every unnamed end a name: ethN on IP nodes, '<peer>-<peer's name>' on switch ports."""
+def _auto_names(ends_by_node: dict[str, list[_End]], nodes: dict[str, NodeSpec], wheres: dict[int, str],
+                problems: _Problems) -> None:
+    """Give every unnamed end of an IP node a name, ethN, in the order the links were made (switch ports are
+    named by _auto_port_names). A later link may not claim by name what an earlier one got that way: that
+    would silently renumber the earlier interface (routes and rules written for it would then be wrong)."""
     for node_name, ends in ends_by_node.items():
-        node = nodes[node_name]
-        taken = {e.name for e in ends if e.name}
-        if node.kind.is_l2:
-            taken.add(node.name)
-        for e in ends:
-            if e.name is None and not node.kind.is_l2:
+        if nodes[node_name].kind.is_l2:
+            continue
+        taken: set[str] = set()
+        automatic: dict[str, _End] = {}
+        for e in ends:  # (in link order)
+            if e.name is None:
                 k = 0
                 while f"eth{k}" in taken:
                     k += 1
                 e.name = f"eth{k}"
-                taken.add(e.name)
+                automatic[e.name] = e
+            elif e.name in automatic:
+                earlier = automatic[e.name]
+                problems.add(f"{wheres.get(e.link_index, 'a link')}: asks for {node_name}:{e.name} by name, but "
+                             f"{wheres.get(earlier.link_index, 'an earlier link')} already got {e.name} "
+                             "(interfaces without a name are numbered in the order links are made): name that "
+                             "end too (ifname=...), or pick another name")
+            taken.add(e.name)
 
 
 def _auto_port_names(ends: list[tuple[_End, _End]]) -> None:
@@ -478,7 +488,7 @@ def _link_ends(topo: Topology, nodes: dict[str, NodeSpec],
                 e.bridge = e.node.name
         pairs.append((ends[0], ends[1], link, where, link_net))
 
-    _auto_names(ends_by_node, nodes)
+    _auto_names(ends_by_node, nodes, {a.link_index: where for a, _b, _link, where, _net in pairs}, problems)
     _auto_port_names([pair for a, b, *_ in pairs for pair in ((a, b), (b, a))])
     for node_name, node_ends in ends_by_node.items():
         names = [e.name for e in node_ends]

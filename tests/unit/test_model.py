@@ -197,3 +197,25 @@ def test_a_gateway_not_on_the_named_interface_is_refused_before_the_build():
     r.route("10.9.0.0/16", via="10.0.1.2", dev="eth1")  # 10.0.1.2 is behind eth0
     problems = lab.validate()
     assert any("the gateway 10.0.1.2 is not on eth1's subnet (10.0.2.0/24)" in p for p in problems), problems
+
+
+def test_a_later_link_may_not_take_an_interface_name_an_earlier_one_got_automatically():
+    """Issue 15's bug: `lab.link(a, b)` then `lab.link(a, c, ifname=("eth0", None))` used to renumber a–b's end
+    to eth1 silently (a route or rule written for eth0 then pointed elsewhere). Now it is refused, saying how."""
+    import netnb
+    from netnb.errors import TopologyError
+
+    lab = netnb.Lab("names", backend="sim")
+    a, b, c = lab.host("A"), lab.host("B"), lab.host("C")
+    lab.link(a, b, ip=("10.0.0.1/24", "10.0.0.2/24"))
+    lab.link(a, c, ip=("10.0.1.1/24", "10.0.1.2/24"), ifname=("eth0", None))
+    with pytest.raises(TopologyError, match=r"link 2 \(A–C\): asks for A:eth0 by name, but link 1 \(A–B\) already"):
+        lab.resolved()
+    # Named before, or named differently, both are fine — and the automatic names keep the order of links.
+    ok = netnb.Lab("names-ok", backend="sim")
+    a, b, c, d = ok.host("A"), ok.host("B"), ok.host("C"), ok.host("D")
+    ok.link(a, c, ip=("10.0.1.1/24", "10.0.1.2/24"), ifname=("eth0", None))
+    ok.link(a, b, ip=("10.0.0.1/24", "10.0.0.2/24"))
+    ok.link(a, d, ip=("10.0.2.1/24", "10.0.2.2/24"), ifname=("uplink", None))
+    assert [(i.name, i.peer_node) for i in ok.resolved().node("A").interfaces] == \
+        [("eth0", "C"), ("eth1", "B"), ("uplink", "D")]
