@@ -28,6 +28,18 @@ def routed(name: str = "routed", *, forwarding: bool = True, backend: str | None
     return lab
 
 
+def stp_ring(name: str = "stp-ring", *, backend: str | None = None) -> netnb.Lab:
+    """Three STP switches in a ring (one port must block), host A on s1 and B on s3, 10.0.0.1-2/24."""
+    lab = netnb.Lab(name, backend=backend)
+    s1, s2, s3 = (lab.switch(f"s{i}", stp=True) for i in (1, 2, 3))
+    lab.link(s1, s2)
+    lab.link(s2, s3)
+    lab.link(s3, s1)
+    lab.link(lab.host("A"), s1, ip="10.0.0.1/24")
+    lab.link(lab.host("B"), s3, ip="10.0.0.2/24")
+    return lab
+
+
 def random_lab(seed: int, name: str | None = None, *, backend: str | None = None, nat: bool = True,
                docker: bool = True, vm: bool = True) -> netnb.Lab:
     """A generated lab: a random tree of routers and switches (some hubs) with hosts, static routes towards

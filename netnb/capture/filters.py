@@ -138,15 +138,11 @@ class _Parser:
 
     def and_expr(self) -> Predicate:
         left = self.unary()
-        while self.peek() in ("and", "&&") or self._implicit_and():
-            if self.peek() in ("and", "&&"):
-                self.take()
+        while self.peek() in ("and", "&&"):
+            self.take()
             right = self.unary()
             left = (lambda a, b: lambda f: a(f) and b(f))(left, right)
         return left
-
-    def _implicit_and(self) -> bool:
-        return False
 
     def unary(self) -> Predicate:
         if self.peek() in ("not", "!"):

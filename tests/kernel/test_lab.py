@@ -12,7 +12,7 @@ import netnb
 from netnb.backends.kernel.client import AgentClient
 from netnb.plan import AddAddress, AddNamespace, AddRoute, SetLinkState
 
-from ..labs import routed, three_pcs
+from ..labs import routed, stp_ring, three_pcs
 from .helpers import netns_inodes_in_use, pid_alive, wait_until
 
 pytestmark = pytest.mark.kernel
@@ -175,13 +175,7 @@ def test_stp_switches_wait_until_ports_forward():
 def test_a_ring_of_stp_switches_starts_and_blocks_one_port():
     """STP keeps a loop's redundant port blocking for ever: readiness waits for listening and learning
     ports only (it used to wait for every port to forward, and a ring never started)."""
-    lab = netnb.Lab("stp-ring")
-    s1, s2, s3 = (lab.switch(f"s{i}", stp=True) for i in (1, 2, 3))
-    lab.link(s1, s2)
-    lab.link(s2, s3)
-    lab.link(s3, s1)
-    lab.link(lab.host("A"), s1, ip="10.0.0.1/24")
-    lab.link(lab.host("B"), s3, ip="10.0.0.2/24")
+    lab = stp_ring()
     with lab:
         assert 3.0 < lab.timings["ready_s"] < 20
         states = [lab[f"s{i}"].run("bridge -j link show").stdout for i in (1, 2, 3)]

@@ -230,8 +230,7 @@ def curl(ctx: Ctx) -> Run:
     elapsed = (clock.now - began) // 1_000_000
     if sock.state == "SYN_SENT":
         sock.close()
-        return fail(28, f"Connection timed out after {elapsed} milliseconds" if elapsed else
-                    f"Connection timed out after {elapsed} milliseconds")
+        return fail(28, f"Connection timed out after {elapsed} milliseconds")
     if sock.error is not None or sock.state == "CLOSED":
         return fail(7, f"Failed to connect to {host} port {port} after {elapsed} ms: Couldn't connect to server")
     host_header = host if port == 80 else f"{host}:{port}"

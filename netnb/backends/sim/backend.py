@@ -30,6 +30,7 @@ from netnb.backends.contract import CaptureStats, Command
 from netnb.capture.filters import matcher
 from netnb.backends.kernel import registry
 from netnb.backends.sim import apps, iproute, tools  # noqa: F401  (they register their programs)
+from netnb.backends.sim import frames as fr
 from netnb.backends.sim.clock import NS, Task, Until
 from netnb.backends.sim.netfilter import IptablesError
 from netnb.backends.sim.shell import Ctx, run_argv, run_line
@@ -380,7 +381,7 @@ class SimBackend:
         for dev in sorted(stack.devices.values(), key=lambda d: d.index):
             peer = getattr(dev, "peer", None)
             peer_index = peer.index if peer is not None else None
-            out.append(InterfaceState(dev.name, dev.index, dev.kind, _mac(dev), dev.operstate(), dev.mtu,
+            out.append(InterfaceState(dev.name, dev.index, dev.kind, fr.mac_text(dev.mac), dev.operstate(), dev.mtu,
                                       tuple(str(a) for a in dev.addresses),
                                       dev.master.name if dev.master is not None else None,
                                       peer_index, dev.rx_packets, dev.tx_packets))
@@ -400,7 +401,7 @@ class SimBackend:
         out = []
         for n in stack.neigh.values():
             state = n.shown_state(now)
-            mac = _mac_text(n.mac) if n.mac is not None and state not in ("INCOMPLETE", "FAILED") else None
+            mac = fr.mac_text(n.mac) if n.mac is not None and state not in ("INCOMPLETE", "FAILED") else None
             out.append(NeighbourEntry(str(n.ip), mac, n.dev.name, state))
         return out
 
@@ -409,7 +410,7 @@ class SimBackend:
         dev = stack.device(bridge)
         if not isinstance(dev, Bridge):
             raise BackendError(f"{node}:{bridge} is not a bridge")
-        return [FdbEntry(_mac_text(mac), port.name, age, local=local) for mac, port, age, local in dev.fdb()]
+        return [FdbEntry(fr.mac_text(mac), port.name, age, local=local) for mac, port, age, local in dev.fdb()]
 
     def listening(self, node: str) -> list[SocketEntry]:
         stack = self._stack(node)
@@ -439,8 +440,6 @@ class SimBackend:
     # -- packets --------------------------------------------------------------------------------
     def send(self, node: str, frame: bytes, *, ifname: str | None = None, dest: str | None = None,
              count: int = 1) -> None:
-        from netnb.backends.sim import frames as fr
-
         stack = self._stack(node)
         for _ in range(count):
             if ifname is not None:
@@ -513,10 +512,4 @@ def _bridge(stack: Stack, name: str) -> Bridge:
     return dev
 
 
-def _mac_text(raw: bytes) -> str:
-    return ":".join(f"{b:02x}" for b in raw)
-
-
-def _mac(dev: Device) -> str:
-    return _mac_text(dev.mac)
 

@@ -309,11 +309,6 @@ class Netfilter:
         self.created: set[str] = set()
         self._by_tuple: dict[Tuple, tuple[Conn, bool]] = {}  # tuple -> (conn, is reply direction)
 
-    @property
-    def active(self) -> bool:
-        """Whether anything here can change a packet's fate (an empty ACCEPT-all table does not)."""
-        return True
-
     # -- conntrack --------------------------------------------------------------------------------
     def _track(self, stack: Stack, packet: fr.Ip) -> tuple[Conn | None, bool, str]:
         """(connection, reply direction?, ctstate) of a packet; a new connection is made unconfirmed."""
@@ -394,7 +389,7 @@ class Netfilter:
         """Rewrite ``packet`` as the connection's NAT says for this direction and manip ("dst" or "src")."""
         want = inverse(conn.reply) if not reply else inverse(conn.orig)  # how it leaves the last manip
         icmp = conn.orig[0] == fr.PROTO_ICMP
-        ports = _ports(packet) if not icmp else None
+        ports = fr.ports(packet) if not icmp else None
         if manip == "dst":
             if packet.dst != want[2] or (ports is not None and ports[1] != want[4]):
                 return _rewrite(packet, dst=want[2], dport=None if icmp else want[4])
@@ -405,7 +400,7 @@ class Netfilter:
     def _nat_new(self, stack: Stack, chain: str, conn: Conn, packet: fr.Ip, in_dev: Device | None,
                  out_dev: Device | None) -> tuple[fr.Ip, bool]:
         """Run nat ``chain`` for a new connection; returns the packet and whether it is dropped."""
-        verdict, target = self._walk(stack, "nat", chain, packet, in_dev, out_dev, nat=True)
+        verdict, target = self._walk(stack, "nat", chain, packet, in_dev, out_dev)
         if verdict == "DROP":
             return packet, True
         if target is None:
@@ -439,7 +434,7 @@ class Netfilter:
 
     # -- walking chains ---------------------------------------------------------------------------
     def _walk(self, stack: Stack, table: str, chain: str, packet: fr.Ip, in_dev: Device | None,
-              out_dev: Device | None, nat: bool = False, ctstate: str = "NEW"
+              out_dev: Device | None, ctstate: str = "NEW"
               ) -> tuple[str, tuple[str, dict[str, str]] | None]:
         """Walk a built-in chain: ("ACCEPT"/"DROP"/"REJECT", the NAT target that decided, if any)."""
         chains = self.tables[table]
@@ -501,7 +496,7 @@ class Netfilter:
 
     def _option(self, stack: Stack, module: str, opt: str, value: str, packet: fr.Ip, ctstate: str) -> bool:
         if module in ("tcp", "udp"):
-            ports = _ports(packet)
+            ports = fr.ports(packet)
             if packet.proto != PROTOS[module] or ports is None:
                 return False
             port = ports[0] if opt == "--sport" else ports[1]
@@ -632,7 +627,7 @@ class Netfilter:
         how = verdict.split(":", 1)[1]
         code = REJECT_CODES.get(how, 3)
         if code == -1 and packet.proto == fr.PROTO_TCP:
-            stack.world.tcp_reset(stack, packet)
+            stack.tcp_reset(packet)
             return
         stack.icmp_error(packet, 3, max(code, 0), dev)
 
@@ -869,10 +864,6 @@ def _tuple_text(t: Tuple, reply: bool = False) -> str:
     if t[0] == fr.PROTO_ICMP:
         return f"src={src} dst={dst} type={0 if reply else 8} code=0 id={t[3]} "
     return f"src={src} dst={dst} sport={t[3]} dport={t[4]} "
-
-
-def _ports(packet: fr.Ip) -> tuple[int, int] | None:
-    return fr.ports(packet)
 
 
 def _rewrite(packet: fr.Ip, src: bytes | None = None, dst: bytes | None = None, sport: int | None = None,

@@ -72,8 +72,8 @@ class Ctx:
         return Ctx(self.world, self.stack, argv, stdin, [], [], self.view, self.live, self.shared)
 
     def read_file(self, path: str) -> str | None:
-        """A file as this process sees it: what is bound there (a file of the lab's own folder), the node's
-        files, then the few of /proc and /etc the simulation makes. Never a file of the machine."""
+        """A file as this process sees it: what is bound there (a file of the lab's own folder), else the few
+        of /proc and /etc the simulation makes. Never a file of the machine."""
         bound = self.view.binds.get(path)
         if bound is not None:
             path = bound
@@ -84,8 +84,6 @@ class Ctx:
                         return f.read()
                 except OSError:
                     return None
-        if path in self.stack.files:
-            return self.stack.files[path]
         return self.stack.world_files().get(path)
 
 
@@ -359,13 +357,8 @@ def _grep(ctx: Ctx) -> Run:
     rx = re.compile(pattern)
     found = []
     for line in ctx.stdin.splitlines():
-        hits = rx.findall(line) if only else []
-        match = bool(rx.search(line))
-        if match != invert:
-            if only:
-                found += [h if isinstance(h, str) else h[0] for h in (m.group(0) for m in rx.finditer(line))]
-            else:
-                found.append(line)
+        if bool(rx.search(line)) != invert:
+            found += [m.group(0) for m in rx.finditer(line)] if only else [line]
     if count:
         ctx.print(str(len(found)))
     elif found:

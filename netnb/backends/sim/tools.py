@@ -291,15 +291,15 @@ def traceroute(ctx: Ctx) -> Run:
     """UDP probes from port 33434 with TTL 1, 2... three per hop; routers answer Time exceeded, the
     target Port unreachable (traceroute 2.1's output)."""
     args = ctx.argv[1:]
-    numeric = max_hops = None
+    max_hops = None
     wait = 5.0
     queries = 3
     target = None
     while args:
         a = args.pop(0)
         if a == "-n":
-            numeric = True
-        elif a == "-m" and args:
+            continue  # (addresses are always printed as numbers here: there is no DNS to ask)
+        if a == "-m" and args:
             max_hops = int(args.pop(0))
         elif a == "-w" and args:
             wait = float(args.pop(0))
@@ -310,7 +310,6 @@ def traceroute(ctx: Ctx) -> Run:
             return 2
         else:
             target = a
-    del numeric
     if target is None:
         ctx.error("Usage: traceroute [-n] [-m max_ttl] [-w wait] [-q nqueries] host")
         return 2

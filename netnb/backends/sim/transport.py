@@ -33,10 +33,6 @@ DELAYED_ACK_NS = 40_000_000   # TCP_DELACK_MIN
 SYN_RETRIES_NS = [1 * NS, 2 * NS, 4 * NS, 8 * NS, 16 * NS, 32 * NS]
 
 
-def _ip(addr: bytes) -> str:
-    return ".".join(map(str, addr))
-
-
 class Udp:
     """A bound UDP socket: datagrams for its port queue up until read."""
 
@@ -46,11 +42,9 @@ class Udp:
         self.stack, self.address, self.port = stack, address, port
         self.queue: list[tuple[bytes, int, bytes]] = []  # (source address, source port, data)
         self.errors: list[str] = []
-        self.peer: tuple[bytes, int] | None = None
 
-    @property
-    def listening(self) -> bool:
-        return self.peer is None
+    #: A bound UDP socket waits for any peer (``ss -lun`` lists it).
+    listening = True
 
     def deliver(self, packet: fr.Ip) -> None:
         sport, _, data = fr.parse_udp(packet.payload)
@@ -193,7 +187,7 @@ class Tcp:
             if seg.flags & fr.SYN and not seg.flags & fr.ACK:
                 self._accept_syn(packet, seg)
             elif not seg.flags & fr.RST:
-                self.stack.world.tcp_reset(self.stack, packet)
+                self.stack.tcp_reset(packet)
             return
         if seg.flags & fr.RST:
             if self.state == "SYN_SENT":
@@ -302,5 +296,3 @@ class Tcp:
         self.received.clear()
         return data
 
-    def describe(self) -> str:
-        return f"{_ip(self.address)}:{self.port} {self.state}"

@@ -436,9 +436,9 @@ class Stack:
         self._ip_ids = itertools.count(world.rnd.randrange(1, 65535))
         self.netfilter: Netfilter | None = None
         self.hostname = name.split("/")[-1][:64]
-        self.files: dict[str, str] = {}
         self._netnsids: dict[str, int] = {}
         self._locals: dict[bytes, Device] | None = None
+        self._connected: list[Route] | None = None
         self._peers: dict[bytes, list[int]] = {}  # address -> [tokens ns, last seen ns]
         self.add_device(Loopback(self, "lo", next(self._indexes), fr.ZERO_MAC, mtu=65536))
 
@@ -584,15 +584,13 @@ class Stack:
 
     # -- routes ---------------------------------------------------------------------------------
     def connected(self) -> list[Route]:
-        """The routes the kernel adds for each address of a device that is up."""
-        out = []
-        for dev in self.devices.values():
-            if not dev.admin_up or isinstance(dev, Loopback):
-                continue
-            for a in dev.addresses:
-                if a.network.prefixlen < 32:
-                    out.append(Route(a.network, dev, None, "kernel", "link", a.ip))
-        return out
+        """The routes the kernel adds for each address of a device that is up (kept until something changes:
+        every routed packet looks them up)."""
+        if self._connected is None:
+            self._connected = [Route(a.network, dev, None, "kernel", "link", a.ip)
+                               for dev in self.devices.values() if dev.admin_up and not isinstance(dev, Loopback)
+                               for a in dev.addresses if a.network.prefixlen < 32]
+        return self._connected
 
     def table(self) -> list[Route]:
         """The main table in the order the kernel's FIB trie lists it: by network address, the longer prefix
@@ -659,6 +657,7 @@ class Stack:
     def changed(self) -> None:
         """Addresses or devices changed: what was derived from them is worked out again when next needed."""
         self._locals = None
+        self._connected = None
 
     def lookup(self, dst: IPv4, connected_only: bool = False) -> Route | None:
         """The route for ``dst``: the longest prefix of the main table."""
@@ -791,14 +790,15 @@ class Stack:
         dev.transmit(fr.ether(n.mac, dev.mac, fr.ETH_IP, packet))
 
     def _solicit(self, n: Neighbour) -> None:
-        """INCOMPLETE: a broadcast request now and every second; FAILED after the third."""
-        if n.state != "INCOMPLETE":
+        """Ask for ``n`` now and every second while it is INCOMPLETE (broadcast, three times) or PROBE
+        (unicast to the MAC it had, three times); FAILED after the last. As neigh_timer_handler."""
+        if n.state not in ("INCOMPLETE", "PROBE"):
             return
-        if n.probes >= MCAST_SOLICIT:
+        if n.probes >= (MCAST_SOLICIT if n.state == "INCOMPLETE" else UCAST_SOLICIT):
             self._failed(n)
             return
         n.probes += 1
-        self._arp_request(n.dev, n.ip, None)
+        self._arp_request(n.dev, n.ip, n.mac if n.state == "PROBE" else None)
         n.timer = self.world.clock.after(RETRANS_NS + JIFFY_NS, self._solicit, n)
 
     def _delay_over(self, n: Neighbour) -> None:
@@ -808,17 +808,7 @@ class Stack:
             n.state = "REACHABLE"
             return
         n.state, n.probes = "PROBE", 0
-        self._probe(n)
-
-    def _probe(self, n: Neighbour) -> None:
-        if n.state != "PROBE":
-            return
-        if n.probes >= UCAST_SOLICIT:
-            self._failed(n)
-            return
-        n.probes += 1
-        self._arp_request(n.dev, n.ip, n.mac)
-        n.timer = self.world.clock.after(RETRANS_NS + JIFFY_NS, self._probe, n)
+        self._solicit(n)
 
     def _failed(self, n: Neighbour) -> None:
         n.state, n.updated, n.mac = "FAILED", self.world.clock.now, None
@@ -1152,9 +1142,6 @@ class World:
         if text.isdigit():
             return self.pids.get(int(text))
         return self.stacks.get(text)
-
-    def tcp_reset(self, stack: Stack, packet: fr.Ip) -> None:
-        stack.tcp_reset(packet)
 
     def capture_stamp(self) -> int:
         """A capture timestamp: now, plus one nanosecond for each frame already seen at this instant — so
