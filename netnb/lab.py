@@ -558,13 +558,11 @@ class Lab:
                            self.resolved(), states, vms)
 
     def draw(self, live: bool = False) -> Picture:
-        """The topology as a picture that shows itself in a notebook (``.figure`` is the matplotlib Figure;
-        ``lab.draw().savefig("lab.svg")`` saves it). ``live`` adds link state and packet counters."""
-        from netnb.view.draw import draw
-        from netnb.view.picture import Picture
+        """The topology as a picture that shows itself in a notebook (``.figure`` is the matplotlib Figure,
+        None where matplotlib is missing and the picture is plain SVG; ``lab.draw().savefig("lab.svg")`` saves it). ``live`` adds link state and packet counters."""
+        from netnb.view.draw import picture
 
-        drawing = self.drawing(live=live)
-        return Picture(draw(drawing), drawing.title)
+        return picture(self.drawing(live=live))
 
     def widget(self) -> Any:
         """An interactive view: topology, node details on click, a live capture panel (ipywidgets)."""

@@ -53,9 +53,13 @@ echo "installing netnb into .venv: pip install -e '$spec' (a minute or two on a 
 # The whole log is kept in .venv/pip-install.log; a failing pip fails this script (pipefail).
 .venv/bin/python -m pip install --disable-pip-version-check --progress-bar off -e "$spec" 2>&1 \
   | tee .venv/pip-install.log | { grep --line-buffered -E '^(Collecting|Successfully installed|ERROR)' || true; }
-if [ "$pyodide" = 1 ] && [ ! -e .cache/pyodide/node_modules/pyodide/pyodide.mjs ]; then
-  # Pyodide's core (the interpreter in WebAssembly, no extra packages) from npm, for tests/pyodide.
-  echo "installing pyodide@314.0.6 (npm) into .cache/pyodide"
-  npm install --silent --no-audit --no-fund --prefix .cache/pyodide pyodide@314.0.6
+if [ "$pyodide" = 1 ]; then
+  if [ ! -e .cache/pyodide/node_modules/pyodide/pyodide.mjs ]; then
+    # Pyodide's core (the interpreter in WebAssembly, no extra packages) from npm, for tests/pyodide.
+    echo "installing pyodide@314.0.6 (npm) into .cache/pyodide"
+    npm install --silent --no-audit --no-fund --prefix .cache/pyodide pyodide@314.0.6
+  fi
+  # An offline distribution: the core plus the pure-Python wheels the browser needs (scapy, IPython...).
+  .venv/bin/python scripts/pyodide_dist.py .cache/pyodide/node_modules/pyodide .cache/pyodide/dist
 fi
 echo "netnb is set up: .venv/bin/netnb doctor tells what this machine allows"

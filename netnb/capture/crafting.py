@@ -10,10 +10,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from scapy.layers.inet import IP
-from scapy.layers.l2 import ARP, Ether
-from scapy.packet import Packet
-
+from netnb.capture.layers import ARP, IP, Ether, Packet
 from netnb.errors import NetnbError, UsageError
 from netnb.model import checks
 

@@ -10,10 +10,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from scapy.layers.inet import ICMP, IP, TCP, UDP
-from scapy.layers.l2 import ARP, Ether
-from scapy.layers.vxlan import VXLAN
-from scapy.packet import Packet
+from netnb.capture.layers import ARP, ICMP, IP, TCP, UDP, VXLAN, Ether, Packet
 
 _ICMP_TYPES = {0: "echo-reply", 8: "echo-request", 3: "unreachable", 11: "time-exceeded", 5: "redirect"}
 _TCP_FLAGS = "FSRPAUEC"

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from scapy.packet import Packet
-
 from netnb.capture.dissect import header_fields, identity
+from netnb.capture.layers import Packet
 from netnb.capture.store import FrameStore
 from netnb.errors import NetnbError, UsageError
 from netnb.view.table import Table

@@ -1,28 +1,45 @@
 """A sequence (ladder) diagram of a capture: nodes as columns, packets as arrows, time downwards.
 
-Returns a matplotlib ``Figure`` built without pyplot, so it renders inline and saves to SVG/PNG
-without touching global state.
+A :class:`~netnb.view.picture.Picture` of a matplotlib ``Figure`` built without pyplot (so it renders
+inline and saves to SVG/PNG without touching global state), or of plain SVG where matplotlib is missing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-import netnb.view  # noqa: F401  (before matplotlib: see its quiet cache warning)
-from matplotlib.figure import Figure
+from typing import TYPE_CHECKING
 
+import netnb.view  # noqa: F401  (before matplotlib: see its quiet cache warning)
 from netnb.capture.dissect import describe, identity
 from netnb.capture.store import FrameStore
 from netnb.model.words import plural
+from netnb.view.picture import Picture
+from netnb.view.svg import ladder_svg
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+Arrow = tuple[float, str, str, str, str]  # seconds from the first, from-column, to-column, protocol, info
 
 _COLOURS = {"ARP": "#8e44ad", "ICMP": "#2471a3", "TCP": "#1e8449", "UDP": "#b9770e", "VXLAN": "#c0392b"}
 
 
-def draw_ladder(store: FrameStore, ids: Sequence[int], limit: int = 40) -> Figure:
-    """One arrow per distinct packet (its first sighting), from sender's column to receiver's."""
+def ladder_picture(store: FrameStore, ids: Sequence[int], limit: int, title: str) -> Picture:
+    """The ladder as a Picture: matplotlib's where it is installed, plain SVG otherwise."""
+    columns, arrows, heading = ladder_rows(store, ids, limit)
+    try:
+        return Picture(draw_ladder(columns, arrows, heading), title)
+    except ImportError:
+        return Picture(None, title, svg=ladder_svg(heading, columns, arrows, _COLOURS))
+
+
+def ladder_rows(store: FrameStore, ids: Sequence[int], limit: int = 40) -> tuple[list[str], list[Arrow], str]:
+    """One arrow per distinct packet (its first sighting), from sender's column to receiver's: the
+    columns, the arrows and a heading."""
     owners = store.owners()
     seen: set[object] = set()
-    arrows: list[tuple[float, str, str, str, str]] = []
+    arrows: list[Arrow] = []
     t0 = store.frames[ids[0]].ts_ns / 1e9 if ids else 0.0
     for i in ids:
         pkt = store.packet(i)
@@ -44,6 +61,13 @@ def draw_ladder(store: FrameStore, ids: Sequence[int], limit: int = 40) -> Figur
                 columns.append(c)
     if any(dst == "broadcast" for _, _, dst, _, _ in arrows):
         columns.append("broadcast")
+    return columns, arrows, plural(len(arrows), "packet") + (f" (first {limit})" if len(arrows) >= limit else "")
+
+
+def draw_ladder(columns: Sequence[str], arrows: Sequence[Arrow], heading: str) -> Figure:
+    """The ladder on a new matplotlib Figure (ImportError where matplotlib is missing)."""
+    from matplotlib.figure import Figure
+
     width = max(6.0, 2.2 * len(columns))
     height = max(2.5, 0.42 * len(arrows) + 1.2)
     fig = Figure(figsize=(width, height))
@@ -66,7 +90,6 @@ def draw_ladder(store: FrameStore, ids: Sequence[int], limit: int = 40) -> Figur
     ax.set_xlim(-1.2, max(len(columns) - 0.5, 0.5))
     ax.set_ylim(len(arrows) + 0.2, -1.2)
     ax.axis("off")
-    title = plural(len(arrows), "packet") + (f" (first {limit})" if len(arrows) >= limit else "")
-    ax.set_title(title, fontsize=10)
+    ax.set_title(heading, fontsize=10)
     fig.tight_layout()
     return fig

@@ -74,7 +74,8 @@ class Packets:
     @property
     def packets(self) -> PacketList:
         """All frames dissected by scapy, in time order (each with .time, .sniffed_on, .direction)."""
-        from scapy.plist import PacketList  # (scapy loads when frames are first looked at, not to count them)
+        import netnb.capture.layers  # noqa: F401  (scapy loads when frames are first looked at, not to count them)
+        from scapy.plist import PacketList
 
         return PacketList([self._store.packet(i) for i in self._ids()], name=self._label or "netnb")
 
@@ -146,10 +147,9 @@ class Packets:
     def ladder(self, limit: int = 40) -> Picture:
         """A sequence diagram: one column per node, one arrow per packet (first time it was seen); a
         picture that shows itself (``.figure`` is the matplotlib Figure, ``.savefig(...)`` saves it)."""
-        from netnb.capture.ladder import draw_ladder
-        from netnb.view.picture import Picture
+        from netnb.capture.ladder import ladder_picture
 
-        return Picture(draw_ladder(self._store, self._ids(), limit), f"ladder of {self._title()}")
+        return ladder_picture(self._store, self._ids(), limit, f"ladder of {self._title()}")
 
 
 def _describe(pkt: Any) -> Any:

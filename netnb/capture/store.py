@@ -53,11 +53,9 @@ class FrameStore:
         pkt = self._dissected.get(index)
         if pkt is None:
             frame = self.frames[index]
-            # Only when a frame is looked at (counting and filtering need no scapy). dissect imports the
-            # layers netnb reads (IP, ARP, VXLAN...), which binds them under Ether.
-            from scapy.layers.l2 import Ether
-
-            from netnb.capture import dissect  # noqa: F401
+            # Only when a frame is looked at (counting and filtering need no scapy); importing the
+            # layers netnb reads (IP, ARP, VXLAN...) binds them under Ether.
+            from netnb.capture.layers import Ether
 
             pkt = Ether(frame.data)
             pkt.time = frame.ts_ns / 1e9

@@ -1,5 +1,6 @@
 """Drawing a lab: networkx lays it out (seeded, so the same lab always looks the same), matplotlib draws
-it on a ``Figure`` of its own (never pyplot's global state).
+it on a ``Figure`` of its own (never pyplot's global state). Where matplotlib or networkx's numpy/scipy
+are missing (Pyodide, JupyterLite), :func:`picture` draws the same data as SVG with :mod:`netnb.view.svg`.
 
 Node kinds differ by shape and colour, with a legend; each link end is labelled with its interface and
 address; containers are drawn inside their Docker host's box. With ``live`` (read from the kernel by
@@ -11,14 +12,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-import networkx as nx
-from matplotlib.collections import LineCollection
-from matplotlib.figure import Figure
-from matplotlib.patches import FancyBboxPatch
+from typing import TYPE_CHECKING
 
 from netnb.model.kinds import KINDS
 from netnb.model.resolver import ResolvedLab
 from netnb.model.state import InterfaceState
+from netnb.view.picture import Picture
+from netnb.view.svg import Canvas, marker_svg, stress_layout
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 STYLE = {k.name: (k.marker, k.colour, k.label) for k in KINDS.values()}  # kind -> (marker, colour, label)
 
@@ -53,9 +56,7 @@ class Drawing:
     title: str = ""
 
     def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> dict[str, str]:
-        from netnb.view.picture import Picture
-
-        return Picture(draw(self), self.title)._repr_mimebundle_()
+        return picture(self)._repr_mimebundle_()
 
 
 @dataclass(frozen=True)
@@ -121,24 +122,35 @@ def lab_drawing(title: str, resolved: ResolvedLab, states: Mapping[str, Sequence
     return d
 
 
-def layout(drawing: Drawing, seed: int = 7) -> dict[str, tuple[float, float]]:
-    """Positions for every node: grouped nodes sit in a row below their machine."""
-    graph = nx.Graph()
+def layout(drawing: Drawing, seed: int = 7, plain: bool = False) -> dict[str, tuple[float, float]]:
+    """Positions for every node: grouped nodes sit in a row below their machine. networkx's layouts where
+    it and numpy/scipy are there; otherwise (or with ``plain``) netnb's own stress layout."""
     top = [n.name for n in drawing.nodes if n.group is None]
-    graph.add_nodes_from(top)
     owner = {n.name: (n.group or n.name) for n in drawing.nodes}
+    edges: list[tuple[str, str]] = []
     for link in drawing.links:
         a, b = owner.get(link.a, link.a), owner.get(link.b, link.b)
         if a != b:
-            graph.add_edge(a, b)
-    if len(graph) <= 2:
-        pos = {n: (float(i), 0.0) for i, n in enumerate(graph.nodes)}
-    elif len(graph) <= 60:
-        pos = {k: tuple(v) for k, v in nx.kamada_kawai_layout(graph).items()}
-        pos = {k: (float(v[0]), float(v[1])) for k, v in pos.items()}
+            edges.append((a, b))
+    for a, b in edges:
+        top += [x for x in (a, b) if x not in top]
+    if len(top) <= 2:
+        pos = {n: (float(i), 0.0) for i, n in enumerate(top)}
     else:
-        raw = nx.spring_layout(graph, seed=seed, iterations=40)
-        pos = {k: (float(v[0]), float(v[1])) for k, v in raw.items()}
+        try:
+            if plain:
+                raise ImportError("the plain layout was asked for")
+            import networkx as nx
+            import scipy  # noqa: F401  (kamada_kawai_layout needs it)
+
+            graph = nx.Graph()
+            graph.add_nodes_from(top)
+            graph.add_edges_from(edges)
+            raw = nx.kamada_kawai_layout(graph) if len(graph) <= 60 else \
+                nx.spring_layout(graph, seed=seed, iterations=40)
+            pos = {k: (float(v[0]), float(v[1])) for k, v in raw.items()}
+        except ImportError:
+            pos = stress_layout(top, edges, iterations=120 if len(top) <= 60 else 40)
     span = max((max(abs(x), abs(y)) for x, y in pos.values()), default=1.0) or 1.0
     pos = {k: (x / span, y / span) for k, (x, y) in pos.items()}
     # Inside a machine: its bridges in a first row, what plugs into them (VMs, containers) below.
@@ -157,11 +169,27 @@ def layout(drawing: Drawing, seed: int = 7) -> dict[str, tuple[float, float]]:
     return pos
 
 
+def picture(drawing: Drawing) -> Picture:
+    """The drawing as a Picture: matplotlib's where it is installed, plain SVG otherwise."""
+    try:
+        return Picture(draw(drawing), drawing.title)
+    except ImportError:
+        return Picture(None, drawing.title, svg=drawing_svg(drawing))
+
+
+def _side(n: int) -> tuple[float, float]:
+    return min(16.0, 6.0 + 0.12 * n), min(12.0, 4.5 + 0.09 * n)
+
+
 def draw(drawing: Drawing, size: tuple[float, float] | None = None) -> Figure:
-    """Render a Drawing on a new Figure."""
+    """Render a Drawing on a new matplotlib Figure (ImportError where matplotlib is missing)."""
+    from matplotlib.collections import LineCollection
+    from matplotlib.figure import Figure
+    from matplotlib.patches import FancyBboxPatch
+
     pos = layout(drawing)
     n = len(drawing.nodes)
-    side = size or (min(16.0, 6.0 + 0.12 * n), min(12.0, 4.5 + 0.09 * n))
+    side = size or _side(n)
     fig = Figure(figsize=side)
     ax = fig.add_subplot()
     small = n > 40
@@ -210,6 +238,45 @@ def draw(drawing: Drawing, size: tuple[float, float] | None = None) -> Figure:
     ax.axis("off")
     fig.tight_layout()
     return fig
+
+
+def drawing_svg(drawing: Drawing) -> str:
+    """Render a Drawing as SVG text without matplotlib: what :func:`draw` shows, element for element."""
+    pos = layout(drawing, plain=True)
+    n = len(drawing.nodes)
+    small = n > 40
+    w, h = _side(n)
+    xs, ys = [p[0] for p in pos.values()] or [0.0], [p[1] for p in pos.values()] or [0.0]
+    canvas = Canvas(w * 100 - 150, h * 100, (min(xs) - 0.2, min(ys) - 0.25, max(xs) + 0.2, max(ys) + 0.2))
+    for group in sorted({node.group for node in drawing.nodes if node.group}):
+        inside = [pos[node.name] for node in drawing.nodes if node.group == group] + [pos[group]]
+        gx, gy = [p[0] for p in inside], [p[1] for p in inside]
+        canvas.box((min(gx) - 0.13, min(gy) - 0.12), (max(gx) + 0.13, max(gy) + 0.12), "#ecf0f1", "#34495e")
+    for link in drawing.links:
+        canvas.line(pos[link.a], pos[link.b], "#c0392b" if link.down else "#7f8c8d", 1.0 if small else 1.6,
+                    dashed=link.down)
+    for link in drawing.links if not small else []:
+        (x1, y1), (x2, y2) = pos[link.a], pos[link.b]
+        for (xa, ya), (xb, yb), text in (((x1, y1), (x2, y2), link.label_a), ((x2, y2), (x1, y1), link.label_b)):
+            if text:
+                canvas.text(xa + 0.27 * (xb - xa), ya + 0.27 * (yb - ya), text, size=6.5, backdrop=True)
+    kinds_seen: list[str] = []
+    for node in drawing.nodes:
+        if node.kind not in kinds_seen:
+            kinds_seen.append(node.kind)
+        x, y = pos[node.name]
+        shape, colour, _ = STYLE.get(node.kind, STYLE["host"])
+        big = node.kind in ("switch", "hub", "docker-host", "internet", "router")
+        canvas.marker(x, y, shape, colour, (7 if small else 11.5) if big else (6 if small else 9.5))
+        label = node.name.split("/", 1)[-1] + (f"\n{node.note}" if node.note else "")
+        canvas.text(x, y, label, size=6 if small else 8.5, bold=True, below=12 if small else 15)
+    for row, kind in enumerate(k for k in kinds_seen if k in STYLE):
+        shape, colour, label = STYLE[kind]
+        canvas.raw(marker_svg(canvas.width + 12, 34 + 20 * row, shape, colour, 7))
+        canvas.raw(f'<text x="{canvas.width + 26}" y="{38 + 20 * row}" font-size="10" '
+                   f'font-family="DejaVu Sans, Verdana, sans-serif">{label}</text>')
+    canvas.width += 150  # the legend's column
+    return canvas.render(drawing.title)
 
 
 def end_label(ifname: str, addresses: Sequence[str], counters: Mapping[str, int] | None = None) -> str:

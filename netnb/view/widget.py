@@ -2,12 +2,14 @@
 click, and a capture panel whose packet table fills while traffic flows.
 
 Captures run in the agent and a background thread refreshes the table, so the buttons keep working
-while no cell runs (ipykernel >= 7.1 lets background threads update widgets).
+while no cell runs (ipykernel >= 7.1 lets background threads update widgets). In Pyodide (JupyterLite),
+which has no threads, the browser's event loop refreshes it instead (``asyncio``'s ``call_later``).
 """
 
 from __future__ import annotations
 
-import io
+import asyncio
+import sys
 import threading
 from typing import TYPE_CHECKING, cast
 
@@ -30,8 +32,10 @@ class LabWidget(w.VBox):
         self.capture: Capture | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._rounds = 0
         names = list(lab.nodes)
-        self.picture = w.Image(format="png", layout=w.Layout(max_width="100%"))
+        self.picture = w.Image(format="svg+xml", layout=w.Layout(max_width="100%"))
         self.nodes = w.ToggleButtons(options=names, value=None, description="node", style={"button_width": "auto"})
         self.details = w.HTML()
         self.filter = w.Text(value="", placeholder="tcpdump filter, e.g. icmp or arp", description="filter")
@@ -48,9 +52,7 @@ class LabWidget(w.VBox):
 
     def redraw(self) -> None:
         """Draw the topology again (with live link state and counters while the lab runs)."""
-        buf = io.BytesIO()
-        self.lab.draw(live=self.lab.running).savefig(buf, format="png", dpi=80)
-        self.picture.value = buf.getvalue()
+        self.picture.value = self.lab.draw(live=self.lab.running).svg().encode()
 
     def _on_node(self, change: dict[str, object]) -> None:
         name = change.get("new")
@@ -77,17 +79,28 @@ class LabWidget(w.VBox):
         self.capture.start()
         self.start_button.disabled, self.stop_button.disabled = True, False
         self._stop.clear()
-        self._thread = threading.Thread(target=self._follow, daemon=True)
-        self._thread.start()
+        if sys.platform == "emscripten":  # no threads: the page's event loop calls back
+            self._rounds = 0
+            self._timer = asyncio.get_event_loop().call_later(self.refresh_s, self._tick)
+        else:
+            self._thread = threading.Thread(target=self._follow, daemon=True)
+            self._thread.start()
         self.status.value = f"capturing at <b>{self.nodes.value}</b>…"
 
     def _follow(self) -> None:
-        rounds = 0
         while not self._stop.wait(self.refresh_s):
-            self.update_table()
-            rounds += 1
-            if rounds % 4 == 0:  # the drawing's packet counters too, less often (drawing costs ~0.1 s)
-                self.redraw()
+            self._refresh()
+
+    def _tick(self) -> None:
+        if not self._stop.is_set():
+            self._refresh()
+            self._timer = asyncio.get_event_loop().call_later(self.refresh_s, self._tick)
+
+    def _refresh(self) -> None:
+        self.update_table()
+        self._rounds += 1
+        if self._rounds % 4 == 0:  # the drawing's packet counters too, less often (drawing costs ~0.1 s)
+            self.redraw()
 
     def update_table(self) -> None:
         """Read what was captured so far and show it."""
@@ -100,6 +113,8 @@ class LabWidget(w.VBox):
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
+        if self._timer is not None:
+            self._timer.cancel()
         self.redraw()  # the drawing's packet counters now include the capture's traffic
         if self.capture is not None:
             self.capture.stop()

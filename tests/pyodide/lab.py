@@ -1,4 +1,5 @@
-# What tests/pyodide/test_pyodide.py runs inside Pyodide: a simulated lab from end to end.
+# What tests/pyodide/test_pyodide.py runs inside Pyodide: a simulated lab from end to end, and what a
+# reader looks at (packet table, journey, ladder, drawing) with scapy loaded and no matplotlib.
 import os
 import sys
 import time
@@ -34,4 +35,27 @@ with lab:
     print(nat)
     print(a.run("traceroute -n -q 1 10.0.2.2").stdout)
     server.stop()
+    # What a reader looks at: the packet table, one packet's journey across the NAT, a ladder, the drawing.
+    t = time.perf_counter()
+    with lab.capture(a, r, b) as seen:
+        a.ping(b, count=1)
+    table = seen.table()
+    assert "10.0.2.2" in table.text() and "echo-request" in table.text(), table.text()
+    bundle = seen._repr_mimebundle_()
+    assert "<table" in bundle["text/html"], bundle
+    request = seen.filter("icmp")[0]
+    journey = seen.journey(request)
+    hops = str(journey)
+    assert journey.changed("ip.src") == [("10.0.1.2", "10.0.2.1")], hops  # MASQUERADE at R
+    print(hops)
+    print(f"capture table and journey (scapy loaded) in {time.perf_counter() - t:.2f} s")
+    ladder = seen.ladder()._repr_mimebundle_()
+    assert ladder["image/svg+xml"].startswith("<svg") and "echo-request" in ladder["image/svg+xml"], ladder
+    drawing = lab.draw()
+    assert drawing.figure is None, "matplotlib is not in this Pyodide: the plain SVG path draws"
+    svg = drawing._repr_mimebundle_()["image/svg+xml"]
+    for name in ("A", "B", "R", "10.0.1.2/24", "simulated"):
+        assert name in svg, name
+    html = lab._repr_mimebundle_()["text/html"]
+    assert "<svg" in html and "<table" in html
 print(f"PYODIDE OK in {time.perf_counter() - started:.2f} s")

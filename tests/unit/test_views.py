@@ -78,6 +78,40 @@ def test_docker_hosts_group_their_containers_in_a_box():
     assert x0 <= wx <= x0 + box.get_width() and y0 <= wy <= y0 + box.get_height()
 
 
+def test_without_matplotlib_the_drawing_is_plain_svg_with_the_same_content():
+    """What the browser build shows (no matplotlib there): every node, end label, legend entry and machine
+    box of the matplotlib drawing, as SVG text; the Picture then has no PNG and saves only SVG."""
+    import xml.etree.ElementTree as ET
+
+    from netnb.errors import FeatureMissingError
+    from netnb.view.draw import Drawing, DrawLink, DrawNode, drawing_svg, layout
+    from netnb.view.picture import Picture
+
+    lab = three_pcs()
+    svg = drawing_svg(lab.drawing())
+    root = ET.fromstring(svg)  # well-formed
+    texts = ["".join(t.itertext()) for t in root.iter("{http://www.w3.org/2000/svg}text")]
+    assert {"A", "B", "C", "sw"} <= set(texts)
+    assert {"eth0 10.0.0.1/24", "A-eth0", "host", "switch (bridge)"} <= set(texts)
+    assert texts[0] == "lab three-pcs (described)"
+    plain, again = layout(lab.drawing(), plain=True), layout(three_pcs().drawing(), plain=True)
+    assert plain == again and len(plain) == 4  # deterministic without networkx too
+    boxed = drawing_svg(Drawing(nodes=[DrawNode("lan", "switch"), DrawNode("u1", "docker-host"),
+                                       DrawNode("u1/web", "container", "u1", note="172.17.0.2")],
+                                links=[DrawLink("u1", "lan", "eth0 192.168.3.2/24"), DrawLink("u1/web", "u1")]))
+    assert boxed.count('rx="6"') == 1 and "172.17.0.2" in boxed
+    picture = Picture(None, "plain", svg=svg)
+    assert sorted(picture._repr_mimebundle_()) == ["image/svg+xml", "text/plain"]
+    out = io.StringIO()
+    picture.savefig(out, format="svg")
+    assert out.getvalue() == svg
+    try:
+        picture.savefig("lab.png")
+        raise AssertionError("a PNG without matplotlib must be refused")
+    except FeatureMissingError as exc:
+        assert ".svg" in str(exc)
+
+
 def test_node_repr_is_ip_br_addr_like_without_io():
     lab = routed()
     bundle = lab["A"]._repr_mimebundle_()
