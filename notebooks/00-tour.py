@@ -15,6 +15,7 @@
 
 # %% [markdown]
 # # netnb in five minutes
+# [Open in Colab](https://colab.research.google.com/github/netnb/netnb/blob/main/notebooks/00-tour.ipynb) · [Open in Binder](https://mybinder.org/v2/gh/netnb/netnb/main?labpath=notebooks/00-tour.ipynb) · or in your browser from the documentation site, nothing to install
 #
 # netnb builds **real** networks inside this Linux machine: every host, switch and router below is a
 # network namespace with real interfaces, real routes and real packets. Nothing touches the machine's
@@ -22,6 +23,19 @@
 #
 # This tour builds three PCs on one switch, looks at them, pings, captures the traffic, draws it and
 # takes it all down again.
+
+# %% tags=["netnb-setup"]
+import importlib.util
+import sys
+
+if sys.platform == "emscripten":  # JupyterLite: netnb's wheel (and scapy's) come with the page
+    import piplite
+
+    await piplite.install("netnb")
+elif "google.colab" in sys.modules and importlib.util.find_spec("netnb") is None:  # Colab: from its repository
+    import subprocess
+
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "netnb @ git+https://github.com/netnb/netnb"], check=True)
 
 # %%
 import netnb

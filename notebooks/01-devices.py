@@ -15,6 +15,7 @@
 
 # %% [markdown]
 # # Linux virtual network devices
+# [Open in Colab](https://colab.research.google.com/github/netnb/netnb/blob/main/notebooks/01-devices.ipynb) · [Open in Binder](https://mybinder.org/v2/gh/netnb/netnb/main?labpath=notebooks/01-devices.ipynb) · or in your browser from the documentation site, nothing to install
 #
 # *Example 1 of the article "Docker networking" (in Chinese, see `shared/seed`).*
 #
@@ -23,6 +24,19 @@
 # card whose other side is a program, such as a VM), routes and forwarding (a router), NAT (a gateway).
 # With them, one machine emulates hosts, L2 switches, routers, gateways, NICs — and even, when the
 # kernel has the module, 802.1Q VLAN switches.
+
+# %% tags=["netnb-setup"]
+import importlib.util
+import sys
+
+if sys.platform == "emscripten":  # JupyterLite: netnb's wheel (and scapy's) come with the page
+    import piplite
+
+    await piplite.install("netnb")
+elif "google.colab" in sys.modules and importlib.util.find_spec("netnb") is None:  # Colab: from its repository
+    import subprocess
+
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "netnb @ git+https://github.com/netnb/netnb"], check=True)
 
 # %%
 import netnb

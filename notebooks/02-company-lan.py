@@ -15,6 +15,7 @@
 
 # %% [markdown]
 # # A company LAN on one Linux host
+# [Open in Colab](https://colab.research.google.com/github/netnb/netnb/blob/main/notebooks/02-company-lan.ipynb) · [Open in Binder](https://mybinder.org/v2/gh/netnb/netnb/main?labpath=notebooks/02-company-lan.ipynb) · or in your browser from the documentation site, nothing to install
 #
 # *Example 2 of the article "Docker networking" (in Chinese, see `shared/seed`).*
 #
@@ -32,6 +33,19 @@
 # A VM here is what a hypervisor is, network-wise: a process reading and writing frames on its TAP
 # file descriptor (`netnb/vm.py`, a page of Python that answers ARP and ping and can ping).
 # The "physical LAN" and the "internet" are namespaces too.
+
+# %% tags=["netnb-setup"]
+import importlib.util
+import sys
+
+if sys.platform == "emscripten":  # JupyterLite: netnb's wheel (and scapy's) come with the page
+    import piplite
+
+    await piplite.install("netnb")
+elif "google.colab" in sys.modules and importlib.util.find_spec("netnb") is None:  # Colab: from its repository
+    import subprocess
+
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "netnb @ git+https://github.com/netnb/netnb"], check=True)
 
 # %%
 import netnb

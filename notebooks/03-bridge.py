@@ -15,11 +15,25 @@
 
 # %% [markdown]
 # # What a bridge is
+# [Open in Colab](https://colab.research.google.com/github/netnb/netnb/blob/main/notebooks/03-bridge.ipynb) · [Open in Binder](https://mybinder.org/v2/gh/netnb/netnb/main?labpath=notebooks/03-bridge.ipynb) · or in your browser from the documentation site, nothing to install
 #
 # *Example 3 of the article "Docker networking" (in Chinese, see `shared/seed`): from two computers on a
 # cable, to a host with two network cards, to a bridge, to a hub.*
 #
 # Each step here is a real lab; every claim is checked by an `assert` you can read.
+
+# %% tags=["netnb-setup"]
+import importlib.util
+import sys
+
+if sys.platform == "emscripten":  # JupyterLite: netnb's wheel (and scapy's) come with the page
+    import piplite
+
+    await piplite.install("netnb")
+elif "google.colab" in sys.modules and importlib.util.find_spec("netnb") is None:  # Colab: from its repository
+    import subprocess
+
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "netnb @ git+https://github.com/netnb/netnb"], check=True)
 
 # %%
 import netnb

@@ -15,6 +15,7 @@
 
 # %% [markdown]
 # # Docker's bridge and NAT
+# [Open in Colab](https://colab.research.google.com/github/netnb/netnb/blob/main/notebooks/04-docker-nat.ipynb) · [Open in Binder](https://mybinder.org/v2/gh/netnb/netnb/main?labpath=notebooks/04-docker-nat.ipynb) · or in your browser from the documentation site, nothing to install
 #
 # *Example 4 of the article "Docker networking" (in Chinese, see `shared/seed`).*
 #
@@ -24,6 +25,19 @@
 # source (**MASQUERADE**), and a published port sends incoming connections to the container
 # (**DNAT**). netnb builds exactly that, with the rules of Docker Engine 24.0, in a lab: the LAN, the
 # "internet" and the client are namespaces too.
+
+# %% tags=["netnb-setup"]
+import importlib.util
+import sys
+
+if sys.platform == "emscripten":  # JupyterLite: netnb's wheel (and scapy's) come with the page
+    import piplite
+
+    await piplite.install("netnb")
+elif "google.colab" in sys.modules and importlib.util.find_spec("netnb") is None:  # Colab: from its repository
+    import subprocess
+
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "netnb @ git+https://github.com/netnb/netnb"], check=True)
 
 # %%
 import netnb

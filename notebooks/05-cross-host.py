@@ -15,6 +15,7 @@
 
 # %% [markdown]
 # # Containers across hosts
+# [Open in Colab](https://colab.research.google.com/github/netnb/netnb/blob/main/notebooks/05-cross-host.ipynb) · [Open in Binder](https://mybinder.org/v2/gh/netnb/netnb/main?labpath=notebooks/05-cross-host.ipynb) · or in your browser from the documentation site, nothing to install
 #
 # *Example 5 of the article "Docker networking" (in Chinese, see `shared/seed`).*
 #
@@ -22,6 +23,19 @@
 # The LAN between the hosts knows nothing about 172.17.x.x. Two ways to connect them: tell each host
 # where the other's containers are (routes), or wrap container frames in packets between the hosts
 # (an overlay, VXLAN, as Docker's overlay driver does).
+
+# %% tags=["netnb-setup"]
+import importlib.util
+import sys
+
+if sys.platform == "emscripten":  # JupyterLite: netnb's wheel (and scapy's) come with the page
+    import piplite
+
+    await piplite.install("netnb")
+elif "google.colab" in sys.modules and importlib.util.find_spec("netnb") is None:  # Colab: from its repository
+    import subprocess
+
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "netnb @ git+https://github.com/netnb/netnb"], check=True)
 
 # %%
 import netnb

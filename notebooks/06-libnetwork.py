@@ -15,6 +15,7 @@
 
 # %% [markdown]
 # # Libnetwork: networks first, then containers
+# [Open in Colab](https://colab.research.google.com/github/netnb/netnb/blob/main/notebooks/06-libnetwork.ipynb) · [Open in Binder](https://mybinder.org/v2/gh/netnb/netnb/main?labpath=notebooks/06-libnetwork.ipynb) · or in your browser from the documentation site, nothing to install
 #
 # *Example 6 of the article "Docker networking" (in Chinese, see `shared/seed`).*
 #
@@ -22,6 +23,19 @@
 # more of them. Containers on one network talk; containers on different networks are isolated. The
 # drivers: `bridge` (a Linux bridge per network), `null` (no connectivity, only `lo`) and `overlay`
 # (many hosts, see notebook 05).
+
+# %% tags=["netnb-setup"]
+import importlib.util
+import sys
+
+if sys.platform == "emscripten":  # JupyterLite: netnb's wheel (and scapy's) come with the page
+    import piplite
+
+    await piplite.install("netnb")
+elif "google.colab" in sys.modules and importlib.util.find_spec("netnb") is None:  # Colab: from its repository
+    import subprocess
+
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "netnb @ git+https://github.com/netnb/netnb"], check=True)
 
 # %%
 import netnb

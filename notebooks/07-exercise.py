@@ -15,6 +15,7 @@
 
 # %% [markdown]
 # # Exercise: fix the broken office
+# [Open in Colab](https://colab.research.google.com/github/netnb/netnb/blob/main/notebooks/07-exercise.ipynb) · [Open in Binder](https://mybinder.org/v2/gh/netnb/netnb/main?labpath=notebooks/07-exercise.ipynb) · or in your browser from the documentation site, nothing to install
 #
 # This lab is broken in three places. Each check cell says **PASS** or **FAIL** with a hint. Change only
 # the cells marked *your fix*, using the same commands you would type on a real machine
@@ -22,6 +23,19 @@
 #
 # The office: PCs `pc1` and `pc2` on a switch, a router `gw` between the office (10.0.1.0/24) and the
 # outside (a web server at 203.0.113.80), hiding the office behind its own address 198.51.100.2.
+
+# %% tags=["netnb-setup"]
+import importlib.util
+import sys
+
+if sys.platform == "emscripten":  # JupyterLite: netnb's wheel (and scapy's) come with the page
+    import piplite
+
+    await piplite.install("netnb")
+elif "google.colab" in sys.modules and importlib.util.find_spec("netnb") is None:  # Colab: from its repository
+    import subprocess
+
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "netnb @ git+https://github.com/netnb/netnb"], check=True)
 
 # %%
 import netnb

@@ -15,7 +15,8 @@ for arg in "$@"; do
     --browser) browser=1; extras+=(test notebook browser) ;;   # the widget's browser test: Chromium + JupyterLab
     --tshark) tshark=1 ;;                                      # pcaps are also read back by Wireshark's tshark
     --pyodide) pyodide=1 ;;                                    # Pyodide (npm) under Node: the simulation in Wasm
-    *) echo "usage: $0 [--test] [--notebook] [--browser] [--tshark] [--pyodide]" >&2; exit 2 ;;
+    --docs) pyodide=1; extras+=(docs) ;;                       # the documentation site and its JupyterLite
+    *) echo "usage: $0 [--test] [--notebook] [--browser] [--tshark] [--pyodide] [--docs]" >&2; exit 2 ;;
   esac
 done
 

@@ -12,7 +12,9 @@ compared (tests/sim/test_differential.py). Used by tests/sim/test_tutorials.py.
 from __future__ import annotations
 
 import ast
+import asyncio
 import contextlib
+import inspect
 import io
 import json
 import os
@@ -72,7 +74,10 @@ def main() -> int:
             tree = ast.parse(source)
             last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
             with contextlib.redirect_stdout(printed):
-                exec(compile(tree, f"<cell {i}>", "exec"), namespace)
+                # top-level await, as IPython allows (the set-up cell awaits piplite in JupyterLite)
+                ran = eval(compile(tree, f"<cell {i}>", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT), namespace)
+                if inspect.iscoroutine(ran):
+                    asyncio.run(ran)
                 value = eval(compile(ast.Expression(last.value), f"<cell {i}>", "eval"), namespace) \
                     if last is not None else None
             text = None
