@@ -16,6 +16,8 @@ import pytest
 from .serve import serve
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--no-first-run", "--disable-sync"]
 OUTPUTS = "[...document.querySelectorAll('.jp-Notebook .jp-OutputArea-output')].map(e => e.textContent).join('\\n')"
 
 
@@ -28,9 +30,7 @@ def test_tutorial_03_runs_to_its_last_assert_in_jupyterlite(site, tmp_path):
     elsewhere: list[str] = []
     try:
         with playwright.sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                        args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                                              "--disable-component-update", "--no-first-run", "--disable-sync"])
+            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
             page = browser.new_page(viewport={"width": 1400, "height": 1800})
             page.on("request", lambda r: None if r.url.startswith((url, "data:", "blob:")) else elsewhere.append(r.url))
             try:
@@ -63,3 +63,66 @@ def test_tutorial_03_runs_to_its_last_assert_in_jupyterlite(site, tmp_path):
     assert "C saw 6 ICMP frames behind the hub, 0 behind the bridge" in text  # the hub-vs-bridge assertion passed
     assert tables >= 2 and "echo-request" in text  # the two capture tables, rendered
     assert not elsewhere, f"the page fetched from outside the site: {elsewhere[:5]}"
+
+
+WIDGET_NOTEBOOK = {
+    "nbformat": 4, "nbformat_minor": 5,
+    "metadata": {"kernelspec": {"name": "python", "display_name": "Python (Pyodide)", "language": "python"}},
+    "cells": [
+        {"cell_type": "code", "id": "build", "metadata": {}, "outputs": [], "execution_count": None, "source":
+            'import piplite\nawait piplite.install("netnb")\nimport netnb\n'
+            'lab = netnb.Lab("clicks")\na, b, c = lab.host("A"), lab.host("B"), lab.host("C")\nsw = lab.switch("sw")\n'
+            'for i, h in enumerate((a, b, c)):\n    lab.link(h, sw, ip=f"10.0.0.{i + 1}/24")\n'
+            'lab.start()\nlab.widget()'},
+        {"cell_type": "code", "id": "ping", "metadata": {}, "outputs": [], "execution_count": None,
+         "source": "a.ping(b, count=2)"},
+    ],
+}
+
+
+def test_the_lab_widget_works_in_jupyterlite(site, tmp_path):
+    """In Pyodide (no threads) the widget's buttons work and its capture table fills from the page's event
+    loop while no cell runs: click a node, start a capture there, ping from a cell, see the packets."""
+    playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed "
+                                     "(bash scripts/setup.sh --browser)")
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("Chromium is not installed (bash scripts/setup.sh --browser)")
+    server, url = serve(site)
+    try:
+        with playwright.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 1600})
+            try:
+                page.goto(url + "lite/lab/index.html")
+                page.wait_for_function("window.jupyterapp && window.jupyterapp.serviceManager", timeout=60_000)
+                page.evaluate("nb => window.jupyterapp.serviceManager.contents.save('clicks.ipynb', "
+                              "{type: 'notebook', format: 'json', content: nb})", WIDGET_NOTEBOOK)
+                page.evaluate("() => { window.jupyterapp.commands.execute('docmanager:open', {path: 'clicks.ipynb'}); }")
+                page.wait_for_selector(".jp-Notebook .jp-CodeCell", timeout=60_000)
+                page.locator(".jp-Notebook .jp-CodeCell").first.click()
+                page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-cell'); }")
+                widget = page.locator(".jp-Notebook .jupyter-widgets.widget-vbox").first
+                widget.wait_for(timeout=180_000)
+                page.locator(".widget-toggle-button", has_text="sw").first.click()
+                page.wait_for_function("document.body.textContent.includes('A-eth0')", timeout=30_000)  # sw's ports
+                page.locator("button", has_text="start capture").first.click()
+                page.wait_for_function("document.body.textContent.includes('capturing at')", timeout=30_000)
+                page.locator(".jp-Notebook .jp-CodeCell").nth(1).click()
+                page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-cell'); }")
+                # the table fills while no cell runs: refreshed by asyncio's call_later on the page's loop
+                page.wait_for_function("[...document.querySelectorAll('.jupyter-widgets table')]"
+                                       ".some(t => t.textContent.includes('echo-request'))", timeout=60_000)
+                page.locator("button", has_text="stop").first.click()
+                page.wait_for_function("document.body.textContent.includes('stopped:')", timeout=30_000)
+                status = page.locator(".jupyter-widgets", has_text="stopped:").last.text_content()
+                drawn = page.locator(".jupyter-widgets img").count()
+                page.screenshot(path=str(tmp_path / "lite-widget.png"), full_page=True)
+            except Exception:
+                page.screenshot(path=str(tmp_path / "lite-widget-failure.png"), full_page=True)
+                raise
+            finally:
+                browser.close()
+    finally:
+        server.shutdown()
+    assert "stopped:" in (status or "") and "0 dropped" in (status or ""), status
+    assert drawn >= 1  # the drawing (SVG) in the widget
