@@ -96,7 +96,8 @@ lab.stop()
 # frame, which MAC lives behind which port, and then sends a frame only where its destination is.
 # netnb's `hub` is a bridge with ageing time 0: it never remembers anything, so it floods like a hub.
 #
-# We build the same three PCs twice, capture at C while A pings B, and count what C saw.
+# We build the same three PCs twice, capture at C while A pings B, and count what C saw. Here is the
+# lab with the hub (the bridge's differs only in the middle node's kind):
 
 # %%
 def three(kind: str) -> netnb.Lab:
@@ -108,6 +109,9 @@ def three(kind: str) -> netnb.Lab:
     return lab
 
 
+three("hub")
+
+# %%
 seen = {}
 for kind in ("hub", "bridge"):
     lab = three(kind)

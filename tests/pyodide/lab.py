@@ -22,6 +22,7 @@ with lab:
     print(f"built in {time.perf_counter() - started:.2f} s")
     ping = a.ping(b, count=2)
     assert ping.ok and ping.received == 2, ping.output
+    assert not any(m.startswith("scapy") for m in sys.modules), "scapy loaded before any frame was looked at"
     print(ping.output)
     server = b.popen("python3 -m http.server 8080").wait_listening(8080)
     with lab.capture(r, filter="tcp port 8080") as cap:
