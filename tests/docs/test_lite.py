@@ -108,7 +108,9 @@ def test_the_lab_widget_works_in_jupyterlite(site, tmp_path):
         page.wait_for_function("window.jupyterapp && window.jupyterapp.serviceManager", timeout=60_000)
         page.evaluate("nb => window.jupyterapp.serviceManager.contents.save('clicks.ipynb', "
                       "{type: 'notebook', format: 'json', content: nb})", WIDGET_NOTEBOOK)
-        page.evaluate("() => { window.jupyterapp.commands.execute('docmanager:open', {path: 'clicks.ipynb'}); }")
+        # (once the app has restored its layout: opened earlier, the launcher would take the place)
+        page.evaluate("async () => { await window.jupyterapp.restored;"
+                      " await window.jupyterapp.commands.execute('docmanager:open', {path: 'clicks.ipynb'}); }")
         page.wait_for_selector(".jp-Notebook .jp-CodeCell", timeout=60_000)
         page.locator(".jp-Notebook .jp-CodeCell").first.click()
         page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-cell'); }")
