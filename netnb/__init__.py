@@ -34,6 +34,7 @@ _WHERE = {
     "NotFoundError": "netnb.errors",
     "PrivilegeError": "netnb.errors",
     "TopologyError": "netnb.errors",
+    "StartupError": "netnb.errors",
     "UsageError": "netnb.errors",
     "check": "netnb.environment",
     "prepare": "netnb.backends.kernel.client",
@@ -78,6 +79,7 @@ __all__ = [
     "Process",
     "RouteEntry",
     "Router",
+    "StartupError",
     "Switch",
     "TopologyError",
     "UsageError",
@@ -104,6 +106,7 @@ if TYPE_CHECKING:
         NetnbError,
         NotFoundError,
         PrivilegeError,
+        StartupError,
         TopologyError,
         UsageError,
     )

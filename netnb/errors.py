@@ -65,6 +65,15 @@ class BackendError(NetnbError):
         super().__init__(message)
 
 
+class StartupError(NetnbError):
+    """A node's startup command failed; the lab was stopped (nothing is left). ``node``, ``line`` (1-based),
+    ``command`` and ``result`` (its CommandResult) say which and how."""
+
+    def __init__(self, message: str, *, node: str, line: int, command: str, result: object) -> None:
+        self.node, self.line, self.command, self.result = node, line, command, result
+        super().__init__(message)
+
+
 class AgentError(NetnbError):
     """The per-lab agent process died or stopped answering."""
 

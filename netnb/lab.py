@@ -25,9 +25,9 @@ from netnb.backends.contract import Backend
 from netnb.backends import select
 from html import escape as html_escape
 
-from netnb.errors import AgentError, LabStateError, NetnbError, NotFoundError, TopologyError, UsageError
+from netnb.errors import AgentError, LabStateError, NetnbError, NotFoundError, StartupError, TopologyError, UsageError
 from netnb.machines import Internet, Vm
-from netnb.model import LinkSpec, NodeKind, NodeSpec, ResolvedLab, Topology, resolve
+from netnb.model import CommandResult, LinkSpec, NodeKind, NodeSpec, ResolvedLab, Topology, resolve
 from netnb.model import checks
 from netnb.model.firewall import Rule
 from netnb.model.state import CapturePoint
@@ -78,8 +78,11 @@ class Lab:
         self._plan: Plan | None = None
         self._state: LabState = "described"
         #: Seconds the last start() took: agent_s (getting an agent), build_s (the build request, of which
-        #: agent_ops_s inside the agent), ready_s (waiting until every link is up), total_s.
+        #: agent_ops_s inside the agent), ready_s (waiting until every link is up), total_s (the build, ready
+        #: to ping), startup_s (the nodes' startup commands, after that).
         self.timings: dict[str, float] = {}
+        #: What the nodes' startup commands printed at the last start(), in the order they ran.
+        self.startup_results: list[CommandResult] = []
         self._live_ops: list[Operation] = []
         self._start_hooks: list[Callable[[Lab], None]] = []
         self._stop_hooks: list[Callable[[Lab], None]] = []
@@ -374,12 +377,33 @@ class Lab:
         self._state = "running"
         self._live_ops = []
         try:
+            t4 = time.perf_counter()
+            self.startup_results = self._run_startup(resolved)
+            self.timings["startup_s"] = time.perf_counter() - t4
             for hook in self._start_hooks:
                 hook(self)
         except BaseException:
             self.stop()
             raise
         return self
+
+    def _run_startup(self, resolved: ResolvedLab) -> list[CommandResult]:
+        """Every node's startup commands, node by node in the order they were added, each in its order."""
+        done: list[CommandResult] = []
+        for node in resolved.nodes:
+            for i, line in enumerate(node.startup, 1):
+                result = self.nodes[node.name].run(line.command)
+                done.append(result)
+                if result.rc != 0:
+                    where = f" ({line.origin})" if line.origin else ""
+                    said = (result.stderr.strip() or result.stdout.strip() or "(nothing printed)").splitlines()[-3:]
+                    raise StartupError(
+                        f"node {node.name!r}, startup command {i}{where}: `{line.command}` exited with {result.rc}:\n"
+                        + "\n".join(f"    {x}" for x in said)
+                        + f"\nThe lab was stopped and removed. Fix that command (try it by hand in a running lab "
+                          f"with lab[{node.name!r}].run(...)) and start again.",
+                        node=node.name, line=i, command=line.command, result=result)
+        return done
 
     def wait_ready(self, timeout: float = 10.0) -> float:
         """Wait until every interface that is up in the lab can carry packets; returns the seconds waited.

@@ -16,7 +16,8 @@
 Format: ``name``; ``nodes`` maps a name to a kind (host, router, switch, hub) or to a mapping with
 ``kind`` and, for switches, ``subnet``/``ageing``/``stp``; ``links`` are ``[a, b]`` pairs or mappings with
 ``a``, ``b`` and the options of ``Lab.link`` (``ip``, ``ifname``, ``mtu``, ``subnet``); ``routes`` maps
-a node to a list of ``{dest, via, dev}``; ``ipv6`` is true or false; ``docker`` maps a Docker host's name
+a node to a list of ``{dest, via, dev}``; ``startup`` maps a node to the commands it runs once the lab is
+up (a list, or a block of lines as a Kathará ``.startup`` file); ``ipv6`` is true or false; ``docker`` maps a Docker host's name
 to ``{lan, ip, bridge_subnet, gateway, containers}``, ``containers`` a name to ``{command, network, expose,
 publish_all, publish: [{host, container}]}`` (run when the lab starts, as ``docker run -d``). The file's shape is checked against
 a JSON Schema (``netnb/labfile.schema.json``, :func:`schema`; editors that read ``# yaml-language-server:
@@ -297,6 +298,7 @@ def _build(data: dict[str, Any], tree: _Tree, bad: set[_Path]) -> tuple[Lab, lis
         for j, r in enumerate(entries):
             node.route(r["dest"], via=r.get("via"), dev=r.get("dev"))
             node.spec.routes[-1].origin = f"line {tree.line(('routes', name, j))}"
+    problems += _startup(lab, part("startup", dict), tree, broken, skipped)
     problems += _docker(lab, part("docker", dict), tree, broken)
     for text in lab.validate():
         line = None
@@ -307,6 +309,43 @@ def _build(data: dict[str, Any], tree: _Tree, bad: set[_Path]) -> tuple[Lab, lis
             line, text = int(found.group(1)), found.group(2)
         problems.append((line, text))
     return lab, problems
+
+
+def _startup(lab: Lab, nodes: dict[str, Any], tree: _Tree, broken: Any, skipped: set[Any]
+             ) -> list[tuple[int | None, str]]:
+    """Each node's startup commands: a list of commands, or a block of lines as a Kathará ``.startup``
+    file (blank lines and ``#`` comments skipped, a line ending in ``\\`` continued on the next)."""
+    from netnb.model import StartupCommand
+
+    problems: list[tuple[int | None, str]] = []
+    for name, given in nodes.items():
+        if broken("startup", name) or name in skipped:
+            continue
+        node = lab.nodes.get(str(name))
+        if node is None:
+            problems.append((tree.line(("startup", name)), f"startup of {name!r}: no node of this lab is called "
+                                                           f"{name!r} (its nodes: {', '.join(lab.nodes)})"))
+            continue
+        if isinstance(given, str):
+            first = (tree.line(("startup", name)) or 0) + (1 if "\n" in given else 0)  # a block starts below its key
+            commands: list[tuple[str, int]] = []
+            pending: tuple[str, int] | None = None
+            for k, text in enumerate(given.splitlines()):
+                if pending is not None:
+                    text, line = pending[0] + " " + text.strip(), pending[1]
+                    pending = None
+                else:
+                    line = first + k
+                if text.rstrip().endswith("\\"):
+                    pending = (text.rstrip()[:-1].rstrip(), line)
+                elif text.strip() and not text.strip().startswith("#"):
+                    commands.append((text.strip(), line))
+            if pending is not None:
+                commands.append(pending)
+        else:
+            commands = [(str(c), tree.line(("startup", name, i)) or 0) for i, c in enumerate(given)]
+        node.spec.startup += [StartupCommand(c, f"line {line}") for c, line in commands]
+    return problems
 
 
 def _docker(lab: Lab, hosts: dict[str, Any], tree: _Tree, broken: Any) -> list[tuple[int | None, str]]:

@@ -27,7 +27,7 @@ from netnb.model import (
 from netnb.model.state import ProcessEnd
 from netnb.model import checks
 from netnb.model.firewall import Rule
-from netnb.model.topology import BridgeSpec, InnerVethSpec
+from netnb.model.topology import BridgeSpec, InnerVethSpec, StartupCommand
 from netnb.plan import IptablesRule, route_operation
 from netnb.view.records import RecordList
 from netnb.view.table import Table, card
@@ -81,6 +81,16 @@ class Node:
             raise CommandFailed(f"{text!r} in node {self.name!r} exited with {result.rc}: {result.stderr.strip()}",
                                 result)
         return result
+
+    def startup(self, *commands: str) -> None:
+        """Commands this node runs each time the lab starts, once every node is built and ready, in the order
+        given (nodes in the order they were added): a Kathará ``.startup`` file, one command a line. A command
+        that fails stops the lab, naming the node and the line (:class:`netnb.StartupError`).
+
+        Example: ``r.startup("sysctl -w net.ipv4.ip_forward=1", "iptables -P FORWARD DROP")``
+        """
+        self.lab.require_not_running("add startup commands (run them now with node.run)")
+        self.spec.startup += [StartupCommand(c) for c in commands]
 
     def popen(self, command: str | list[str]) -> Process:
         """Start a command in the background; it is stopped with the lab (or by ``stop()``)."""

@@ -559,6 +559,9 @@ class Plan:
 
     lab: str
     operations: tuple[Operation, ...]
+    #: The nodes' startup commands as pairs of node name and command, in the order they run once the lab
+    #: is up. Not operations: a command has no exact reverse; stopping the lab removes whatever it made.
+    startup: tuple[tuple[str, str], ...] = ()
 
     def __iter__(self) -> Iterator[Operation]:
         return iter(self.operations)
@@ -575,12 +578,16 @@ class Plan:
         return teardown_of(self.operations)
 
     def script(self) -> str:
-        """The whole plan as commands, one per line."""
-        return "\n".join(cmd for op in self.operations for cmd in op.commands())
+        """The whole plan as commands, one per line (the nodes' startup commands last)."""
+        lines = [cmd for op in self.operations for cmd in op.commands()]
+        if self.startup:
+            lines.append("# startup, once every node is up")
+            lines += [f"ip netns exec {node} sh -c {shlex.quote(command)}" for node, command in self.startup]
+        return "\n".join(lines)
 
     def _head(self) -> str:
         script = self.script()
-        lines = script.count("\n") + 1 if script else 0
+        lines = sum(1 for x in script.splitlines() if not x.startswith("#"))
         return (f"# plan for lab {self.lab!r}: {plural(len(self.operations), 'operation')} "
                 f"as {plural(lines, 'command')}")
 
@@ -666,4 +673,4 @@ def compile_plan(lab: ResolvedLab) -> Plan:
         ops.extend(route_operation(r) for r in node.routes)
     for node in lab.nodes:
         ops.extend(firewall_operations(node.name, node.chains, node.rules))
-    return Plan(lab.name, tuple(ops))
+    return Plan(lab.name, tuple(ops), tuple((n.name, c.command) for n in lab.nodes for c in n.startup))

@@ -28,6 +28,17 @@ def routed(name: str = "routed", *, forwarding: bool = True, backend: str | None
     return lab
 
 
+def startup_pair(name: str = "startup", *, backend: str | None = "sim") -> netnb.Lab:
+    """Two hosts on a cable, addressed only by their startup commands (as a Kathará lab is); B's last
+    command pings A, so it needs A's to have run first."""
+    lab = netnb.Lab(name, backend=backend)
+    a, b = lab.host("A"), lab.host("B")
+    lab.link(a, b)
+    a.startup("ip addr add 10.0.0.1/24 dev eth0", "echo A is up")
+    b.startup("ip addr add 10.0.0.2/24 dev eth0", "ping -c 1 -W 1 10.0.0.1")
+    return lab
+
+
 def stp_ring(name: str = "stp-ring", *, backend: str | None = None) -> netnb.Lab:
     """Three STP switches in a ring (one port must block), host A on s1 and B on s3, 10.0.0.1-2/24."""
     lab = netnb.Lab(name, backend=backend)

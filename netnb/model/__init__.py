@@ -15,7 +15,7 @@ _WHERE = {
                      "ResolvedRoute", "check_ifname", "resolve"), "netnb.model.resolver"),
     **dict.fromkeys(("CapturePoint", "CommandResult", "FdbEntry", "InterfaceState", "NeighbourEntry", "PingResult",
                      "ProcessEnd", "ProcessState", "RouteEntry", "RouteLookup", "SocketEntry"), "netnb.model.state"),
-    **dict.fromkeys(("DEFAULT_AGEING_S", "LinkSpec", "NodeKind", "NodeSpec", "RouteSpec", "Topology"),
+    **dict.fromkeys(("DEFAULT_AGEING_S", "LinkSpec", "NodeKind", "NodeSpec", "RouteSpec", "StartupCommand", "Topology"),
                     "netnb.model.topology"),
 }
 
@@ -42,6 +42,7 @@ __all__ = [
     "RouteLookup",
     "RouteSpec",
     "SocketEntry",
+    "StartupCommand",
     "Topology",
     "check_ifname",
     "resolve",
@@ -75,4 +76,4 @@ if TYPE_CHECKING:
         RouteLookup,
         SocketEntry,
     )
-    from netnb.model.topology import DEFAULT_AGEING_S, LinkSpec, NodeKind, NodeSpec, RouteSpec, Topology
+    from netnb.model.topology import DEFAULT_AGEING_S, LinkSpec, NodeKind, NodeSpec, RouteSpec, StartupCommand, Topology

@@ -26,7 +26,7 @@ from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 from netnb.errors import TopologyError
 from netnb.model.kinds import KINDS
 from netnb.model.firewall import TABLES, Chain, Rule, check_rule
-from netnb.model.topology import DEFAULT_AGEING_S, LinkSpec, NodeKind, NodeSpec, Topology, VxlanSpec
+from netnb.model.topology import DEFAULT_AGEING_S, LinkSpec, NodeKind, NodeSpec, StartupCommand, Topology, VxlanSpec
 
 IFNAMSIZ = 15  # bytes an interface name may have (the kernel's IFNAMSIZ is 16 with the NUL)
 _NODE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,14}$")
@@ -107,6 +107,7 @@ class ResolvedNode:
     inner: tuple[ResolvedInner, ...] = ()
     vxlans: tuple[VxlanSpec, ...] = ()
     bridge_netfilter: bool = False
+    startup: tuple[StartupCommand, ...] = ()
 
     @property
     def bridge(self) -> ResolvedBridge | None:
@@ -453,8 +454,42 @@ def _check_nodes(topo: Topology, problems: _Problems) -> tuple[dict[str, NodeSpe
                 problems.add(f"{node.kind.value} {node.name!r} is a layer-2 device and cannot have routes; put them on a host or router")
         elif node.subnet is not None:
             problems.add(f"{node.kind.value} {node.name!r}: subnet= belongs on a switch or a link, not on a {node.kind.value}")
+        for i, line in enumerate(node.startup, 1):
+            trouble = startup_problem(line.command)
+            if trouble:
+                where = f"{line.origin}: " if line.origin else ""
+                problems.add(f"{where}node {node.name!r}: startup command {i} ({line.command!r}) {trouble}")
 
     return nodes, subnets
+
+
+_OPENS = {"if": "fi", "for": "done", "while": "done", "until": "done", "case": "esac", "select": "done"}
+
+
+def startup_problem(command: object) -> str | None:
+    """Why ``command`` cannot be one startup command (run alone by ``sh -c``), or None.
+
+    >>> startup_problem("ip addr add 10.0.0.1/24 dev eth0") is None
+    True
+    >>> startup_problem("if true; then")
+    "opens 'if' without its 'fi': write the whole construct on one line (if …; then …; fi)"
+    """
+    if not isinstance(command, str):
+        return f"is a {type(command).__name__}, not a command: write it as text"
+    if not command.strip():
+        return "is empty"
+    if "\n" in command or "\0" in command:
+        return "holds a line break or NUL: give each command on its own"
+    if "<<" in command.replace("<<<", ""):
+        return "has a here-document, whose text would be on the next lines: write the text with printf instead"
+    words = re.findall(r"[^\s;&|()]+", command)
+    if words and words[0] in _OPENS and _OPENS[words[0]] not in words:
+        return (f"opens {words[0]!r} without its {_OPENS[words[0]]!r}: write the whole construct on one line "
+                f"({words[0]} …; {'then' if words[0] == 'if' else 'do' if words[0] != 'case' else 'in'} …; "
+                f"{_OPENS[words[0]]})")
+    if command.rstrip().endswith("\\"):
+        return "ends with a backslash: join it with the next line"
+    return None
 
 
 def _link_ends(topo: Topology, nodes: dict[str, NodeSpec],
@@ -804,5 +839,5 @@ def _freeze(
         out_nodes.append(ResolvedNode(node.name, node.kind, node.forwards, tuple(own), ifaces,
                                       tuple(routes.get(node.name, [])), tuple(node.chains), tuple(node.rules),
                                       node.role, tuple(inner.get(node.name, [])), tuple(node.vxlans),
-                                      node.bridge_netfilter))
+                                      node.bridge_netfilter, tuple(node.startup)))
     return ResolvedLab(topo.name, topo.ipv6, tuple(out_nodes), tuple(links))

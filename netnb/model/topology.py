@@ -50,6 +50,15 @@ class RouteSpec:
 
 
 @dataclass
+class StartupCommand:
+    """A shell command a node runs once its lab is up (a line of a Kathará ``.startup`` file)."""
+
+    command: str
+    #: Where it was written (a lab file's ``line 12``); empty for code.
+    origin: str = ""
+
+
+@dataclass
 class BridgeSpec:
     """A Linux bridge inside an IP node (like ``docker0`` inside a Docker host), with its own address."""
 
@@ -120,6 +129,8 @@ class NodeSpec:
     #: ``bridge-nf-call-iptables``): off in every node with bridges, as on a plain Linux box, on where a
     #: layer asks for it (a Docker host: Docker turns it on).
     bridge_netfilter: bool = False
+    #: Commands run in this node once the lab is up, in order, after every node's build.
+    startup: list[StartupCommand] = field(default_factory=list)
 
     @property
     def forwards(self) -> bool:

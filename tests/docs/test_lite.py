@@ -52,6 +52,18 @@ def browser_page(site: str, shot: Path) -> Iterator[tuple[Any, str, list[str]]]:
         server.shutdown()
 
 
+KERNEL_IDLE = ("(() => { const w = window.jupyterapp.shell.currentWidget; const k = w && w.sessionContext && "
+               "w.sessionContext.session && w.sessionContext.session.kernel; return !!k && k.status === 'idle'; })()")
+
+
+def wait_for_the_kernel(page: Any) -> None:
+    """Until the open notebook's kernel is up and idle: asked to run cells while its session is still
+    starting, JupyterLab passes over them and nothing runs (seen in CI, not on a quicker run)."""
+    page.evaluate("async () => { await window.jupyterapp.restored;"
+                  " await window.jupyterapp.shell.currentWidget.sessionContext.ready; }")
+    page.wait_for_function(KERNEL_IDLE, timeout=120_000)
+
+
 def test_tutorial_03_runs_to_its_last_assert_in_jupyterlite(site, tmp_path):
     with browser_page(site, tmp_path / "lite-03.png") as (page, url, elsewhere):
         opened = time.monotonic()
@@ -59,6 +71,7 @@ def test_tutorial_03_runs_to_its_last_assert_in_jupyterlite(site, tmp_path):
         page.wait_for_function("window.jupyterapp && document.querySelectorAll('.jp-Notebook .jp-Cell').length > 10",
                                timeout=60_000)
         shown = time.monotonic() - opened
+        wait_for_the_kernel(page)
         page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
         page.wait_for_function(f"{OUTPUTS}.includes('labs run here')", timeout=180_000)
         imported = time.monotonic() - opened  # Pyodide, IPython, netnb's install and import
@@ -112,6 +125,7 @@ def test_the_lab_widget_works_in_jupyterlite(site, tmp_path):
         page.evaluate("async () => { await window.jupyterapp.restored;"
                       " await window.jupyterapp.commands.execute('docmanager:open', {path: 'clicks.ipynb'}); }")
         page.wait_for_selector(".jp-Notebook .jp-CodeCell", timeout=60_000)
+        wait_for_the_kernel(page)
         page.locator(".jp-Notebook .jp-CodeCell").first.click()
         page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-cell'); }")
         widget = page.locator(".jp-Notebook .jupyter-widgets.widget-vbox").first

@@ -12,7 +12,7 @@ import netnb
 from netnb.backends.kernel.client import AgentClient
 from netnb.plan import AddAddress, AddNamespace, AddRoute, SetLinkState
 
-from ..labs import routed, stp_ring, three_pcs
+from ..labs import routed, startup_pair, stp_ring, three_pcs
 from .helpers import netns_inodes_in_use, pid_alive, wait_until
 
 pytestmark = pytest.mark.kernel
@@ -279,3 +279,18 @@ def test_a_hosts_bridge_with_lab_links_as_ports_forwards_past_a_drop_policy():
         assert next(i for i in a.interfaces() if i.name == "eth0").mac == "02:00:00:00:00:0a"
         assert next(i for i in box.interfaces() if i.name == "eth1").mac == "02:00:00:00:00:b0"  # either end
         assert {i.name: i.master for i in box.interfaces()}.items() >= {"eth0": "br0", "eth1": "br0"}.items()
+
+
+def test_startup_commands_run_on_the_kernel_and_a_failing_one_leaves_nothing():
+    lab = startup_pair("startup-k", backend="kernel")
+    with lab:
+        assert [r.ok for r in lab.startup_results] == [True] * 4, [r.stderr for r in lab.startup_results]
+        assert " 0% packet loss" in lab.startup_results[-1].stdout  # B's startup reached A: A's ran first
+        assert lab["A"].ping("10.0.0.2", count=1).ok
+    lab["B"].startup("ip route add 10.9.0.0/16 via 10.0.0.99 dev nowhere")
+    before = netns_inodes_in_use()
+    with pytest.raises(netnb.StartupError) as caught:
+        lab.start()
+    assert (caught.value.node, caught.value.line) == ("B", 3) and "Cannot find device" in str(caught.value)
+    assert lab.state == "stopped"
+    assert wait_until(lambda: netns_inodes_in_use() <= before, timeout=5)  # its namespaces are gone

@@ -190,6 +190,9 @@ def observe(lab: netnb.Lab, script: list[tuple[Any, ...]], fdb: bool = True, beg
             seen.append(("neighbours", neighbours(lab, owners, list(step[1]), running)))
         elif what == "fdb":
             seen.append(("fdb", fdbs(lab, owners)))
+        elif what == "startup":  # what the nodes' startup commands printed when the lab started
+            seen.append(("startup", [(r.node, r.command, r.rc, owners.text(r.stdout), owners.text(r.stderr))
+                                     for r in lab.startup_results]))
         elif what == "capture":
             _, points, inner, flt = step
             with lab.capture(*points, filter=flt) as cap:

@@ -82,6 +82,24 @@ def test_generated(seed):
                                            vm=False), script)
 
 
+def test_startup_commands():
+    """A lab addressed and firewalled by startup commands (as Kathará labs are): what each printed, and what
+    the firewall they set up then lets through."""
+    def make(backend):
+        lab = labs.startup_pair(f"su-{backend[0]}", backend=backend)
+        lab["A"].startup("sysctl -w net.ipv4.ip_forward=0", "iptables -A INPUT -p icmp --icmp-type echo-request "
+                         "-s 10.0.0.2 -m conntrack --ctstate NEW -j ACCEPT", "iptables -P INPUT DROP",
+                         "iptables -nvL INPUT", "ip -br addr")
+        return lab
+
+    _check(make, [("startup",), ("ping", "B", "10.0.0.1", PING), ("run", "A", "iptables -nvL INPUT"),
+                  ("ping", "A", "10.0.0.2", {"count": 1, "timeout": 1.0}),
+                  ("run", "B", "".join(f"iptables -A INPUT -p icmp --icmp-type {t} -j ACCEPT; " for t in (
+                      "echo-request", "8", "3/3", "port-unreachable", "any", "time-exceeded", "0", "bogus", "3/300"))
+                   + "iptables -A INPUT -p icmp ! --icmp-type echo-reply -j DROP; "
+                               "iptables -nvL INPUT; iptables -S INPUT; iptables-save | grep -c icmp")])
+
+
 def test_nat_and_firewall():
     def make(backend):
         lab = labs.routed(f"dn-{backend[0]}", backend=backend)

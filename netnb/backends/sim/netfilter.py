@@ -54,6 +54,38 @@ class IptablesError(BackendError):
         self.status = status
 
 
+#: iptables' ICMP type names (libxt_icmp's table): name -> "type" or "type/code".
+ICMP_TYPES = {
+    "any": "any", "echo-reply": "0", "destination-unreachable": "3", "network-unreachable": "3/0",
+    "host-unreachable": "3/1", "protocol-unreachable": "3/2", "port-unreachable": "3/3",
+    "fragmentation-needed": "3/4", "source-route-failed": "3/5", "network-unknown": "3/6", "host-unknown": "3/7",
+    "network-prohibited": "3/9", "host-prohibited": "3/10", "TOS-network-unreachable": "3/11",
+    "TOS-host-unreachable": "3/12", "communication-prohibited": "3/13", "host-precedence-violation": "3/14",
+    "precedence-cutoff": "3/15", "source-quench": "4", "redirect": "5", "network-redirect": "5/0",
+    "host-redirect": "5/1", "TOS-network-redirect": "5/2", "TOS-host-redirect": "5/3", "echo-request": "8",
+    "router-advertisement": "9", "router-solicitation": "10", "time-exceeded": "11",
+    "ttl-zero-during-transit": "11/0", "ttl-zero-during-reassembly": "11/1", "parameter-problem": "12",
+    "ip-header-bad": "12/0", "required-option-missing": "12/1", "timestamp-request": "13",
+    "timestamp-reply": "14", "address-mask-request": "17", "address-mask-reply": "18",
+}
+
+
+def icmp_type(value: str) -> str:
+    """``--icmp-type``'s value as iptables keeps it: ``8``, ``3/3`` or ``any`` (names and numbers accepted).
+
+    >>> icmp_type("echo-request"), icmp_type("port-unreachable"), icmp_type("11")
+    ('8', '3/3', '11')
+    """
+    if value in ICMP_TYPES:
+        return ICMP_TYPES[value]
+    kind, slash, code = value.partition("/")
+    if kind.isdigit() and int(kind) <= 255 and (not slash or code.isdigit() and int(code) <= 255):
+        return f"{int(kind)}/{int(code)}" if slash else str(int(kind))
+    what = "code" if kind.isdigit() and int(kind) <= 255 else "type"
+    raise IptablesError(f"iptables v1.8.9 (nf_tables): Unknown ICMP {what} `{value}'\n"
+                        "Try `iptables -h' or 'iptables --help' for more information.", 2)
+
+
 # -- rules ----------------------------------------------------------------------------------------------
 @dataclass
 class Rule:
@@ -122,6 +154,8 @@ class Rule:
                     else:
                         raise IptablesError(f"iptables v1.8.9 (nf_tables): unknown option \"{w}\"\n"
                                             "Try `iptables -h' or 'iptables --help' for more information.", 2)
+                if w == "--icmp-type":
+                    value = icmp_type(value)
                 current.append((w.replace("--source-port", "--sport").replace("--destination-port", "--dport"),
                                 neg, value))
             else:
@@ -186,7 +220,10 @@ class Rule:
                         kind = "s" if ":" in value else ""
                         out += f" {word}{kind}:{'!' if neg else ''}{value}"
             elif module == "icmp" and "--icmp-type" in values:
-                out += f" icmptype {values['--icmp-type'][1]}"
+                neg, value = values["--icmp-type"]
+                kind, _, code = ("255" if value == "any" else value).partition("/")
+                out += f" icmp !type {kind}" if neg else f" icmptype {kind}"
+                out += f" code {code}" if code else ""
             elif module in ("conntrack", "state"):
                 key = "--ctstate" if module == "conntrack" else "--state"
                 if key in values:
@@ -512,8 +549,10 @@ class Netfilter:
         if module == "icmp":
             if packet.proto != fr.PROTO_ICMP or not packet.payload:
                 return False
-            return value == "any" or str(packet.payload[0]) == value.split("/")[0] or \
-                (value == "echo-request" and packet.payload[0] == 8) or (value == "echo-reply" and packet.payload[0] == 0)
+            if value == "any":
+                return True
+            kind, _, code = value.partition("/")
+            return packet.payload[0] == int(kind) and (not code or len(packet.payload) > 1 and packet.payload[1] == int(code))
         if module == "comment":
             return True
         return False
