@@ -17,7 +17,8 @@ Format: ``name``; ``nodes`` maps a name to a kind (host, router, switch, hub) or
 ``kind`` and, for switches, ``subnet``/``ageing``/``stp``; ``links`` are ``[a, b]`` pairs or mappings with
 ``a``, ``b`` and the options of ``Lab.link`` (``ip``, ``ifname``, ``mtu``, ``subnet``); ``routes`` maps
 a node to a list of ``{dest, via, dev}``; ``startup`` maps a node to the commands it runs once the lab is
-up (a list, or a block of lines as a Kathará ``.startup`` file); ``ipv6`` is true or false; ``docker`` maps a Docker host's name
+up (a list, or a block of lines as a Kathará ``.startup`` file); ``firewall`` maps a host or router to its
+iptables lines (``-P FORWARD DROP``, ``-t nat -A POSTROUTING -o eth1 -j MASQUERADE``: a list or a block); ``ipv6`` is true or false; ``docker`` maps a Docker host's name
 to ``{lan, ip, bridge_subnet, gateway, containers}``, ``containers`` a name to ``{command, network, expose,
 publish_all, publish: [{host, container}]}`` (run when the lab starts, as ``docker run -d``). The file's shape is checked against
 a JSON Schema (``netnb/labfile.schema.json``, :func:`schema`; editors that read ``# yaml-language-server:
@@ -39,9 +40,10 @@ from typing import Any
 
 import yaml
 
-from netnb.errors import TopologyError
+from netnb.errors import NetnbError, TopologyError
 from netnb.lab import Lab
-from netnb.nodes import Host
+from netnb.model import StartupCommand
+from netnb.nodes import Host, Node
 
 _Path = tuple[Any, ...]
 
@@ -299,11 +301,16 @@ def _build(data: dict[str, Any], tree: _Tree, bad: set[_Path]) -> tuple[Lab, lis
             node.route(r["dest"], via=r.get("via"), dev=r.get("dev"))
             node.spec.routes[-1].origin = f"line {tree.line(('routes', name, j))}"
     problems += _startup(lab, part("startup", dict), tree, broken, skipped)
+    rule_lines: dict[str, int] = {}
+    problems += _firewall(lab, part("firewall", dict), tree, broken, skipped, rule_lines)
     problems += _docker(lab, part("docker", dict), tree, broken)
     for text in lab.validate():
         line = None
         named = re.match(r"(?:node|switch|hub|host|router) '([^']+)'", text)
-        if named and named.group(1) in node_lines:
+        rule = re.search(r"rule '([^']+)'", text)
+        if rule and rule.group(1) in rule_lines:
+            line = rule_lines[rule.group(1)]
+        elif named and named.group(1) in node_lines:
             line = node_lines[named.group(1)]
         elif (found := re.match(r"line (\d+): (.*)", text, re.S)):
             line, text = int(found.group(1)), found.group(2)
@@ -311,40 +318,73 @@ def _build(data: dict[str, Any], tree: _Tree, bad: set[_Path]) -> tuple[Lab, lis
     return lab, problems
 
 
-def _startup(lab: Lab, nodes: dict[str, Any], tree: _Tree, broken: Any, skipped: set[Any]
-             ) -> list[tuple[int | None, str]]:
-    """Each node's startup commands: a list of commands, or a block of lines as a Kathará ``.startup``
-    file (blank lines and ``#`` comments skipped, a line ending in ``\\`` continued on the next)."""
-    from netnb.model import StartupCommand
+def _lines(given: Any, tree: _Tree, path: _Path) -> list[tuple[str, int]]:
+    """A list of lines, or a block of them (blank lines and ``#`` comments skipped, a line ending in ``\\``
+    continued on the next), each with its line in the file."""
+    if not isinstance(given, str):
+        return [(str(c), tree.line((*path, i)) or 0) for i, c in enumerate(given)]
+    first = (tree.line(path) or 0) + (1 if "\n" in given else 0)  # a block starts below its key
+    out: list[tuple[str, int]] = []
+    pending: tuple[str, int] | None = None
+    for k, text in enumerate(given.splitlines()):
+        if pending is not None:
+            text, line = pending[0] + " " + text.strip(), pending[1]
+            pending = None
+        else:
+            line = first + k
+        if text.rstrip().endswith("\\"):
+            pending = (text.rstrip()[:-1].rstrip(), line)
+        elif text.strip() and not text.strip().startswith("#"):
+            out.append((text.strip(), line))
+    if pending is not None:
+        out.append(pending)
+    return out
 
+
+def _per_node(lab: Lab, key: str, given: dict[str, Any], tree: _Tree, broken: Any, skipped: set[Any]
+              ) -> tuple[list[tuple[int | None, str]], list[tuple[Node, list[tuple[str, int]]]]]:
+    """A section that maps node names to lines (``startup``, ``firewall``): problems, and each node's lines."""
     problems: list[tuple[int | None, str]] = []
-    for name, given in nodes.items():
-        if broken("startup", name) or name in skipped:
+    found = []
+    for name, lines in given.items():
+        if broken(key, name) or name in skipped:
             continue
         node = lab.nodes.get(str(name))
         if node is None:
-            problems.append((tree.line(("startup", name)), f"startup of {name!r}: no node of this lab is called "
-                                                           f"{name!r} (its nodes: {', '.join(lab.nodes)})"))
+            problems.append((tree.line((key, name)), f"{key} of {name!r}: no node of this lab is called {name!r} "
+                                                     f"(its nodes: {', '.join(lab.nodes)})"))
             continue
-        if isinstance(given, str):
-            first = (tree.line(("startup", name)) or 0) + (1 if "\n" in given else 0)  # a block starts below its key
-            commands: list[tuple[str, int]] = []
-            pending: tuple[str, int] | None = None
-            for k, text in enumerate(given.splitlines()):
-                if pending is not None:
-                    text, line = pending[0] + " " + text.strip(), pending[1]
-                    pending = None
-                else:
-                    line = first + k
-                if text.rstrip().endswith("\\"):
-                    pending = (text.rstrip()[:-1].rstrip(), line)
-                elif text.strip() and not text.strip().startswith("#"):
-                    commands.append((text.strip(), line))
-            if pending is not None:
-                commands.append(pending)
-        else:
-            commands = [(str(c), tree.line(("startup", name, i)) or 0) for i, c in enumerate(given)]
+        found.append((node, _lines(lines, tree, (key, name))))
+    return problems, found
+
+
+def _startup(lab: Lab, nodes: dict[str, Any], tree: _Tree, broken: Any, skipped: set[Any]
+             ) -> list[tuple[int | None, str]]:
+    """Each node's startup commands: a list, or a block of lines as a Kathará ``.startup`` file."""
+    problems, found = _per_node(lab, "startup", nodes, tree, broken, skipped)
+    for node, commands in found:
         node.spec.startup += [StartupCommand(c, f"line {line}") for c, line in commands]
+    return problems
+
+
+def _firewall(lab: Lab, nodes: dict[str, Any], tree: _Tree, broken: Any, skipped: set[Any],
+              rule_lines: dict[str, int]) -> list[tuple[int | None, str]]:
+    """Each node's iptables lines (``-P``, ``-N``, ``-A``), as :meth:`netnb.nodes.Host.firewall` takes them;
+    ``rule_lines`` gets each rule's text and line, for the model's problems about it."""
+    problems, found = _per_node(lab, "firewall", nodes, tree, broken, skipped)
+    for node, lines in found:
+        if not isinstance(node, Host):
+            problems.append((lines[0][1] if lines else None, f"firewall of {node.name!r}: a {node.kind.value} has "
+                                                             "no firewall; put the rules on a host or router"))
+            continue
+        for text, line in lines:
+            try:
+                node.firewall(text)
+            except NetnbError as exc:
+                problems.append((line, str(exc)))
+                continue
+            if node.spec.rules:
+                rule_lines.setdefault(node.spec.rules[-1].text, line)
     return problems
 
 

@@ -26,10 +26,11 @@ from netnb.model import (
 )
 from netnb.model.state import ProcessEnd
 from netnb.model import checks
-from netnb.model.firewall import Rule
+from netnb.model.firewall import TABLES, Rule, parse_iptables
 from netnb.model.topology import BridgeSpec, InnerVethSpec, StartupCommand
-from netnb.plan import IptablesRule, route_operation
+from netnb.plan import IptablesChain, IptablesPolicy, IptablesRule, Operation, route_operation
 from netnb.view.records import RecordList
+from netnb.view.firewall import rules_table
 from netnb.view.table import Table, card
 
 if TYPE_CHECKING:
@@ -281,6 +282,52 @@ class Host(Node):
         if self.lab.running:
             self.lab.apply([IptablesRule(self.name, rule.table, rule.chain, rule.args)])
         self.spec.rules.append(rule)
+
+    def firewall(self, *lines: str) -> None:
+        """The node's iptables rules, as the lines a person types: ``-P CHAIN ACCEPT|DROP`` (a policy),
+        ``-N CHAIN`` (a user chain), ``-A CHAIN <match> -j <target>``, each with ``-t TABLE`` unless it is
+        filter (``iptables`` may lead). They are part of the description: checked with the rest (interface
+        names, chains, targets), built in the order given, shown in the plan, undone with the lab; on a
+        running lab they apply at once. ``firewall_rules()`` reads them back with their counters.
+
+        Example: ``r.firewall("-P FORWARD DROP", "-A FORWARD -i eth0 -o eth1 -j ACCEPT",
+        "-t nat -A PREROUTING -i eth1 -p tcp --dport 80 -j DNAT --to-destination 10.0.1.2:8080")``
+        """
+        parsed = []
+        for line in lines:
+            if not isinstance(line, str):
+                raise UsageError(f"firewall lines are text like '-A FORWARD -j ACCEPT', not {type(line).__name__}")
+            try:
+                parsed.append(parse_iptables(line))
+            except ValueError as exc:
+                raise UsageError(f"node {self.name!r}: {exc}") from exc
+        ops: list[Operation] = []
+        for item in parsed:
+            if isinstance(item, Rule):
+                self.spec.rules.append(item)
+                ops.append(IptablesRule(self.name, item.table, item.chain, item.args))
+            else:
+                before = next((c.policy for c in reversed(self.spec.chains)
+                               if (c.table, c.name) == (item.table, item.name) and c.policy), "ACCEPT")
+                self.spec.chains.append(item)
+                ops.append(IptablesPolicy(self.name, item.table, item.name, item.policy, before) if item.policy
+                           else IptablesChain(self.name, item.table, item.name))
+        if self.lab.running:
+            try:
+                self.lab.resolve_again()  # the same checks as before a start: a bad rule is refused
+                self.lab.apply(ops)
+            except BaseException:
+                for item in parsed:
+                    (self.spec.rules if isinstance(item, Rule) else self.spec.chains).remove(item)  # type: ignore[arg-type]
+                self.lab.resolve_again()
+                raise
+
+    def firewall_rules(self, table: str = "filter") -> Table:
+        """The node's ``table`` read now: every chain's policy and rules with packet and byte counters."""
+        if table not in TABLES:
+            raise UsageError(f"table {table!r} does not exist; use one of {', '.join(TABLES)}")
+        listing = self.lab.live().firewall(self.name, ["-t", table, "-nvxL"])
+        return rules_table(listing, f"{table} table of {self.name}")
 
     def route(self, dest: str, *, via: str | None = None, dev: str | None = None) -> None:
         """Add a static route (``dest`` is ``"default"`` or a CIDR). On a running lab it applies at once."""

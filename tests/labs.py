@@ -39,6 +39,23 @@ def startup_pair(name: str = "startup", *, backend: str | None = "sim") -> netnb
     return lab
 
 
+def firewalled(name: str = "firewalled", *, backend: str | None = "sim") -> netnb.Lab:
+    """inside (10.0.1.2) - R - outside (10.0.2.2): R drops what the outside starts, except HTTP to its
+    port 80, which it DNATs to inside:8080."""
+    lab = netnb.Lab(name, backend=backend)
+    r, i, o = lab.router("R"), lab.host("inside"), lab.host("outside")
+    lab.link(i, r, ip=("10.0.1.2/24", "10.0.1.1/24"))
+    lab.link(r, o, ip=("10.0.2.1/24", "10.0.2.2/24"))
+    i.route("default", via="10.0.1.1")
+    o.route("default", via="10.0.2.1")
+    r.firewall("-P FORWARD DROP", "-A FORWARD -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT",
+               "-A FORWARD -i eth0 -o eth1 -j ACCEPT",
+               "-t nat -A PREROUTING -i eth1 -p tcp --dport 80 -j DNAT --to-destination 10.0.1.2:8080",
+               "-A FORWARD -i eth1 -p tcp -d 10.0.1.2 --dport 8080 -j ACCEPT", "-N LOGGED",
+               "-A LOGGED -j DROP", "-A INPUT -i eth1 -p udp ! --dport 53 -j LOGGED")
+    return lab
+
+
 def stp_ring(name: str = "stp-ring", *, backend: str | None = None) -> netnb.Lab:
     """Three STP switches in a ring (one port must block), host A on s1 and B on s3, 10.0.0.1-2/24."""
     lab = netnb.Lab(name, backend=backend)

@@ -27,7 +27,7 @@ from ipaddress import IPv4Network
 from typing import Any
 
 from netnb.docker.container import Container
-from netnb.docker.display import ago, rules_table
+from netnb.docker.display import ago
 from netnb.docker.networks import (
     DEFAULT_POOLS,
     DRIVERS,
@@ -62,6 +62,7 @@ from netnb.plan import (
     Operation,
     namespace_operations,
 )
+from netnb.view.firewall import rules_table
 from netnb.view.table import Table
 
 class DockerHost:

@@ -49,6 +49,48 @@ class Rule:
         return f"-t {self.table} -A {self.chain} {join_args(self.args)}"
 
 
+def parse_iptables(line: str) -> Chain | Rule:
+    """One ``iptables`` command line of a lab's firewall as data: ``-P CHAIN POLICY`` (a built-in chain's
+    policy), ``-N CHAIN`` (a user chain) or ``-A CHAIN ...`` (a rule), each with an optional ``-t TABLE``;
+    the program's name may lead. Anything else raises ValueError saying what to write.
+
+    >>> parse_iptables("iptables -t nat -A POSTROUTING -o eth1 -j MASQUERADE")
+    Rule(table='nat', chain='POSTROUTING', args=('-o', 'eth1', '-j', 'MASQUERADE'))
+    >>> parse_iptables("-P FORWARD DROP")
+    Chain(table='filter', name='FORWARD', policy='DROP')
+    """
+    try:
+        words = shlex.split(line)
+    except ValueError as exc:
+        raise ValueError(f"{line!r}: {exc} (a quote is not closed)") from exc
+    if words[:1] == ["iptables"]:
+        words = words[1:]
+    table = "filter"
+    if "-t" in words:
+        at = words.index("-t")
+        if at + 1 >= len(words):
+            raise ValueError(f"{line!r}: -t needs a table ({', '.join(TABLES)})")
+        table = words[at + 1]
+        del words[at:at + 2]
+    if table not in TABLES:
+        raise ValueError(f"{line!r}: table {table!r} does not exist; use one of {', '.join(TABLES)}")
+    verb, rest = (words[0], words[1:]) if words else ("", [])
+    if verb == "-P" and len(rest) == 2:
+        if rest[0] not in BUILTIN_CHAINS[table]:
+            raise ValueError(f"{line!r}: only built-in chains have a policy ({', '.join(BUILTIN_CHAINS[table])} in "
+                             f"{table!r})")
+        if rest[1] not in ("ACCEPT", "DROP"):
+            raise ValueError(f"{line!r}: a policy is ACCEPT or DROP")
+        return Chain(table, rest[0], rest[1])
+    if verb == "-N" and len(rest) == 1:
+        return Chain(table, rest[0])
+    if verb == "-A" and len(rest) >= 2:
+        return Rule(table, rest[0], tuple(rest[1:]))
+    raise ValueError(f"{line!r}: describe a firewall with -P CHAIN ACCEPT|DROP, -N CHAIN or -A CHAIN <match> -j "
+                     f"<target> (each with -t TABLE if not filter); to change a running lab's rules otherwise, "
+                     f"run iptables in the node (node.run)")
+
+
 def join_args(args: tuple[str, ...]) -> str:
     """iptables words as a person types them: ``!`` bare, anything with spaces quoted."""
     return " ".join(a if a == "!" else shlex.quote(a) for a in args)

@@ -100,6 +100,19 @@ def test_startup_commands():
                                "iptables -nvL INPUT; iptables -S INPUT; iptables-save | grep -c icmp")])
 
 
+def test_firewall_api():
+    """A router's firewall given as iptables lines in the description (policy, conntrack, DNAT, a user chain
+    behind a negated match): what passes, what the counters say, what iptables prints."""
+    script = [("ping", "inside", "outside", {"count": 1, "timeout": 1.0}),
+              ("ping", "outside", "inside", {"count": 1, "timeout": 1.0}),
+              ("popen", "inside", "python3 -m http.server 8080", 8080),
+              # (a missing page: Python's 404 is the same bytes on both; a directory listing is not)
+              ("run", "outside", "curl -s -o /dev/null -w '%{http_code}' http://10.0.2.1/nothing-here"),
+              ("run", "R", "iptables -A FORWARD -m state --state ESTABLISHED,INVALID -j LOG; "
+                           "iptables -A FORWARD -m conntrack --ctstate BOGUS -j LOG; iptables -nvxL; iptables -t nat -nvxL; iptables -S; iptables-save -t nat | grep -v '^#'")]
+    _check(lambda backend: labs.firewalled(f"fw-{backend[0]}", backend=backend), script)
+
+
 def test_nat_and_firewall():
     def make(backend):
         lab = labs.routed(f"dn-{backend[0]}", backend=backend)

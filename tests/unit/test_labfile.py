@@ -145,7 +145,7 @@ def test_the_schema_is_published_valid_and_names_every_key():
     from netnb.labfile import schema
 
     jsonschema.Draft202012Validator.check_schema(schema())
-    assert set(schema()["properties"]) == {"name", "ipv6", "nodes", "links", "routes", "startup", "docker"}
+    assert set(schema()["properties"]) == {"name", "ipv6", "nodes", "links", "routes", "startup", "firewall", "docker"}
     netnb = os.path.join(os.path.dirname(sys.executable), "netnb")
     printed = subprocess.run([netnb, "schema"], capture_output=True, text=True, check=True).stdout
     assert json.loads(printed) == schema()

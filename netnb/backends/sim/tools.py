@@ -405,6 +405,16 @@ def iptables(ctx: Ctx) -> Run:
 
 @program("iptables-save", "iptables-nft-save")
 def iptables_save(ctx: Ctx) -> Run:
-    ctx.write(ctx.stack.firewall().command(["save"], ctx.world.clock.now))
+    args, table = ctx.argv[1:], None
+    while args:
+        word = args.pop(0)
+        if word in ("-t", "--table") and args:
+            table = args.pop(0)
+        elif word.startswith("--table="):
+            table = word.split("=", 1)[1]
+        else:
+            ctx.error(f"iptables-save v1.8.9 (nf_tables): unknown argument `{word}' (the simulation reads -t only)")
+            return 1
+    ctx.write(ctx.stack.firewall().command(["save", *([table] if table else [])], ctx.world.clock.now))
     return 0
     yield
