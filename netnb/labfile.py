@@ -14,7 +14,8 @@
 'ip -n C route add default via 10.0.2.1'
 
 Format: ``name``; ``nodes`` maps a name to a kind (host, router, switch, hub) or to a mapping with
-``kind`` and, for switches, ``subnet``/``ageing``/``stp``; ``links`` are ``[a, b]`` pairs or mappings with
+``kind`` and, for switches, ``subnet``/``ageing``/``stp``, for hosts and routers ``addresses`` (besides their
+links': ``10.255.0.1/32`` on loopback, or ``{ip: 10.0.0.11/24, dev: eth0}``); ``links`` are ``[a, b]`` pairs or mappings with
 ``a``, ``b`` and the options of ``Lab.link`` (``ip``, ``ifname``, ``mtu``, ``subnet``); ``routes`` maps
 a node to a list of ``{dest, via, dev}``; ``startup`` maps a node to the commands it runs once the lab is
 up (a list, or a block of lines as a Kathará ``.startup`` file); ``firewall`` maps a host or router to its
@@ -263,19 +264,25 @@ def _build(data: dict[str, Any], tree: _Tree, bad: set[_Path]) -> tuple[Lab, lis
     nodes: dict[Any, Any] = part("nodes", dict)
     skipped = {name for name in nodes if broken("nodes", name)}
     node_lines: dict[str, int | None] = {}
+    misplaced: list[tuple[int | None, str]] = []
     for name, spec in nodes.items():
         if name in skipped:
             continue
         kind, options = (spec, {}) if isinstance(spec, str) else (spec["kind"], spec)
         node_lines[str(name)] = tree.line(("nodes", name))
         if kind in ("switch", "hub"):
+            if options.get("addresses"):
+                misplaced.append((tree.line(("nodes", name, "addresses")), f"node {name!r}: a {kind} is a layer-2 "
+                                  "device and has no addresses; give them to hosts and routers"))
             if kind == "hub":
                 lab.hub(str(name), options.get("subnet"))
             else:
                 lab.switch(str(name), options.get("subnet"), ageing=options.get("ageing"),
                            stp=options.get("stp") is True)
         else:
-            getattr(lab, kind)(str(name))
+            node = getattr(lab, kind)(str(name))
+            for given in options.get("addresses", []):  # "10.255.0.1/32" (on lo) or {ip: ..., dev: eth0}
+                node.address(given["ip"], dev=given.get("dev", "lo")) if isinstance(given, dict) else node.address(given)
     links: list[Any] = part("links", list) if not broken("links") else []
     for i, link in enumerate(links):
         if broken("links", i):
@@ -288,7 +295,7 @@ def _build(data: dict[str, Any], tree: _Tree, bad: set[_Path]) -> tuple[Lab, lis
         spec = lab.link(link["a"], link["b"], **options)
         spec.origin = f"line {tree.line(('links', i))}: link {i + 1}"
     routes: dict[Any, Any] = part("routes", dict)
-    problems: list[tuple[int | None, str]] = []
+    problems: list[tuple[int | None, str]] = misplaced
     for name, entries in routes.items():
         if broken("routes", name) or name in skipped:
             continue

@@ -27,7 +27,7 @@ from netnb.model import (
 from netnb.model.state import ProcessEnd
 from netnb.model import checks
 from netnb.model.firewall import TABLES, Rule, parse_iptables
-from netnb.model.topology import BridgeSpec, InnerVethSpec, StartupCommand
+from netnb.model.topology import AddressSpec, BridgeSpec, InnerVethSpec, StartupCommand
 from netnb.plan import IptablesChain, IptablesPolicy, IptablesRule, Operation, route_operation
 from netnb.view.records import RecordList
 from netnb.view.firewall import rules_table
@@ -282,6 +282,15 @@ class Host(Node):
         if self.lab.running:
             self.lab.apply([IptablesRule(self.name, rule.table, rule.chain, rule.args)])
         self.spec.rules.append(rule)
+
+    def address(self, ip: str, *, dev: str = "lo") -> None:
+        """An address besides its links' (``ip address add IP dev DEV``): by default on loopback, as routers
+        keep the address they are known by; or a second one on an interface. With its prefix.
+
+        Example: ``r.address("10.255.0.1/32")``; ``host.address("10.0.0.11/24", dev="eth0")``
+        """
+        self.lab.require_not_running("add an address (run `ip address add` in the node now)")
+        self.spec.addresses.append(AddressSpec(ip, dev))
 
     def firewall(self, *lines: str) -> None:
         """The node's iptables rules, as the lines a person types: ``-P CHAIN ACCEPT|DROP`` (a policy),

@@ -669,6 +669,7 @@ def compile_plan(lab: ResolvedLab) -> Plan:
         for iface in node.interfaces:
             if iface.address is not None:
                 ops.append(AddAddress(node.name, iface.name, str(iface.address)))
+        ops += [AddAddress(node.name, dev, str(address)) for dev, address in node.extra]
     for node in lab.nodes:
         ops.extend(route_operation(r) for r in node.routes)
     for node in lab.nodes:

@@ -56,6 +56,20 @@ def firewalled(name: str = "firewalled", *, backend: str | None = "sim") -> netn
     return lab
 
 
+def extra_addresses(name: str = "extra", *, backend: str | None = "sim") -> netnb.Lab:
+    """A - R - B with R known by a loopback address (10.255.0.1/32) and A holding a second address on
+    eth0 (10.0.1.12/24); B reaches both through R."""
+    lab = netnb.Lab(name, backend=backend)
+    a, r, b = lab.host("A"), lab.router("R"), lab.host("B")
+    lab.link(a, r, ip=("10.0.1.2/24", "10.0.1.1/24"))
+    lab.link(r, b, ip=("10.0.2.1/24", "10.0.2.2/24"))
+    r.address("10.255.0.1/32")
+    a.address("10.0.1.12/24", dev="eth0")
+    a.route("default", via="10.0.1.1")
+    b.route("default", via="10.0.2.1")
+    return lab
+
+
 def stp_ring(name: str = "stp-ring", *, backend: str | None = None) -> netnb.Lab:
     """Three STP switches in a ring (one port must block), host A on s1 and B on s3, 10.0.0.1-2/24."""
     lab = netnb.Lab(name, backend=backend)

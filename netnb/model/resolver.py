@@ -108,6 +108,8 @@ class ResolvedNode:
     vxlans: tuple[VxlanSpec, ...] = ()
     bridge_netfilter: bool = False
     startup: tuple[StartupCommand, ...] = ()
+    #: (device, address) pairs besides the links', bridges' and inner devices' (``node.address(...)``).
+    extra: tuple[tuple[str, IPv4Interface], ...] = ()
 
     @property
     def bridge(self) -> ResolvedBridge | None:
@@ -123,7 +125,8 @@ class ResolvedNode:
         """All addresses of the node: its interfaces' in link order, then its bridges', then inner devices'."""
         return tuple([i.address for i in self.interfaces if i.address is not None]
                      + [b.address for b in self.bridges if b.address is not None]
-                     + [d.address for d in self.inner if d.address is not None])
+                     + [d.address for d in self.inner if d.address is not None]
+                     + [a for _, a in self.extra if not a.ip.is_loopback])
 
 
 @dataclass(frozen=True)
@@ -408,10 +411,11 @@ def resolve(topo: Topology) -> ResolvedLab:
     _check_firewall(nodes, problems)
     _check_vxlans(nodes, ends_by_node, bridges, problems)
     _check_rule_interfaces(nodes, ends_by_node, bridges, inner, problems)
-    routes = _resolve_routes(nodes, ends_by_node, bridges, problems, inner)
+    extra = _resolve_extra(nodes, ends_by_node, bridges, inner, problems)
+    routes = _resolve_routes(nodes, ends_by_node, bridges, problems, inner, extra)
     if problems.items:
         raise TopologyError(problems.items)
-    return _freeze(topo, nodes, pairs, ends_by_node, routes, bridges, inner)
+    return _freeze(topo, nodes, pairs, ends_by_node, routes, bridges, inner, extra)
 
 
 _Pair = tuple["_End", "_End", LinkSpec, str, "IPv4Network | None"]
@@ -749,10 +753,46 @@ def _check_rule_interfaces(nodes: dict[str, NodeSpec], ends_by_node: dict[str, l
                                      f"{node.name!r} does not have (its interfaces: {', '.join(sorted(names))})")
 
 
+def _resolve_extra(
+    nodes: dict[str, NodeSpec], ends_by_node: dict[str, list[_End]], bridges: dict[str, list[ResolvedBridge]],
+    inner: dict[str, list[ResolvedInner]], problems: _Problems,
+) -> dict[str, list[tuple[str, IPv4Interface]]]:
+    """Addresses given with ``node.address``: on a device the node has, with a prefix, not used twice."""
+    out: dict[str, list[tuple[str, IPv4Interface]]] = {}
+    used = {str(e.address.ip): f"{n}:{e.name}" for n, ends in ends_by_node.items() for e in ends if e.address}
+    for node in nodes.values():
+        if node.addresses and node.kind.is_l2:
+            problems.add(f"{node.kind.value} {node.name!r} is a layer-2 device: give addresses to hosts and routers")
+            continue
+        devices = {"lo"} | {e.name for e in ends_by_node.get(node.name, []) if e.name} | {
+            b.name for b in bridges.get(node.name, [])} | {d.name for d in inner.get(node.name, [])}
+        for spec in node.addresses:
+            where = f"node {node.name!r}: address {spec.ip!r} on {spec.dev!r}"
+            if spec.dev not in devices:
+                problems.add(f"{where}: the node has no device {spec.dev!r} (it has: {', '.join(sorted(devices))})")
+                continue
+            if not isinstance(spec.ip, str) or "/" not in spec.ip:
+                problems.add(f"{where}: write it with its prefix, e.g. '10.255.0.1/32'")
+                continue
+            try:
+                address = IPv4Interface(spec.ip)
+            except ValueError as exc:
+                problems.add(f"{where}: not an IPv4 address with a prefix ({exc})")
+                continue
+            here = f"{node.name}:{spec.dev}"
+            if str(address.ip) in used and not address.ip.is_loopback:
+                problems.add(f"{where}: {address.ip} is already {used[str(address.ip)]}'s; give each its own")
+                continue
+            used[str(address.ip)] = here
+            out.setdefault(node.name, []).append((spec.dev, address))
+    return out
+
+
 def _resolve_routes(
     nodes: dict[str, NodeSpec], ends_by_node: dict[str, list[_End]],
     bridges: dict[str, list[ResolvedBridge]], problems: _Problems,
     inner: dict[str, list[ResolvedInner]] | None = None,
+    extra: dict[str, list[tuple[str, IPv4Interface]]] | None = None,
 ) -> dict[str, list[ResolvedRoute]]:
     out: dict[str, list[ResolvedRoute]] = {}
     for node in nodes.values():
@@ -761,7 +801,8 @@ def _resolve_routes(
         ends = ends_by_node.get(node.name, [])
         connected = [e.address for e in ends if e.address is not None] + [
             b.address for b in bridges.get(node.name, []) if b.address is not None] + [
-            d.address for d in (inner or {}).get(node.name, []) if d.address is not None]
+            d.address for d in (inner or {}).get(node.name, []) if d.address is not None] + [
+            a for _, a in (extra or {}).get(node.name, [])]
         devices = {e.name for e in ends} | {b.name for b in bridges.get(node.name, [])} | {
             d.name for d in (inner or {}).get(node.name, [])}
         seen: set[IPv4Network] = set()
@@ -819,6 +860,7 @@ def _freeze(
     routes: dict[str, list[ResolvedRoute]],
     bridges: dict[str, list[ResolvedBridge]],
     inner: dict[str, list[ResolvedInner]],
+    extra: dict[str, list[tuple[str, IPv4Interface]]],
 ) -> ResolvedLab:
     frozen: dict[int, ResolvedInterface] = {}
     links = []
@@ -839,5 +881,5 @@ def _freeze(
         out_nodes.append(ResolvedNode(node.name, node.kind, node.forwards, tuple(own), ifaces,
                                       tuple(routes.get(node.name, [])), tuple(node.chains), tuple(node.rules),
                                       node.role, tuple(inner.get(node.name, [])), tuple(node.vxlans),
-                                      node.bridge_netfilter, tuple(node.startup)))
+                                      node.bridge_netfilter, tuple(node.startup), tuple(extra.get(node.name, []))))
     return ResolvedLab(topo.name, topo.ipv6, tuple(out_nodes), tuple(links))

@@ -50,6 +50,15 @@ class RouteSpec:
 
 
 @dataclass
+class AddressSpec:
+    """An address a node has besides its links' (``ip address add IP dev DEV``): a loopback address for a
+    router's identity, a second address on an interface."""
+
+    ip: str
+    dev: str = "lo"
+
+
+@dataclass
 class StartupCommand:
     """A shell command a node runs once its lab is up (a line of a Kathará ``.startup`` file)."""
 
@@ -131,6 +140,8 @@ class NodeSpec:
     bridge_netfilter: bool = False
     #: Commands run in this node once the lab is up, in order, after every node's build.
     startup: list[StartupCommand] = field(default_factory=list)
+    #: Addresses besides its links' (``node.address(...)``).
+    addresses: list[AddressSpec] = field(default_factory=list)
 
     @property
     def forwards(self) -> bool:

@@ -100,6 +100,16 @@ def test_startup_commands():
                                "iptables -nvL INPUT; iptables -S INPUT; iptables-save | grep -c icmp")])
 
 
+def test_extra_addresses():
+    """A router's loopback address and a host's second address on one interface: what ip shows, what routes
+    the kernel makes of them, and that they answer."""
+    script = [("run", "R", "ip addr show lo; ip -br addr; ip route show table local | grep -v 127"),
+              ("run", "A", "ip addr show eth0; ip -4 -o addr; ip route; ip -j addr show eth0; ip route show table local"),
+              ("ping", "B", "10.255.0.1", {"count": 1, "timeout": 1.0}),
+              ("ping", "B", "10.0.1.12", {"count": 1, "timeout": 1.0})]
+    _check(lambda backend: labs.extra_addresses(f"ex-{backend[0]}", backend=backend), script)
+
+
 def test_firewall_api():
     """A router's firewall given as iptables lines in the description (policy, conntrack, DNAT, a user chain
     behind a negated match): what passes, what the counters say, what iptables prints."""

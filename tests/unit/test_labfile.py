@@ -168,3 +168,18 @@ docker:
     assert len(got) == 1 and got[0].startswith("line 4: docker: u1: containers: w: publish end 1: 8080"), got
     assert problems_of("name: d\nnodes: {A: host}\ndocker:\n  u1: {lan: A, ip: 10.0.0.2}\n") == [
         "line 4: Docker host 'u1': lan 'A' is not a switch of this lab"]
+
+
+def test_hosts_and_routers_have_addresses_besides_their_links():
+    lab = load_text("""
+nodes:
+  R: {kind: router, addresses: [10.255.0.1/32, {ip: 10.0.1.5/24, dev: eth0}]}
+  A: host
+links: [{a: R, b: A, ip: [10.0.1.1/24, 10.0.1.2/24]}]
+""")
+    assert [(a.ip, a.dev) for a in lab["R"].spec.addresses] == [("10.255.0.1/32", "lo"), ("10.0.1.5/24", "eth0")]
+    assert "ip -n R addr add 10.255.0.1/32 dev lo" in lab.plan().script()
+    with pytest.raises(TopologyError) as caught:
+        load_text("nodes:\n  R: {kind: router, addresses: [10.255.0.1]}\n  s: {kind: switch, addresses: [1.1.1.1/32]}\n")
+    assert "line 2: node 'R': address '10.255.0.1' on 'lo': write it with its prefix" in str(caught.value)
+    assert "line 3: node 's': a switch is a layer-2 device and has no addresses" in str(caught.value)

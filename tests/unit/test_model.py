@@ -219,3 +219,31 @@ def test_a_later_link_may_not_take_an_interface_name_an_earlier_one_got_automati
     ok.link(a, d, ip=("10.0.2.1/24", "10.0.2.2/24"), ifname=("uplink", None))
     assert [(i.name, i.peer_node) for i in ok.resolved().node("A").interfaces] == \
         [("eth0", "C"), ("eth1", "B"), ("uplink", "D")]
+
+
+def test_extra_addresses_are_checked_built_after_the_links_and_pinged():
+    """node.address(): a loopback address (a router's identity) or a second one on an interface."""
+    from ..labs import extra_addresses
+
+    lab = extra_addresses()
+    script = lab.plan().script().splitlines()
+    assert script.index("ip -n R addr add 10.255.0.1/32 dev lo") > script.index("ip -n R addr add 10.0.2.1/24 dev eth1")
+    assert "ip -n A addr add 10.0.1.12/24 dev eth0" in script
+    assert [str(a) for a in lab.resolved().node("R").addresses][-1] == "10.255.0.1/32"
+    with lab:
+        assert lab["B"].ping("10.255.0.1", count=1).ok and lab["B"].ping("10.0.1.12", count=1).ok
+    bad = netnb.Lab("bad-extra", backend="sim")
+    x, y = bad.host("X"), bad.host("Y")
+    bad.link(x, y, ip=("10.0.0.1/24", "10.0.0.2/24"))
+    x.address("10.0.0.2/32")
+    x.address("10.9.9.9", dev="eth0")
+    x.address("10.8.8.8/32", dev="eth5")
+    y.address("10.0.0.300/32")
+    problems = "\n".join(bad.validate())
+    assert "node 'X': address '10.0.0.2/32' on 'lo': 10.0.0.2 is already Y:eth0's" in problems
+    assert "address '10.9.9.9' on 'eth0': write it with its prefix" in problems
+    assert "address '10.8.8.8/32' on 'eth5': the node has no device 'eth5' (it has: eth0, lo)" in problems
+    assert "address '10.0.0.300/32' on 'lo': not an IPv4 address" in problems
+    with lab:
+        with pytest.raises(netnb.LabStateError, match="add an address"):
+            lab["A"].address("10.0.1.13/24", dev="eth0")

@@ -19,7 +19,7 @@ from typing import Any
 
 from netnb.backends.sim import frames as fr
 from netnb.backends.sim.shell import Ctx, Run, program
-from netnb.backends.sim.world import Bridge, Device, Loopback, Stack, Tap, Veth, Vxlan
+from netnb.backends.sim.world import Bridge, Device, Loopback, Stack, Tap, Veth, Vxlan, secondary
 from netnb.errors import BackendError
 
 _MULTICAST_SELF = {  # what `bridge fdb show` lists as each device's own multicast addresses (IPv4 on, IPv6 off)
@@ -127,11 +127,15 @@ def detail_lines(dev: Device) -> str:
     return first + "\n" + kind + common
 
 
+def _scope(dev: Device, a: Any) -> str:
+    """``scope host``/``scope global``, and ``secondary`` for a second address in one subnet."""
+    return ("host" if a.ip.is_loopback else "global") + (" secondary" if secondary(dev, a) else "")
+
+
 def addr_lines(dev: Device) -> list[str]:
     out = []
     for a in dev.addresses:
-        scope = "host" if a.ip.is_loopback else "global"
-        out.append(f"    inet {a} scope {scope} {dev.name}")
+        out.append(f"    inet {a} scope {_scope(dev, a)} {dev.name}")
         out.append("       valid_lft forever preferred_lft forever")
     return out
 
@@ -171,8 +175,9 @@ def link_json(dev: Device, addresses: bool, brief: bool = False, only4: bool = F
         out["link_index"] = dev.peer.index  # type: ignore[attr-defined]
     out["ifname"] = dev.name
     infos = [{"family": "inet", "local": str(a.ip), "prefixlen": a.network.prefixlen,
-              "scope": "host" if a.ip.is_loopback else "global", "label": dev.name,
-              "valid_life_time": 4294967295, "preferred_life_time": 4294967295} for a in dev.addresses]
+              "scope": "host" if a.ip.is_loopback else "global", **({"secondary": True} if secondary(dev, a) else {}),
+              "label": dev.name, "valid_life_time": 4294967295, "preferred_life_time": 4294967295}
+             for a in dev.addresses]
     if brief:
         out["operstate"] = dev.operstate()
         if addresses:
@@ -433,8 +438,7 @@ def _addr(ctx: Ctx, args: list[str], opts: set[str]) -> int:
             ctx.print(f"{label(dev):<16} {dev.operstate():<14} " + "".join(f"{a} " for a in dev.addresses))
         elif "o" in opts:
             for a in dev.addresses:
-                scope = "host" if a.ip.is_loopback else "global"
-                ctx.print(f"{dev.index}: {dev.name}    inet {a} scope {scope} {dev.name}\\"
+                ctx.print(f"{dev.index}: {dev.name}    inet {a} scope {_scope(dev, a)} {dev.name}\\"
                           "       valid_lft forever preferred_lft forever")
         else:
             ctx.print(link_line(dev, False))
@@ -449,6 +453,10 @@ def _route(ctx: Ctx, args: list[str], opts: set[str]) -> int:
     stack = ctx.stack
     verb = args[0] if args else "show"
     if verb in ("show", "list", "ls"):
+        if args[1:3] in (["table", "local"], ["table", "255"]) and "j" not in opts:
+            for line in stack.local_table():
+                ctx.print(line)
+            return 0
         if "j" in opts:
             ctx.print(_json([route_json(r) for r in stack.table()]))
             return 0

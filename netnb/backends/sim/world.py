@@ -62,6 +62,17 @@ CaptureHook = Callable[[int, bytes, bool], None]
 
 
 # -- devices ------------------------------------------------------------------------------------------
+def secondary(dev: Device, address: Iface) -> bool:
+    """Whether ``address`` is a secondary address of ``dev``: one made after another in the same subnet
+    (the kernel makes no route for it and lists it as ``secondary``)."""
+    for earlier in dev.addresses:
+        if earlier is address or earlier == address:
+            return False
+        if earlier.network == address.network:
+            return True
+    return False
+
+
 class Device:
     """A network device in a stack."""
 
@@ -589,7 +600,7 @@ class Stack:
         if self._connected is None:
             self._connected = [Route(a.network, dev, None, "kernel", "link", a.ip)
                                for dev in self.devices.values() if dev.admin_up and not isinstance(dev, Loopback)
-                               for a in dev.addresses if a.network.prefixlen < 32]
+                               for a in dev.addresses if a.network.prefixlen < 32 and not secondary(dev, a)]
         return self._connected
 
     def table(self) -> list[Route]:
@@ -597,6 +608,25 @@ class Stack:
         first, then in the order routes were made."""
         routes = self.connected() + self.routes
         return sorted(routes, key=lambda r: (int(r.dest.network_address), -r.dest.prefixlen))
+
+    def local_table(self) -> list[str]:
+        """``ip route show table local``: a ``local`` route per address (and loopback's whole 127/8), a
+        ``broadcast`` one per subnet's broadcast address, in the FIB trie's order."""
+        entries: list[tuple[int, int, str]] = []
+        for dev in self.devices.values():
+            if not dev.admin_up:
+                continue
+            for a in dev.addresses:
+                primary = next(p for p in dev.addresses if p.network == a.network)  # a secondary's routes use it
+                src = f"proto kernel scope host src {primary.ip} "
+                if a.ip.is_loopback and not secondary(dev, a):
+                    entries.append((int(a.network.network_address), a.network.prefixlen,
+                                    f"local {a.network} dev {dev.name} {src}"))
+                entries.append((int(a.ip), 32, f"local {a.ip} dev {dev.name} {src}"))
+                if a.network.prefixlen < 31 and not secondary(dev, a):
+                    entries.append((int(a.network.broadcast_address), 32, f"broadcast {a.network.broadcast_address} "
+                                                                          f"dev {dev.name} proto kernel scope link src {a.ip} "))
+        return [line for _, _, line in sorted(entries, key=lambda e: (e[0], e[1]))]
 
     def _onlink(self, gateway: IPv4, dev: Device) -> bool:
         return dev.admin_up and any(gateway in a.network for a in dev.addresses)
