@@ -17,7 +17,7 @@ from netnb.model.kinds import KINDS
 from netnb.model.resolver import ResolvedLab
 from netnb.model.state import InterfaceState
 from netnb.view.picture import Picture
-from netnb.view.svg import Canvas, marker_svg, stress_layout
+from netnb.view.svg import Canvas, stress_layout
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -269,12 +269,7 @@ def drawing_svg(drawing: Drawing) -> str:
         canvas.marker(x, y, shape, colour, (7 if small else 11.5) if big else (6 if small else 9.5))
         label = node.name.split("/", 1)[-1] + (f"\n{node.note}" if node.note else "")
         canvas.text(x, y, label, size=6 if small else 8.5, bold=True, below=12 if small else 15)
-    for row, kind in enumerate(k for k in kinds_seen if k in STYLE):
-        shape, colour, label = STYLE[kind]
-        canvas.raw(marker_svg(canvas.width + 12, 34 + 20 * row, shape, colour, 7))
-        canvas.raw(f'<text x="{canvas.width + 26}" y="{38 + 20 * row}" font-size="10" '
-                   f'font-family="DejaVu Sans, Verdana, sans-serif">{label}</text>')
-    canvas.width += 150  # the legend's column
+    canvas.legend([STYLE[k] for k in kinds_seen if k in STYLE], width=150)
     return canvas.render(drawing.title)
 
 

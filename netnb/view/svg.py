@@ -84,6 +84,14 @@ class Canvas:
         cx, cy = self.px(x, y)
         self.items.append(marker_svg(cx, cy, shape, colour, radius * PT))
 
+    def legend(self, entries: Sequence[tuple[str, str, str]], width: float) -> None:
+        """A column of ``width`` pixels right of the plot: one (marker, colour, label) a row."""
+        for row, (shape, colour, label) in enumerate(entries):
+            self.items.append(marker_svg(self.width + 12, 34 + 20 * row, shape, colour, 7))
+            self.items.append(f'<text x="{self.width + 26}" y="{38 + 20 * row}" font-size="10" '
+                              f'font-family="{_FONT}">{escape(label)}</text>')
+        self.width += width
+
     def raw(self, element: str) -> None:
         self.items.append(element)
 

@@ -15,7 +15,8 @@ PYODIDE = os.path.join(REPO, ".cache", "pyodide", "dist")
 
 @pytest.fixture(scope="session")
 def site(tmp_path_factory) -> str:
-    """The built site's folder (HTML, with JupyterLite in lite/); the build's output is printed."""
+    """The built site's folder (HTML, with JupyterLite in lite/); the build's output is printed and kept
+    beside it in build.log."""
     for module in ("sphinx", "myst_nb", "jupyterlite_core", "jupyterlite_pyodide_kernel"):
         if importlib.util.find_spec(module) is None:
             pytest.skip(f"{module} is not installed (bash scripts/setup.sh --docs)")
@@ -28,4 +29,6 @@ def site(tmp_path_factory) -> str:
     if done.returncode != 0:
         pytest.fail(f"docs/build.py failed:\n{log[-6000:]}")
     print(log[-3000:])
+    with open(os.path.join(os.path.dirname(out), "build.log"), "w", encoding="utf-8") as f:
+        f.write(log)  # (tests read what the build's own check of the site said, rather than run it again)
     return out

@@ -6,17 +6,14 @@ from __future__ import annotations
 
 import glob
 import os
-import subprocess
-import sys
 
 from .conftest import REPO
 
 
 def test_the_site_builds_and_every_tutorial_page_shows_its_outputs(site):
-    check = subprocess.run([sys.executable, os.path.join(REPO, "docs", "check_site.py"), site],
-                           capture_output=True, text=True)
-    print(check.stdout)
-    assert check.returncode == 0 and "site OK" in check.stdout, check.stdout + check.stderr
+    with open(os.path.join(os.path.dirname(site), "build.log"), encoding="utf-8") as f:
+        log = f.read()  # docs/build.py ends with docs/check_site.py, as the README's command does
+    assert "site OK" in log and "PROBLEM" not in log, log[-3000:]
     tutorials = sorted(glob.glob(os.path.join(REPO, "notebooks", "[0-9][0-9]-*.ipynb")))
     for path in tutorials:
         name = os.path.basename(path)[:-len(".ipynb")]

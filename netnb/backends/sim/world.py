@@ -66,7 +66,7 @@ def secondary(dev: Device, address: Iface) -> bool:
     """Whether ``address`` is a secondary address of ``dev``: one made after another in the same subnet
     (the kernel makes no route for it and lists it as ``secondary``)."""
     for earlier in dev.addresses:
-        if earlier is address or earlier == address:
+        if earlier == address:
             return False
         if earlier.network == address.network:
             return True
