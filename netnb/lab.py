@@ -79,7 +79,7 @@ class Lab:
         self._state: LabState = "described"
         #: Seconds the last start() took: agent_s (getting an agent), build_s (the build request, of which
         #: agent_ops_s inside the agent), ready_s (waiting until every link is up), total_s (the build, ready
-        #: to ping), startup_s (the nodes' startup commands, after that).
+        #: to ping), files_s (writing the nodes' own files), startup_s (the nodes' startup commands, after that).
         self.timings: dict[str, float] = {}
         #: What the nodes' startup commands printed at the last start(), in the order they ran.
         self.startup_results: list[CommandResult] = []
@@ -378,8 +378,13 @@ class Lab:
         self._live_ops = []
         try:
             t4 = time.perf_counter()
+            for node in resolved.nodes:
+                if node.files:
+                    backend.write_files(node.name, [(f.path, f.content, f.mode) for f in node.files])
+            t5 = time.perf_counter()
             self.startup_results = self._run_startup(resolved)
-            self.timings["startup_s"] = time.perf_counter() - t4
+            self.timings["files_s"] = t5 - t4
+            self.timings["startup_s"] = time.perf_counter() - t5
             for hook in self._start_hooks:
                 hook(self)
         except BaseException:

@@ -19,7 +19,9 @@ links': ``10.255.0.1/32`` on loopback, or ``{ip: 10.0.0.11/24, dev: eth0}``); ``
 ``a``, ``b`` and the options of ``Lab.link`` (``ip``, ``ifname``, ``mtu``, ``subnet``); ``routes`` maps
 a node to a list of ``{dest, via, dev}``; ``startup`` maps a node to the commands it runs once the lab is
 up (a list, or a block of lines as a Kathará ``.startup`` file); ``firewall`` maps a host or router to its
-iptables lines (``-P FORWARD DROP``, ``-t nat -A POSTROUTING -o eth1 -j MASQUERADE``: a list or a block); ``ipv6`` is true or false; ``docker`` maps a Docker host's name
+iptables lines (``-P FORWARD DROP``, ``-t nat -A POSTROUTING -o eth1 -j MASQUERADE``: a list or a block); ``files``
+maps a node to its own files by path (text, or ``{content | source | folder, mode}``; paths of sources relative to
+the lab file); ``ipv6`` is true or false; ``docker`` maps a Docker host's name
 to ``{lan, ip, bridge_subnet, gateway, containers}``, ``containers`` a name to ``{command, network, expose,
 publish_all, publish: [{host, container}]}`` (run when the lab starts, as ``docker run -d``). The file's shape is checked against
 a JSON Schema (``netnb/labfile.schema.json``, :func:`schema`; editors that read ``# yaml-language-server:
@@ -33,6 +35,7 @@ tracking and duplicate-key check walk PyYAML's node tree by hand: PyYAML's loade
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -310,6 +313,7 @@ def _build(data: dict[str, Any], tree: _Tree, bad: set[_Path]) -> tuple[Lab, lis
     problems += _startup(lab, part("startup", dict), tree, broken, skipped)
     rule_lines: dict[str, int] = {}
     problems += _firewall(lab, part("firewall", dict), tree, broken, skipped, rule_lines)
+    problems += _files(lab, part("files", dict), tree, broken, skipped)
     problems += _docker(lab, part("docker", dict), tree, broken)
     for text in lab.validate():
         line = None
@@ -393,6 +397,65 @@ def _firewall(lab: Lab, nodes: dict[str, Any], tree: _Tree, broken: Any, skipped
             if node.spec.rules:
                 rule_lines.setdefault(node.spec.rules[-1].text, line)
     return problems
+
+
+def _files(lab: Lab, nodes: dict[str, Any], tree: _Tree, broken: Any, skipped: set[Any]
+           ) -> list[tuple[int | None, str]]:
+    """Each node's own files: text by path, or ``{content | source | folder, mode}``; ``source`` and
+    ``folder`` are relative to the lab file's folder (the current folder for text)."""
+    base = os.path.dirname(os.path.abspath(tree.where.source)) if tree.where.source else os.getcwd()
+    problems: list[tuple[int | None, str]] = []
+    for name, files in nodes.items():
+        if broken("files", name) or name in skipped:
+            continue
+        node = lab.nodes.get(str(name))
+        if node is None:
+            problems.append((tree.line(("files", name)), f"files of {name!r}: no node of this lab is called "
+                                                         f"{name!r} (its nodes: {', '.join(lab.nodes)})"))
+            continue
+        for path, given in files.items():
+            where = ("files", name, path)
+            line = tree.line(where)
+            if broken(*where):
+                continue
+            given = {"content": given} if isinstance(given, str) else given
+            kinds = [k for k in ("content", "source", "folder") if k in given]
+            if len(kinds) != 1:
+                problems.append((line, f"file {path} of {name!r}: give one of content, source or folder, not "
+                                       f"{' and '.join(kinds) or 'none'}"))
+                continue
+            mode = _mode(given.get("mode"), tree.written.get((*where, "mode"), ""))
+            try:
+                if isinstance(mode, str):
+                    raise NetnbError(mode)
+                if "folder" in given:
+                    node.files_from(os.path.join(base, given["folder"]), to=str(path))
+                    continue
+                if "source" in given:
+                    with open(os.path.join(base, given["source"]), "rb") as f:
+                        content: str | bytes = f.read()
+                else:
+                    content = given["content"]
+                node.file(str(path), content, **({} if mode is None else {"mode": mode}))
+                node.spec.files[str(path)] = dataclasses.replace(node.spec.files[str(path)], origin=f"line {line}")
+            except OSError as exc:
+                problems.append((line, f"file {path} of {name!r}: cannot read {given['source']!r} "
+                                       f"({exc.strerror}); paths are relative to the lab file's folder"))
+            except NetnbError as exc:
+                problems.append((line, f"file {path} of {name!r}: {exc}"))
+    return problems
+
+
+def _mode(value: Any, written: str) -> int | str | None:
+    """A file mode written in octal (``0644``, ``'0o755'``, ``'755'``), or a problem; None: not given."""
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool) and written.startswith("0"):
+        return value  # YAML 1.1 reads 0644 as octal
+    text = str(value).removeprefix("0o")
+    if isinstance(value, str) and re.fullmatch(r"[0-7]{1,4}", text):
+        return int(text, 8)
+    return f"mode {written or value!r} must be octal, written with a leading 0 (0644) or quoted ('755')"
 
 
 def _docker(lab: Lab, hosts: dict[str, Any], tree: _Tree, broken: Any) -> list[tuple[int | None, str]]:

@@ -7,7 +7,9 @@ changes nothing; ``Lab.host()``/``router()``/``switch()``/``hub()`` make them.
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
+import stat
 import time
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -27,7 +29,7 @@ from netnb.model import (
 from netnb.model.state import ProcessEnd
 from netnb.model import checks
 from netnb.model.firewall import TABLES, Rule, parse_iptables
-from netnb.model.topology import AddressSpec, BridgeSpec, InnerVethSpec, StartupCommand
+from netnb.model.topology import AddressSpec, BridgeSpec, FileSpec, InnerVethSpec, StartupCommand
 from netnb.plan import IptablesChain, IptablesPolicy, IptablesRule, Operation, route_operation
 from netnb.view.records import RecordList
 from netnb.view.firewall import rules_table
@@ -92,6 +94,60 @@ class Node:
         """
         self.lab.require_not_running("add startup commands (run them now with node.run)")
         self.spec.startup += [StartupCommand(c) for c in commands]
+
+    def file(self, path: str, content: str | bytes, *, mode: int = 0o644) -> None:
+        """A file this node has each time the lab starts, in its own view of the filesystem (written before the
+        startup commands; a later ``file()`` of the same path replaces it). The machine's file at that path is
+        never touched: the node sees its own, other nodes and the machine see theirs.
+
+        Example: ``web.file("/var/www/html/index.html", "<h1>it works</h1>")``
+        """
+        self.lab.require_not_running("add files (write one now with node.write_file)")
+        self.spec.files[checks.file_path(path, "file path")] = FileSpec(path, _content(content), checks.file_mode(mode))
+
+    def files_from(self, folder: str | os.PathLike[str], to: str = "/") -> int:
+        """Every file and empty folder under ``folder`` (of this machine, read now) becomes this node's own, at the
+        same place under ``to``, modes kept: a Kathará node folder (``pc1/etc/hosts`` → ``/etc/hosts``), a web root.
+        Returns how many files. Symbolic links are followed.
+
+        Example: ``lab["pc1"].files_from("mylab/pc1")``
+        """
+        self.lab.require_not_running("add files")
+        base = checks.file_path(to, "to") if to != "/" else ""
+        root = os.fspath(folder)
+        if not os.path.isdir(root):
+            raise UsageError(f"{root!r} is not a folder of this machine; give the folder whose files the node gets")
+        found: dict[str, FileSpec] = {}
+        for here, dirs, names in os.walk(root, followlinks=True):
+            dirs.sort()
+            rel = os.path.relpath(here, root)
+            inside = base + ("" if rel == "." else "/" + rel.replace(os.sep, "/"))
+            if inside and not dirs and not names:  # an empty folder (others are made for their files)
+                found[inside] = FileSpec(checks.file_path(inside, f"folder {here!r} as"), None,
+                                         stat.S_IMODE(os.stat(here).st_mode), f"from {here}")
+            for name in sorted(names):
+                source = os.path.join(here, name)
+                with open(source, "rb") as f:
+                    data = f.read()
+                path = checks.file_path(f"{inside}/{name}", f"file {source!r} as")
+                found[path] = FileSpec(path, data, stat.S_IMODE(os.stat(source).st_mode), f"from {source}")
+        self.spec.files.update(found)
+        return sum(1 for f in found.values() if f.content is not None)
+
+    def write_file(self, path: str, content: str | bytes, *, mode: int = 0o644) -> None:
+        """Write a file now, in this node's own view of the filesystem (the lab runs); folders are made.
+
+        Example: ``lab["pc1"].write_file("/etc/hosts", "10.0.0.2 pc2\n")``
+        """
+        data = _content(content)
+        self.lab.live().write_files(self.name, [(checks.file_path(path), data, checks.file_mode(mode))])
+
+    def read_file(self, path: str) -> bytes:
+        """A file as this node sees it (its own, else the machine's), while the lab runs.
+
+        Example: ``lab["pc1"].read_file("/etc/hosts").decode()``
+        """
+        return self.lab.live().read_file(self.name, checks.file_path(path))
 
     def popen(self, command: str | list[str]) -> Process:
         """Start a command in the background; it is stopped with the lab (or by ``stop()``)."""
@@ -483,3 +539,12 @@ def parse_ping(output: str, target: str, source: str, count: int) -> PingResult:
     rtt = _PING_RTT.search(output)
     mn, avg, mx = (float(rtt.group(i)) for i in (1, 2, 3)) if rtt else (None, None, None)
     return PingResult(target, sent, received, mn, avg, mx, source=source, output=output)
+
+
+def _content(content: object) -> bytes:
+    """A file's content as bytes (text is written as UTF-8)."""
+    if isinstance(content, str):
+        return content.encode()
+    if isinstance(content, (bytes, bytearray)):
+        return bytes(content)
+    raise UsageError(f"a file's content must be text or bytes, not {type(content).__name__}")

@@ -562,6 +562,9 @@ class Plan:
     #: The nodes' startup commands as pairs of node name and command, in the order they run once the lab
     #: is up. Not operations: a command has no exact reverse; stopping the lab removes whatever it made.
     startup: tuple[tuple[str, str], ...] = ()
+    #: The nodes' own files as (node, path, mode, size; None for a folder), written into each node's view of
+    #: the filesystem once the lab is up, before the startup commands. Gone with the lab.
+    files: tuple[tuple[str, str, int, int | None], ...] = ()
 
     def __iter__(self) -> Iterator[Operation]:
         return iter(self.operations)
@@ -580,6 +583,11 @@ class Plan:
     def script(self) -> str:
         """The whole plan as commands, one per line (the nodes' startup commands last)."""
         lines = [cmd for op in self.operations for cmd in op.commands()]
+        if self.files:
+            lines.append("# files, in each node's own view of the filesystem (never the machine's)")
+            lines += [f"ip netns exec {node} mkdir -p -m {mode:o} {shlex.quote(path)}" if size is None else
+                      f"ip netns exec {node} install -D -m {mode:o} /dev/stdin {shlex.quote(path)}  # {plural(size, 'byte')}"
+                      for node, path, mode, size in self.files]
         if self.startup:
             lines.append("# startup, once every node is up")
             lines += [f"ip netns exec {node} sh -c {shlex.quote(command)}" for node, command in self.startup]
@@ -674,4 +682,6 @@ def compile_plan(lab: ResolvedLab) -> Plan:
         ops.extend(route_operation(r) for r in node.routes)
     for node in lab.nodes:
         ops.extend(firewall_operations(node.name, node.chains, node.rules))
-    return Plan(lab.name, tuple(ops), tuple((n.name, c.command) for n in lab.nodes for c in n.startup))
+    return Plan(lab.name, tuple(ops), tuple((n.name, c.command) for n in lab.nodes for c in n.startup),
+                tuple((n.name, f.path, f.mode, None if f.content is None else len(f.content))
+                      for n in lab.nodes for f in n.files))

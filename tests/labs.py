@@ -124,3 +124,15 @@ def random_lab(seed: int, name: str | None = None, *, backend: str | None = None
     if vm:
         lab.vm("vm", box, bridge="br0", ip=f"10.{200 + seed % 50}.0.2/24", gateway=f"10.{200 + seed % 50}.0.1")
     return lab
+
+
+def web_files(name: str = "files", *, backend: str | None = "sim") -> netnb.Lab:
+    """A web server whose page and notes are files of its own (as a Kathará node folder gives them), and a
+    client: client 10.0.0.2 - web 10.0.0.1."""
+    lab = netnb.Lab(name, backend=backend)
+    web, client = lab.host("web"), lab.host("client")
+    lab.link(client, web, ip=("10.0.0.2/24", "10.0.0.1/24"))
+    web.file("/srv/www/index.html", "<h1>served from web's own files</h1>\n")
+    web.file("/srv/www/notes/todo.txt", "ping client\n", mode=0o600)
+    web.file("/etc/netnb-test/hosts", "10.0.0.1 web\n10.0.0.2 client\n")
+    return lab

@@ -80,6 +80,13 @@ class Backend(Protocol):
     def popen(self, node: str, command: Command) -> tuple[int, int]:
         """Start a command in the background: its (pid, handle)."""
 
+    def write_files(self, node: str, files: Sequence[tuple[str, bytes | None, int]]) -> None:
+        """Write ``(path, content, mode)`` files into the node's own view of the filesystem, never the machine's
+        (``content`` None: a folder)."""
+
+    def read_file(self, node: str, path: str) -> bytes:
+        """A file as the node sees it."""
+
     def process_state(self, handle: int) -> ProcessState:
         """Whether a background command still runs."""
 

@@ -27,6 +27,7 @@ from typing import Any
 from netnb.backends.contract import CaptureStats, Command
 from netnb.backends.kernel import registry
 from netnb.errors import BackendError, LabStateError, NetnbError
+from netnb.model import checks
 from netnb.model.state import (
     CapturePoint,
     CommandResult,
@@ -87,6 +88,7 @@ class _Node:
     rules: list[IptablesRule] = field(default_factory=list)
     chains: list[tuple[str, str]] = field(default_factory=list)  # user chains: (table, name)
     policies: dict[tuple[str, str], str] = field(default_factory=dict)
+    files: dict[str, bytes] = field(default_factory=dict)
 
 
 class MemoryBackend:
@@ -279,6 +281,18 @@ class MemoryBackend:
         self._sockets[handle] = [SocketEntry(proto, "0.0.0.0", port)
                                  for proto, port in (self.services(node, text) if self.services else [])]
         return 1000 + handle, handle
+
+    def write_files(self, node: str, files: Sequence[tuple[str, bytes | None, int]]) -> None:
+        own = self._node(node).files
+        self._note("write_files", node, [path for path, _, _ in files])
+        own.update({checks.file_path(path): data for path, data, _ in files if data is not None})
+
+    def read_file(self, node: str, path: str) -> bytes:
+        self._note("read_file", node, path)
+        try:
+            return self._node(node).files[checks.file_path(path)]
+        except KeyError:
+            raise NetnbError(f"cannot read {path} in node {node!r}: No such file or directory") from None
 
     def _process(self, handle: int) -> tuple[str, str, ProcessEnd | None]:
         try:

@@ -23,10 +23,20 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 
-from netnb.errors import TopologyError
+from netnb.errors import TopologyError, UsageError
+from netnb.model import checks
 from netnb.model.kinds import KINDS
 from netnb.model.firewall import TABLES, Chain, Rule, check_rule
-from netnb.model.topology import DEFAULT_AGEING_S, LinkSpec, NodeKind, NodeSpec, StartupCommand, Topology, VxlanSpec
+from netnb.model.topology import (
+    DEFAULT_AGEING_S,
+    FileSpec,
+    LinkSpec,
+    NodeKind,
+    NodeSpec,
+    StartupCommand,
+    Topology,
+    VxlanSpec,
+)
 
 IFNAMSIZ = 15  # bytes an interface name may have (the kernel's IFNAMSIZ is 16 with the NUL)
 _NODE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,14}$")
@@ -110,6 +120,8 @@ class ResolvedNode:
     startup: tuple[StartupCommand, ...] = ()
     #: (device, address) pairs besides the links', bridges' and inner devices' (``node.address(...)``).
     extra: tuple[tuple[str, IPv4Interface], ...] = ()
+    #: Its own files (and folders), written into its view of the filesystem before the startup commands.
+    files: tuple[FileSpec, ...] = ()
 
     @property
     def bridge(self) -> ResolvedBridge | None:
@@ -463,8 +475,33 @@ def _check_nodes(topo: Topology, problems: _Problems) -> tuple[dict[str, NodeSpe
             if trouble:
                 where = f"{line.origin}: " if line.origin else ""
                 problems.add(f"{where}node {node.name!r}: startup command {i} ({line.command!r}) {trouble}")
+        _check_files(node, problems)
 
     return nodes, subnets
+
+
+def _check_files(node: NodeSpec, problems: _Problems) -> None:
+    """Paths a node's files may have (absolute, not in /proc, /sys, /dev), modes, and no file where another
+    of its files needs a folder."""
+    files = node.files.values()
+    folders = {f.path for f in files if f.content is None}
+    for f in files:
+        where = f"{f.origin}: " if f.origin else ""
+        try:
+            checks.file_path(f.path, "file path")
+            checks.file_mode(f.mode)
+        except UsageError as exc:
+            problems.add(f"{where}node {node.name!r}: {exc}")
+            continue
+        if f.content is not None and not isinstance(f.content, bytes):
+            problems.add(f"{where}node {node.name!r}: file {f.path}: content must be bytes or text")
+        parent = f.path.rsplit("/", 1)[0]
+        while parent:
+            if parent in node.files and parent not in folders:
+                problems.add(f"{where}node {node.name!r}: {f.path} needs {parent} to be a folder, but it is one "
+                             f"of the node's files; drop one of the two")
+                break
+            parent = parent.rsplit("/", 1)[0]
 
 
 _OPENS = {"if": "fi", "for": "done", "while": "done", "until": "done", "case": "esac", "select": "done"}
@@ -881,5 +918,6 @@ def _freeze(
         out_nodes.append(ResolvedNode(node.name, node.kind, node.forwards, tuple(own), ifaces,
                                       tuple(routes.get(node.name, [])), tuple(node.chains), tuple(node.rules),
                                       node.role, tuple(inner.get(node.name, [])), tuple(node.vxlans),
-                                      node.bridge_netfilter, tuple(node.startup), tuple(extra.get(node.name, []))))
+                                      node.bridge_netfilter, tuple(node.startup), tuple(extra.get(node.name, [])),
+                                      tuple(node.files.values())))
     return ResolvedLab(topo.name, topo.ipv6, tuple(out_nodes), tuple(links))

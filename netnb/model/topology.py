@@ -67,6 +67,18 @@ class StartupCommand:
     origin: str = ""
 
 
+@dataclass(frozen=True)
+class FileSpec:
+    """A file (or, with ``content=None``, a folder) a node has in its own view of the filesystem each time the
+    lab starts: ``/etc/hosts``, a web root, a daemon's configuration. The machine's file there is not touched."""
+
+    path: str
+    content: bytes | None
+    mode: int = 0o644
+    #: Where it came from (a lab file's ``line 12``, a folder copied in); empty for code.
+    origin: str = ""
+
+
 @dataclass
 class BridgeSpec:
     """A Linux bridge inside an IP node (like ``docker0`` inside a Docker host), with its own address."""
@@ -142,6 +154,8 @@ class NodeSpec:
     startup: list[StartupCommand] = field(default_factory=list)
     #: Addresses besides its links' (``node.address(...)``).
     addresses: list[AddressSpec] = field(default_factory=list)
+    #: Its own files, by path (``node.file(...)``, ``node.files_from(...)``), written before startup commands.
+    files: dict[str, FileSpec] = field(default_factory=dict)
 
     @property
     def forwards(self) -> bool:

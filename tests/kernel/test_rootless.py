@@ -310,3 +310,36 @@ def test_no_warning_for_a_user_without_a_writable_home(venv):
          os.path.join(venv, "bin", "python"), "-c", "import netnb.view.draw, netnb.capture.ladder; print('ok')"],
         capture_output=True, text=True, cwd="/", env={"PATH": "/usr/bin:/bin", "HOME": "/nonexistent"}, timeout=120)
     assert proc.returncode == 0 and proc.stdout.strip() == "ok" and proc.stderr == "", proc.stderr
+
+
+FILES_SCRIPT = """
+import json, os, netnb
+home = {home!r}
+with open(os.path.join(home, "mine.txt"), "w") as f:
+    f.write("mine\\n")
+lab = netnb.Lab("rootless-files")
+a = lab.host("A")
+a.file("/etc/hosts", "10.9.9.9 only-in-a\\n")
+with lab:
+    r = a.run(f"echo changed >> {{home}}/mine.txt; echo new > {{home}}/new.txt; cat /etc/hosts; echo more >> /etc/hosts")
+    print(json.dumps({{"rc": r.rc, "out": r.stdout, "err": r.stderr, "hosts": a.read_file("/etc/hosts").decode(),
+                      "seen": a.read_file(f"{{home}}/mine.txt").decode(),
+                      "mine": open(os.path.join(home, "mine.txt")).read(),
+                      "new": os.path.exists(os.path.join(home, "new.txt"))}}))
+"""
+
+
+def test_a_rootless_lab_changes_none_of_the_users_files(venv):
+    """In rootless mode the lab runs with the user's rights, so the user's own files are what it could
+    change: the node changes its own copy; /etc/hosts given to the node replaces the machine's in its view.
+    (The user's folder is directly in /tmp, as a home is in /home: a node can change a file of the machine in
+    its own view only where every folder above it, below the top one, is the user's; see the README.)"""
+    home = tempfile.mkdtemp(prefix="netnb-rootless-files-")
+    try:
+        os.chown(home, NOBODY.pw_uid, NOBODY.pw_gid)
+        got = last_json(venv, FILES_SCRIPT.format(home=home))
+        assert got["rc"] == 0, got["err"]
+        assert got["out"] == "10.9.9.9 only-in-a\n" and got["hosts"] == "10.9.9.9 only-in-a\nmore\n"
+        assert got["seen"] == "mine\nchanged\n" and got["mine"] == "mine\n" and not got["new"], got
+    finally:
+        shutil.rmtree(home, ignore_errors=True)

@@ -110,6 +110,20 @@ def test_extra_addresses():
     _check(lambda backend: labs.extra_addresses(f"ex-{backend[0]}", backend=backend), script)
 
 
+def test_node_files():
+    """A node's own files (given in the description, written by redirections, removed), and a web server
+    serving them to another node; the other node has none of them."""
+    script = [("run", "web", "cat /srv/www/index.html /etc/netnb-test/hosts; ls /srv/www; ls /srv/www/notes"),
+              ("popen", "web", "python3 -m http.server 80 --bind 10.0.0.1 --directory /srv/www", 80),
+              ("run", "client", "curl -s http://10.0.0.1/; curl -s http://10.0.0.1/notes/todo.txt; "
+                                "curl -s -o /dev/null -w '%{http_code}' http://10.0.0.1/missing"),
+              ("run", "web", "echo one > /srv/note; echo two >>/srv/note; cat /srv/note | tee /srv/copy; "
+                             "cat /srv/missing 2> /srv/err; cat /srv/err; rm /srv/note; cat /srv/note; "
+                             "rm /srv/note; rm -f /srv/note; cat /srv/copy"),
+              ("run", "client", "cat /srv/www/index.html /srv/copy /etc/netnb-test/hosts")]
+    _check(lambda backend: labs.web_files(f"fi-{backend[0]}", backend=backend), script)
+
+
 def test_firewall_api():
     """A router's firewall given as iptables lines in the description (policy, conntrack, DNAT, a user chain
     behind a negated match): what passes, what the counters say, what iptables prints."""

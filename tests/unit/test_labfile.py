@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from netnb.errors import TopologyError
-from netnb.labfile import load_text
+from netnb.labfile import load, load_text
 
 from ..labs import three_pcs
 
@@ -145,7 +145,7 @@ def test_the_schema_is_published_valid_and_names_every_key():
     from netnb.labfile import schema
 
     jsonschema.Draft202012Validator.check_schema(schema())
-    assert set(schema()["properties"]) == {"name", "ipv6", "nodes", "links", "routes", "startup", "firewall", "docker"}
+    assert set(schema()["properties"]) == {"name", "ipv6", "nodes", "links", "routes", "startup", "firewall", "files", "docker"}
     netnb = os.path.join(os.path.dirname(sys.executable), "netnb")
     printed = subprocess.run([netnb, "schema"], capture_output=True, text=True, check=True).stdout
     assert json.loads(printed) == schema()
@@ -183,3 +183,29 @@ links: [{a: R, b: A, ip: [10.0.1.1/24, 10.0.1.2/24]}]
         load_text("nodes:\n  R: {kind: router, addresses: [10.255.0.1]}\n  s: {kind: switch, addresses: [1.1.1.1/32]}\n")
     assert "line 2: node 'R': address '10.255.0.1' on 'lo': write it with its prefix" in str(caught.value)
     assert "line 3: node 's': a switch is a layer-2 device and has no addresses" in str(caught.value)
+
+
+def test_files_section(tmp_path):
+    """A node's own files: text by path, a source file or a whole folder relative to the lab file, octal modes;
+    each problem with its line."""
+    (tmp_path / "web" / "var" / "www").mkdir(parents=True)
+    (tmp_path / "web" / "var" / "www" / "index.html").write_text("<h1>w</h1>\n")
+    (tmp_path / "motd.txt").write_text("motd\n")
+    path = tmp_path / "lab.yaml"
+    path.write_text("name: lf\nnodes: {web: host, c: host}\nlinks: [[c, web]]\nfiles:\n  web:\n"
+                    "    /: {folder: web}\n    /etc/motd: {source: motd.txt, mode: 0600}\n    /etc/greeting: hello\n")
+    files = {p: (f.content, f.mode, f.origin) for p, f in load(str(path))["web"].spec.files.items()}
+    assert files == {"/var/www/index.html": (b"<h1>w</h1>\n", 0o644, f"from {tmp_path}/web/var/www/index.html"),
+                     "/etc/motd": (b"motd\n", 0o600, "line 7"), "/etc/greeting": (b"hello", 0o644, "line 8")}
+    path.write_text("name: lf\nnodes: {web: host}\nfiles:\n  web:\n    /bin2/x: {content: x, mode: 755}\n"
+                    "    /a: {content: x, source: y}\n    rel/path: x\n    /b: {source: nothing.txt}\n"
+                    "  nobody:\n    /x: y\n")
+    with pytest.raises(TopologyError) as err:
+        load(str(path))
+    assert err.value.problems == [
+        f"{path}:5: file /bin2/x of 'web': mode '755' must be octal, written with a leading 0 (0644) or quoted ('755')",
+        f"{path}:6: file /a of 'web': give one of content, source or folder, not content and source",
+        f"{path}:7: file rel/path of 'web': file path must be absolute and normalised (like /etc/hosts), not 'rel/path'",
+        f"{path}:8: file /b of 'web': cannot read 'nothing.txt' (No such file or directory); paths are relative to "
+        "the lab file's folder",
+        f"{path}:9: files of 'nobody': no node of this lab is called 'nobody' (its nodes: web)"]

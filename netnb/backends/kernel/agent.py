@@ -9,6 +9,7 @@ process of the lab (PID namespace) and frees every namespace (held by fd only), 
 
 from __future__ import annotations
 
+import base64
 import itertools
 import os
 import signal
@@ -92,9 +93,11 @@ class Server:
             os._exit(0)
 
     # -- requests ---------------------------------------------------------------------------
-    def rpc_hello(self, logdir: str | None = None) -> dict[str, Any]:
+    def rpc_hello(self, logdir: str | None = None, folder: str | None = None) -> dict[str, Any]:
         if logdir is not None:
             self.processes.logdir = logdir  # in the lab's folder, which its owner removes with the lab
+        if folder is not None:
+            self.processes.folder = folder
         return {"pid": os.getpid(), "uid": os.getuid(), "python": sys.version.split()[0]}
 
     def rpc_apply(self, ops: list[dict[str, Any]]) -> dict[str, Any]:
@@ -130,6 +133,13 @@ class Server:
 
     def rpc_popen(self, node: str, command: Any) -> dict[str, Any]:
         return self.processes.popen(node, self.dataplane.ns(node).fd, command)
+
+    def rpc_write_files(self, node: str, files: list[list[Any]]) -> None:
+        decoded = [(str(path), None if data is None else base64.b64decode(data), int(mode)) for path, data, mode in files]
+        self.processes.write_files(node, self.dataplane.ns(node).fd, decoded)
+
+    def rpc_read_file(self, node: str, path: str) -> str:
+        return base64.b64encode(self.processes.read_file(node, self.dataplane.ns(node).fd, path)).decode()
 
     def rpc_proc_status(self, handle: int) -> dict[str, Any]:
         return self.processes.status(handle)

@@ -9,6 +9,7 @@ False
 
 from __future__ import annotations
 
+import base64
 import itertools
 import os
 from collections.abc import Sequence
@@ -116,6 +117,14 @@ class KernelBackend:
         if not isinstance(argv, list) or "--control" not in argv[:-1]:
             raise NetnbError(f"background process {handle} serves no requests (it was not started with --control)")
         return control_request(argv[argv.index("--control") + 1], message, timeout)
+
+    def write_files(self, node: str, files: Sequence[tuple[str, bytes | None, int]]) -> None:
+        self._call("write_files", node=node,
+                   files=[[path, None if data is None else base64.b64encode(data).decode(), mode]
+                          for path, data, mode in files])
+
+    def read_file(self, node: str, path: str) -> bytes:
+        return base64.b64decode(self._call("read_file", node=node, path=path))
 
     def process_state(self, handle: int) -> ProcessState:
         raw = self._call("proc_status", handle=handle)

@@ -318,7 +318,7 @@ class AgentClient:
         self._stderr_thread = threading.Thread(target=self._read_stderr, args=(err_read,), daemon=True)
         self._stderr_thread.start()
         try:
-            self.call("hello", {"logdir": os.path.join(self.folder, "proc")}, wait=30)
+            self.call("hello", {"logdir": os.path.join(self.folder, "proc"), "folder": self.folder}, wait=30)
             start = registry.process_start_time(self.process.pid) or 0
             record = registry.LabRecord(self.lab_name, self.lab_id, me, me_start, self.process.pid, start,
                                         os.getuid(), self.mode, time.time(), self.folder)

@@ -48,15 +48,16 @@ def setns(fd: int, nstype: int = CLONE_NEWNET) -> None:
         _check(_libc.setns(fd, nstype), "setns")
 
 
-MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_PRIVATE = 0x2, 0x4, 0x8, 0x4000, 1 << 18
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND = 0x1, 0x2, 0x4, 0x8, 0x20, 0x1000
+MS_REC, MS_PRIVATE = 0x4000, 1 << 18
 
 
-def mount(source: str | None, target: str, fstype: str | None, flags: int) -> None:
-    """mount(2); used only inside the agent's private mount namespace."""
+def mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
+    """mount(2); used only inside the agent's private mount namespace and its nodes'."""
     def enc(text: str | None) -> bytes | None:
         return text.encode() if text is not None else None
 
-    _check(_libc.mount(enc(source), enc(target), enc(fstype), ctypes.c_ulong(flags), None), f"mount {target}")
+    _check(_libc.mount(enc(source), enc(target), enc(fstype), ctypes.c_ulong(flags), enc(data)), f"mount {target}")
 
 
 MNT_DETACH = 2

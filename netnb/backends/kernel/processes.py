@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from netnb.backends.kernel import nsutil
+from netnb.backends.kernel import nsutil, views
 from netnb.errors import CommandTimeout, NetnbError
 
 _SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -121,11 +121,14 @@ class Processes:
     def __init__(self, home_fd: int) -> None:
         self.home = home_fd
         self.home_mounts = os.open("/proc/thread-self/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
-        self.mounts: dict[str, int | None] = {}  # node -> its mount namespace (None: sysfs could not be mounted)
+        self.mounts: dict[str, int] = {}  # node -> its mount namespace (its /sys, its own view of the files)
+        #: The lab's folder (set by the client's hello): bound into every node, shared with the notebook.
+        self.folder = ""
         self.env = command_env()
         #: Where background processes' output goes: the lab's folder (set by the client's hello).
         self.logdir = ""
-        self._own_logdir = False
+        self._own_folder = False
+        self._view_ids = itertools.count(1)
         self.background: dict[int, Background] = {}
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
@@ -134,17 +137,46 @@ class Processes:
         # Child processes inherit the forking thread's namespaces; see the module docstring.
         nsutil.unshare(nsutil.CLONE_FS)  # this thread only: lets it change mount namespace
         mounts = self._mounts_of(node, ns_fd)
-        with nsutil.inside(ns_fd, self.home):
-            if mounts is None:
-                return subprocess.Popen(argv, env=self.env, start_new_session=True, close_fds=True, **kw)
-            with nsutil.inside(mounts, self.home_mounts, nsutil.CLONE_NEWNS):
-                return subprocess.Popen(argv, env=self.env, start_new_session=True, close_fds=True, **kw)
+        with nsutil.inside(ns_fd, self.home), nsutil.inside(mounts, self.home_mounts, nsutil.CLONE_NEWNS):
+            return subprocess.Popen(argv, env=self.env, start_new_session=True, close_fds=True, **kw)
 
-    def _mounts_of(self, node: str, ns_fd: int) -> int | None:
+    def _mounts_of(self, node: str, ns_fd: int) -> int:
         with self._lock:
             if node not in self.mounts:
-                self.mounts[node] = _node_mounts(ns_fd, self.home, self.home_mounts)
+                store = os.path.join(self._folder(), "views", str(next(self._view_ids)))
+                os.makedirs(store, 0o700)
+                self.mounts[node] = _node_mounts(ns_fd, self.home, self.home_mounts, store, self.folder)
             return self.mounts[node]
+
+    def _folder(self) -> str:
+        """The lab's folder, or (an agent driven without one) a temporary folder of the agent's own."""
+        if not self.folder:
+            self.folder = tempfile.mkdtemp(prefix="netnb-agent-")
+            self.logdir = self.logdir or os.path.join(self.folder, "proc")
+            os.makedirs(self.logdir, 0o700, exist_ok=True)
+            self._own_folder = True
+        return self.folder
+
+    def write_files(self, node: str, ns_fd: int, files: list[tuple[str, bytes | None, int]]) -> None:
+        """Write files into ``node``'s own view (see :mod:`views`), in order."""
+        nsutil.unshare(nsutil.CLONE_FS)
+        mounts = self._mounts_of(node, ns_fd)
+        with nsutil.inside(mounts, self.home_mounts, nsutil.CLONE_NEWNS):
+            for path, data, mode in files:
+                try:
+                    views.write_file(path, data, mode)
+                except OSError as exc:
+                    raise NetnbError(f"cannot write {path} in node {node!r}: {exc.strerror}") from exc
+
+    def read_file(self, node: str, ns_fd: int, path: str) -> bytes:
+        """A file as ``node`` sees it."""
+        nsutil.unshare(nsutil.CLONE_FS)
+        mounts = self._mounts_of(node, ns_fd)
+        with nsutil.inside(mounts, self.home_mounts, nsutil.CLONE_NEWNS):
+            try:
+                return views.read_file(path)
+            except OSError as exc:
+                raise NetnbError(f"cannot read {path} in node {node!r}: {exc.strerror}") from exc
 
     def run(self, node: str, ns_fd: int, command: str | list[str], timeout: float | None,
             stdin: str | None) -> dict[str, Any]:
@@ -175,9 +207,7 @@ class Processes:
     def popen(self, node: str, ns_fd: int, command: str | list[str]) -> dict[str, Any]:
         """Start in the background; output goes to a log file readable with ``output()``."""
         handle = next(self._ids)
-        if not self.logdir:
-            self.logdir = tempfile.mkdtemp(prefix="netnb-proc-")  # only for an agent driven without a lab folder
-            self._own_logdir = True
+        self._folder()
         log_path = os.path.join(self.logdir, f"{handle}.log")
         with open(log_path, "wb") as log:
             try:
@@ -237,13 +267,13 @@ class Processes:
             self.stop(handle, timeout=1.0)
         for node in list(self.mounts):
             self.stop_node(node)
-        if self._own_logdir:
-            shutil.rmtree(self.logdir, ignore_errors=True)
+        if self._own_folder:
+            shutil.rmtree(self.folder, ignore_errors=True)
 
 
-def _node_mounts(ns_fd: int, home: int, home_mounts: int) -> int | None:
-    """A new mount namespace whose /sys is mounted from inside ``ns_fd``; None where the kernel refuses
-    (commands then see the agent's /sys, which is the machine's)."""
+def _node_mounts(ns_fd: int, home: int, home_mounts: int, store: str, shared: str) -> int:
+    """A new mount namespace whose /sys is mounted from inside ``ns_fd`` (where the kernel allows: else
+    the agent's, which is the machine's) and whose files are the node's own view (:mod:`views`)."""
     with nsutil.inside(ns_fd, home):
         nsutil.unshare(nsutil.CLONE_NEWNS)  # a copy of the agent's private mounts, for this thread
         try:
@@ -251,10 +281,12 @@ def _node_mounts(ns_fd: int, home: int, home_mounts: int) -> int | None:
                 nsutil.umount("/sys", nsutil.MNT_DETACH)
             except OSError:
                 pass  # e.g. a mount locked by a user namespace: mount over it instead
-            nsutil.mount("sysfs", "/sys", "sysfs", nsutil.MS_NOSUID | nsutil.MS_NODEV | nsutil.MS_NOEXEC)
+            try:
+                nsutil.mount("sysfs", "/sys", "sysfs", nsutil.MS_NOSUID | nsutil.MS_NODEV | nsutil.MS_NOEXEC)
+            except OSError:
+                pass
+            views.cover(store, shared, views.covered_folders())
             return os.open("/proc/thread-self/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
-        except OSError:
-            return None
         finally:
             nsutil.setns(home_mounts, nsutil.CLONE_NEWNS)
 

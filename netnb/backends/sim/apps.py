@@ -143,7 +143,7 @@ def http_server(ctx: Ctx, args: list[str]) -> Run:
         ctx.error(f"OSError: [Errno 98] {sock}" if "in use" in sock else f"OSError: [Errno 99] {sock}")
         return 1
     ctx.print(f"Serving HTTP on {bind} port {port} (http://{bind}:{port}/) ...")
-    handler = _handler(ctx, directory or ctx.stack.world.folder or os.getcwd())
+    handler = _handler(ctx, _served(ctx, directory) or ctx.stack.world.folder or os.getcwd())
     try:
         while True:
             yield Until(lambda: bool(sock.backlog))
@@ -152,6 +152,26 @@ def http_server(ctx: Ctx, args: list[str]) -> Run:
                 _spawn(ctx, _serve_one(ctx, conn, handler))
     finally:
         sock.close()
+
+
+def _served(ctx: Ctx, directory: str | None) -> str | None:
+    """The folder to serve: where the node has files of its own under ``directory`` (``node.file``, a
+    redirection), a copy of them made in the lab's folder, as the node's view shows them; else ``directory``."""
+    if directory is None or not directory.startswith("/"):
+        return directory
+    prefix = directory.rstrip("/") + "/"
+    own = {path[len(prefix):]: data for path, data in ctx.stack.files.items() if path.startswith(prefix)}
+    if not own or not ctx.stack.world.folder:
+        return directory
+    import tempfile
+
+    copy = tempfile.mkdtemp(prefix="served-", dir=ctx.stack.world.folder)
+    for rel, data in own.items():
+        target = os.path.join(copy, *rel.split("/"))
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        with open(target, "wb") as f:
+            f.write(data)
+    return copy
 
 
 def _serve_one(ctx: Ctx, conn: Tcp, handler: type) -> Run:

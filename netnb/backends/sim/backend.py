@@ -36,6 +36,7 @@ from netnb.backends.sim.netfilter import IptablesError
 from netnb.backends.sim.shell import Ctx, run_argv, run_line
 from netnb.backends.sim.world import Bridge, Device, IPv4, Stack, Vxlan, World
 from netnb.errors import BackendError, CommandTimeout, FeatureMissingError, LabStateError, NetnbError
+from netnb.model import checks
 from netnb.model.state import (
     CapturePoint,
     CommandResult,
@@ -322,6 +323,24 @@ class SimBackend:
         proc.task.start()
         self._settle()
         return pid, handle
+
+    def write_files(self, node: str, files: Sequence[tuple[str, bytes | None, int]]) -> None:
+        stack = self._stack(node)
+        for path, data, mode in files:
+            checks.file_path(path)
+            if data is not None:  # (a folder: the simulation takes every folder to exist)
+                stack.write_file(path, data, mode)
+
+    def read_file(self, node: str, path: str) -> bytes:
+        checks.file_path(path)
+        stack = self._stack(node)
+        if path in stack.files:
+            return stack.files[path]
+        made = stack.world_files().get(path)
+        if made is None:
+            raise NetnbError(f"cannot read {path} in node {node!r}: No such file or directory (the simulation has "
+                             "only the files the lab wrote, and a few of /proc and /etc)")
+        return made.encode()
 
     def _process(self, handle: int) -> _Process:
         try:

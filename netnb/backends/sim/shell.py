@@ -84,7 +84,20 @@ class Ctx:
                         return f.read()
                 except OSError:
                     return None
+        own = self.stack.files.get(path)
+        if own is not None:
+            return own.decode(errors="replace")
         return self.stack.world_files().get(path)
+
+    def put_file(self, path: str, text: str, append: bool = False) -> None:
+        """Write (or append to) a file of this node's own (a redirection); ``/dev/null`` takes anything."""
+        if path == "/dev/null":
+            return
+        if not path.startswith("/"):
+            self.error(f"sh: {path}: the simulation writes files by absolute path only")
+            return
+        old = (self.read_file(path) or "") if append else ""
+        self.stack.write_file(path, (old + text).encode(), 0o644)
 
 
 Program = Callable[[Ctx], Run]
@@ -200,47 +213,60 @@ def run_pipeline(ctx: Ctx, pipeline: list[list[str]]) -> Run:
     data = ctx.stdin
     rc = 0
     for i, argv in enumerate(pipeline):
-        argv, to_null, err_to_out, err_null = _redirections(argv)
-        child = ctx.child(argv, data)
-        child.live = ctx.live if i == len(pipeline) - 1 and not to_null else None
+        r = _redirections(argv)
+        child = ctx.child(r.words, data)
+        last = i == len(pipeline) - 1
+        child.live = ctx.live if last and r.out is None else None
         rc = yield from run_argv(child)
         out = "".join(child.out)
         err = "".join(child.err)
-        if err_to_out:
+        if r.err_to_out:
             out += err
             err = ""
-        if not err_null and err:
+        if r.err is not None:
+            ctx.put_file(r.err[0], err, r.err[1])
+        elif err:
             ctx.err.append(err)
-        if i == len(pipeline) - 1:
-            if not to_null:
-                ctx.out.append(out)
+        if r.out is not None:
+            ctx.put_file(r.out[0], out, r.out[1])
+            data = ""
+        elif last:
+            ctx.out.append(out)
         else:
             data = out
     return rc
 
 
-def _redirections(argv: list[str]) -> tuple[list[str], bool, bool, bool]:
-    words: list[str] = []
-    to_null = err_to_out = err_null = False
+@dataclass
+class _Redirected:
+    words: list[str]
+    out: tuple[str, bool] | None = None  # (path, append)
+    err: tuple[str, bool] | None = None
+    err_to_out: bool = False
+
+
+def _redirections(argv: list[str]) -> _Redirected:
+    """``> FILE``, ``>> FILE``, ``2> FILE`` (also written without the space), ``2>&1``."""
+    r = _Redirected([])
     i = 0
     while i < len(argv):
         w = argv[i]
-        if w in (">", "1>") and i + 1 < len(argv):
-            to_null = to_null or argv[i + 1] == "/dev/null"
-            i += 2
+        if w == "2>&1":
+            r.err_to_out = True
+            i += 1
             continue
-        if w in (">/dev/null", "1>/dev/null"):
-            to_null = True
-        elif w == "2>&1":
-            err_to_out = True
-        elif w == "2>/dev/null" or (w == "2>" and i + 1 < len(argv)):
-            err_null = True
-            if w == "2>":
-                i += 1
+        for op, stream in ((">>", "out"), ("1>>", "out"), ("2>>", "err"), (">", "out"), ("1>", "out"), ("2>", "err")):
+            if w.startswith(op) and not w.startswith(op + ">"):
+                path = w[len(op):]
+                if not path and i + 1 < len(argv):
+                    i += 1
+                    path = argv[i]
+                setattr(r, stream, (path, op.endswith(">>")))
+                break
         else:
-            words.append(w)
+            r.words.append(w)
         i += 1
-    return words, to_null, err_to_out, err_null
+    return r
 
 
 def run_argv(ctx: Ctx) -> Run:
@@ -407,10 +433,48 @@ def _mount(ctx: Ctx) -> Run:
 @program("ls")
 def _ls(ctx: Ctx) -> Run:
     for path in ctx.argv[1:] or ["."]:
+        prefix = path.rstrip("/") + "/"
+        inside = sorted({p[len(prefix):].split("/")[0] for p in ctx.stack.files if p.startswith(prefix)})
         if path.rstrip("/") == "/sys/class/net":
             ctx.write("".join(f"{name}\n" for name in sorted(ctx.stack.devices)))
+        elif path in ctx.stack.files:
+            ctx.print(path)
+        elif inside:
+            ctx.write("".join(f"{name}\n" for name in inside))
         else:
-            ctx.error(f"ls: cannot access '{path}': the simulation has no files there")
+            ctx.error(f"ls: cannot access '{path}': the simulation has no files there (only the node's own)")
             return 2
+    return 0
+    yield
+
+
+@program("mkdir")
+def _mkdir(ctx: Ctx) -> Run:
+    """Folders: the simulation takes every folder to exist, so ``mkdir -p`` has nothing to do."""
+    if "-p" not in ctx.argv:
+        ctx.error("mkdir: only `mkdir -p` runs in the simulation (every folder exists there)")
+        return 1
+    return 0
+    yield
+
+
+@program("rm")
+def _rm(ctx: Ctx) -> Run:
+    force = any(a.startswith("-") and "f" in a for a in ctx.argv[1:])
+    rc = 0
+    for path in (a for a in ctx.argv[1:] if not a.startswith("-")):
+        if ctx.stack.files.pop(path, None) is None and not force:
+            ctx.error(f"rm: cannot remove '{path}': No such file or directory")
+            rc = 1
+    return rc
+    yield
+
+
+@program("tee")
+def _tee(ctx: Ctx) -> Run:
+    append = "-a" in ctx.argv[1:]
+    for path in (a for a in ctx.argv[1:] if not a.startswith("-")):
+        ctx.put_file(path, ctx.stdin, append)
+    ctx.write(ctx.stdin)
     return 0
     yield

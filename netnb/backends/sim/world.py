@@ -447,6 +447,10 @@ class Stack:
         self._ip_ids = itertools.count(world.rnd.randrange(1, 65535))
         self.netfilter: Netfilter | None = None
         self.hostname = name.split("/")[-1][:64]
+        #: The node's own files: what the lab gave it and what its programs wrote (path -> content, mode).
+        #: The simulation has no other files but the few of /proc and /etc it makes (``world_files``).
+        self.files: dict[str, bytes] = {}
+        self.modes: dict[str, int] = {}
         self._netnsids: dict[str, int] = {}
         self._locals: dict[bytes, Device] | None = None
         self._connected: list[Route] | None = None
@@ -465,6 +469,11 @@ class Stack:
 
             self.netfilter = Netfilter()
         return self.netfilter
+
+    def write_file(self, path: str, data: bytes, mode: int) -> None:
+        """A file of this node's own view (its folders are taken to exist)."""
+        self.files[path] = data
+        self.modes[path] = mode
 
     def world_files(self) -> dict[str, str]:
         """Files every process of this node sees (its hostname, its sysctls)."""
