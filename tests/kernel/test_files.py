@@ -44,7 +44,11 @@ def test_a_lab_never_changes_the_machines_files(tmp_path):
             assert web.read_file(path).endswith(b"changed\n"), path
         assert web.run("cat /etc/hostname").rc == 1
         assert client.run("cat /etc/netnb-test-file").rc == 1
-        assert client.read_file("/etc/hostname") == open("/etc/hostname", "rb").read()
+        # Each node has its own hostname (its name), in /etc/hostname too; renaming a node renames no machine.
+        machine = os.uname().nodename
+        assert client.read_file("/etc/hostname") == b"client\n" and client.run("hostname").stdout == "client\n"
+        assert web.run("hostname netnb-renamed && hostname").stdout == "netnb-renamed\n"
+        assert os.uname().nodename == machine and client.run("hostname").stdout == "client\n"
         assert fingerprint(WRITES + [here]) == before
         # ... and the lab's own folder is still shared with the notebook (web roots, VM sockets, spools).
         web.run(f"echo from-web > {lab.folder}/shared.txt", check=True)

@@ -290,7 +290,9 @@ def run(channel: socket.socket, *, rootless: bool = False) -> NoReturn:
     nsutil.set_parent_death_signal(signal.SIGKILL)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in a terminal reaches the notebook, not us
     _private_proc()
-    nsutil.unshare(nsutil.CLONE_NEWNET)  # the agent's own empty namespace: slips land nowhere
+    # The agent's own empty network namespace (slips land nowhere), and its own UTS namespace, which nodes'
+    # hostnames are copied from and which its threads can return to (rootless: one its user namespace owns).
+    nsutil.unshare(nsutil.CLONE_NEWNET | nsutil.CLONE_NEWUTS)
     try:
         Server(channel).serve()
     except BaseException:

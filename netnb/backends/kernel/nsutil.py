@@ -17,6 +17,7 @@ from contextlib import contextmanager
 
 CLONE_FS = 0x00000200
 CLONE_NEWNS = 0x00020000
+CLONE_NEWUTS = 0x04000000
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
@@ -66,6 +67,12 @@ MNT_DETACH = 2
 def umount(target: str, flags: int = 0) -> None:
     """umount2(2); used only inside a private mount namespace."""
     _check(_libc.umount2(target.encode(), flags), f"umount {target}")
+
+
+def sethostname(name: str) -> None:
+    """sethostname(2), for the calling thread's UTS namespace."""
+    raw = name.encode()
+    _check(_libc.sethostname(raw, len(raw)), "sethostname")
 
 
 def set_parent_death_signal(signum: int) -> None:

@@ -6,7 +6,8 @@ own session (process group) so a timeout or ``stop()`` ends everything it starte
 
 Like ``ip netns exec``, commands also see a ``/sys`` of their node: ``ls /sys/class/net`` lists the
 node's interfaces, not the machine's. Each node gets, on its first command, a mount namespace (a copy
-of the agent's private one) with sysfs mounted from inside the node's network namespace.
+of the agent's private one) with sysfs mounted from inside the node's network namespace and the node's
+own view of the files (:mod:`netnb.backends.kernel.views`), and a UTS namespace with its own hostname.
 """
 
 from __future__ import annotations
@@ -121,7 +122,9 @@ class Processes:
     def __init__(self, home_fd: int) -> None:
         self.home = home_fd
         self.home_mounts = os.open("/proc/thread-self/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
-        self.mounts: dict[str, int] = {}  # node -> its mount namespace (its /sys, its own view of the files)
+        self.home_uts = os.open("/proc/thread-self/ns/uts", os.O_RDONLY | os.O_CLOEXEC)
+        #: node -> its mount namespace (its /sys, its own view of the files) and UTS namespace (its hostname)
+        self.views: dict[str, tuple[int, int]] = {}
         #: The lab's folder (set by the client's hello): bound into every node, shared with the notebook.
         self.folder = ""
         self.env = command_env()
@@ -136,17 +139,20 @@ class Processes:
     def _spawn(self, node: str, ns_fd: int, argv: list[str], **kw: Any) -> subprocess.Popen[bytes]:
         # Child processes inherit the forking thread's namespaces; see the module docstring.
         nsutil.unshare(nsutil.CLONE_FS)  # this thread only: lets it change mount namespace
-        mounts = self._mounts_of(node, ns_fd)
-        with nsutil.inside(ns_fd, self.home), nsutil.inside(mounts, self.home_mounts, nsutil.CLONE_NEWNS):
+        mounts, uts = self._view_of(node, ns_fd)
+        with nsutil.inside(ns_fd, self.home), nsutil.inside(mounts, self.home_mounts, nsutil.CLONE_NEWNS), \
+                nsutil.inside(uts, self.home_uts, nsutil.CLONE_NEWUTS):
             return subprocess.Popen(argv, env=self.env, start_new_session=True, close_fds=True, **kw)
 
-    def _mounts_of(self, node: str, ns_fd: int) -> int:
+    def _view_of(self, node: str, ns_fd: int) -> tuple[int, int]:
+        """The node's mount and UTS namespaces, made on first use."""
         with self._lock:
-            if node not in self.mounts:
+            if node not in self.views:
                 store = os.path.join(self._folder(), "views", str(next(self._view_ids)))
                 os.makedirs(store, 0o700)
-                self.mounts[node] = _node_mounts(ns_fd, self.home, self.home_mounts, store, self.folder)
-            return self.mounts[node]
+                self.views[node] = _node_view(node, ns_fd, (self.home, self.home_mounts, self.home_uts), store,
+                                              self.folder)
+            return self.views[node]
 
     def _folder(self) -> str:
         """The lab's folder, or (an agent driven without one) a temporary folder of the agent's own."""
@@ -160,7 +166,7 @@ class Processes:
     def write_files(self, node: str, ns_fd: int, files: list[tuple[str, bytes | None, int]]) -> None:
         """Write files into ``node``'s own view (see :mod:`views`), in order."""
         nsutil.unshare(nsutil.CLONE_FS)
-        mounts = self._mounts_of(node, ns_fd)
+        mounts, _ = self._view_of(node, ns_fd)
         with nsutil.inside(mounts, self.home_mounts, nsutil.CLONE_NEWNS):
             for path, data, mode in files:
                 try:
@@ -171,7 +177,7 @@ class Processes:
     def read_file(self, node: str, ns_fd: int, path: str) -> bytes:
         """A file as ``node`` sees it."""
         nsutil.unshare(nsutil.CLONE_FS)
-        mounts = self._mounts_of(node, ns_fd)
+        mounts, _ = self._view_of(node, ns_fd)
         with nsutil.inside(mounts, self.home_mounts, nsutil.CLONE_NEWNS):
             try:
                 return views.read_file(path)
@@ -257,25 +263,33 @@ class Processes:
         for handle in [h for h, bg in self.background.items() if bg.node == node]:
             self.stop(handle, timeout=1.0)
         with self._lock:
-            fd = self.mounts.pop(node, None)
-        if fd is not None:
+            fds = self.views.pop(node, ())
+        for fd in fds:
             os.close(fd)
 
     def close(self) -> None:
         """Stop everything and remove the log files."""
         for handle in list(self.background):
             self.stop(handle, timeout=1.0)
-        for node in list(self.mounts):
+        for node in list(self.views):
             self.stop_node(node)
         if self._own_folder:
             shutil.rmtree(self.folder, ignore_errors=True)
 
 
-def _node_mounts(ns_fd: int, home: int, home_mounts: int, store: str, shared: str) -> int:
-    """A new mount namespace whose /sys is mounted from inside ``ns_fd`` (where the kernel allows: else
-    the agent's, which is the machine's) and whose files are the node's own view (:mod:`views`)."""
+def _node_view(node: str, ns_fd: int, homes: tuple[int, int, int], store: str, shared: str) -> tuple[int, int]:
+    """New mount and UTS namespaces for ``node``: /sys mounted from inside ``ns_fd`` (where the kernel allows:
+    else the agent's, which is the machine's), the node's own view of the files (:mod:`views`), and its own
+    hostname (its name, as a container's), so that ``hostname x`` in a node never renames the machine."""
+    home, home_mounts, home_uts = homes
+    hostname = node.rsplit("/", 1)[-1][:64]
     with nsutil.inside(ns_fd, home):
-        nsutil.unshare(nsutil.CLONE_NEWNS)  # a copy of the agent's private mounts, for this thread
+        nsutil.unshare(nsutil.CLONE_NEWNS | nsutil.CLONE_NEWUTS)  # copies of the agent's, for this thread
+        try:
+            nsutil.sethostname(hostname)
+            uts = os.open("/proc/thread-self/ns/uts", os.O_RDONLY | os.O_CLOEXEC)
+        finally:
+            nsutil.setns(home_uts, nsutil.CLONE_NEWUTS)
         try:
             try:
                 nsutil.umount("/sys", nsutil.MNT_DETACH)
@@ -286,7 +300,19 @@ def _node_mounts(ns_fd: int, home: int, home_mounts: int, store: str, shared: st
             except OSError:
                 pass
             views.cover(store, shared, views.covered_folders())
-            return os.open("/proc/thread-self/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
+            views.write_file("/etc/hostname", f"{hostname}\n".encode(), 0o644)
+            # Its name resolves to itself, as in a container (else a lookup of it, which e.g. http.server makes,
+            # would wait for DNS servers the lab cannot reach).
+            try:
+                hosts = views.read_file("/etc/hosts")
+            except OSError:
+                hosts = b""
+            views.write_file("/etc/hosts", hosts + (b"" if hosts.endswith(b"\n") or not hosts else b"\n")
+                             + f"127.0.1.1\t{hostname}\n".encode(), 0o644)
+            return os.open("/proc/thread-self/ns/mnt", os.O_RDONLY | os.O_CLOEXEC), uts
+        except BaseException:
+            os.close(uts)
+            raise
         finally:
             nsutil.setns(home_mounts, nsutil.CLONE_NEWNS)
 
