@@ -39,6 +39,7 @@ _WHERE = {
     "check": "netnb.environment",
     "prepare": "netnb.backends.kernel.client",
     "require_labs": "netnb.environment",
+    "load": "netnb.importers",
     "Host": "netnb.nodes",
     "Internet": "netnb.machines",
     "Lab": "netnb.lab",
@@ -85,6 +86,7 @@ __all__ = [
     "UsageError",
     "Vm",
     "check",
+    "load",
     "prepare",
     "require_labs",
 ]  # tests/unit/test_api.py keeps this and _WHERE equal
@@ -110,6 +112,7 @@ if TYPE_CHECKING:
         TopologyError,
         UsageError,
     )
+    from netnb.importers import load
     from netnb.lab import Lab
     from netnb.machines import Internet, Vm
     from netnb.model import CommandResult, FdbEntry, InterfaceState, NeighbourEntry, PingResult, RouteEntry

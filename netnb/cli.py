@@ -1,7 +1,7 @@
 """The ``netnb`` command: ``doctor`` (what this machine allows), ``clean`` (leftovers), ``demo`` (a first
-lab), ``run lab.yaml`` (a lab described in a file).
+lab), ``run LAB`` (a lab file, or a Kathará, containerlab or Mininet lab).
 
-Usage: ``netnb doctor``, ``netnb clean``, ``netnb demo``, ``netnb run lab.yaml [--plan|--ping|--hold]``,
+Usage: ``netnb doctor``, ``netnb clean``, ``netnb demo``, ``netnb run LAB [--plan|--ping|--hold]``,
 ``netnb schema`` (the JSON Schema of lab files).
 """
 
@@ -190,15 +190,19 @@ def demo() -> int:
 
 
 def run(path: str, *, plan_only: bool, ping: bool, hold: bool) -> int:
-    """Validate a lab file; print its plan, or build it (ping all pairs, wait for Enter), then remove it."""
+    """Validate a lab (a netnb lab file, a Kathará folder, a containerlab or Mininet topology); print its plan,
+    or build it (ping all pairs, wait for Enter), then remove it."""
     import netnb
-    from netnb.labfile import load, ping_matrix
+    from netnb.importers import load
+    from netnb.labfile import ping_matrix
 
     try:
         lab = load(path)
     except netnb.TopologyError as exc:
         print(exc, file=sys.stderr)
         return 2
+    for note in lab.notes:
+        print(f"note: {note}")
     if plan_only:
         print(lab.plan())
         return 0
@@ -208,6 +212,8 @@ def run(path: str, *, plan_only: bool, ping: bool, hold: bool) -> int:
             rows = ping_matrix(lab)
             width = max(len(c) for r in rows for c in r) + 1
             print("\n".join("".join(c.ljust(width) for c in r) for r in rows))
+            cells = [c for r in rows[1:] for c in r[1:] if c != "·"]
+            print(f"{cells.count('✔')} of {len(cells)} pings answered")
         if hold:
             try:
                 input("press Enter (or Ctrl-C, or Ctrl-D) to remove the lab… ")
@@ -225,7 +231,8 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("clean", help="remove labs whose notebook is gone (nothing else)")
     sub.add_parser("demo", help="build a three-PC lab, ping, show the MAC table, remove it")
     sub.add_parser("schema", help="print the JSON Schema of lab files (for editors)")
-    run_p = sub.add_parser("run", help="build a lab described in a YAML file (see netnb/labfile.py)")
+    run_p = sub.add_parser("run", help="build a lab: a netnb lab file (*.yaml), a Kathará lab folder, a "
+                                       "containerlab topology (*.clab.yml) or a Mininet topology (*.py)")
     run_p.add_argument("file")
     run_p.add_argument("--plan", action="store_true", help="only print the plan (the ip commands)")
     run_p.add_argument("--ping", action="store_true", help="ping between every pair of hosts")

@@ -81,6 +81,10 @@ class Lab:
         #: agent_ops_s inside the agent), ready_s (waiting until every link is up), total_s (the build, ready
         #: to ping), files_s (writing the nodes' own files), startup_s (the nodes' startup commands, after that).
         self.timings: dict[str, float] = {}
+        #: Where the description came from: empty for code, else e.g. ``Kathará lab /path`` (:func:`netnb.load`).
+        self.origin = ""
+        #: What an importer mapped approximately or left out, each with its file and line.
+        self.notes: list[str] = []
         #: What the nodes' startup commands printed at the last start(), in the order they ran.
         self.startup_results: list[CommandResult] = []
         self._live_ops: list[Operation] = []
@@ -621,7 +625,13 @@ class Lab:
         except TopologyError as exc:
             return {"text/plain": f"{self!r}\n{exc}", "text/html": f"<pre>{html_escape(str(exc))}</pre>"}
         body = self.draw().svg()
-        return {"text/plain": repr(self), "text/html": f"<div>{body}</div>" + "".join(t.html() for t in tables)}
+        head = ""
+        if self.origin:
+            notes = "".join(f"<li>{html_escape(n)}</li>" for n in self.notes)
+            head = f"<p>from {html_escape(self.origin)}</p>" + (f"<details><summary>{plural(len(self.notes), 'note')} "
+                                                                f"on the import</summary><ul>{notes}</ul></details>"
+                                                                if notes else "")
+        return {"text/plain": repr(self), "text/html": head + f"<div>{body}</div>" + "".join(t.html() for t in tables)}
 
     def __repr__(self) -> str:
         kinds: dict[str, int] = {}
@@ -629,4 +639,5 @@ class Lab:
             kinds[spec.kind.value] = kinds.get(spec.kind.value, 0) + 1
         parts = ", ".join(plural(n, k) for k, n in kinds.items()) or "empty"
         sim = " (simulated)" if self.simulated else ""
-        return f"<Lab {self.name!r} {self._state}{sim}: {parts}, {plural(len(self.topology.links), 'link')}>"
+        origin = f", from {self.origin}" if self.origin else ""
+        return f"<Lab {self.name!r} {self._state}{sim}: {parts}, {plural(len(self.topology.links), 'link')}{origin}>"

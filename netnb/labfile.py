@@ -59,8 +59,9 @@ def schema() -> dict[str, Any]:
         return dict(json.load(f))
 
 
-def load(path: str) -> Lab:
-    """A Lab from a YAML file; every problem of the file, each with its line, in one TopologyError."""
+def load(path: str, *, backend: str | None = None) -> Lab:
+    """A Lab from a YAML file; every problem of the file, each with its line, in one TopologyError.
+    ``backend`` as for :class:`netnb.Lab`."""
     try:
         with open(path, "rb") as f:
             raw = f.read()
@@ -70,7 +71,7 @@ def load(path: str) -> Lab:
         raise TopologyError([f"{path}: is a folder; give the path of a lab file inside it"]) from None
     except OSError as exc:
         raise TopologyError([f"{path}: cannot be read ({exc.strerror})"]) from exc
-    return load_text(_decode(raw, path), source=path)
+    return load_text(_decode(raw, path), source=path, backend=backend)
 
 
 def _decode(raw: bytes, path: str) -> str:
@@ -84,18 +85,25 @@ def _decode(raw: bytes, path: str) -> str:
             from None
 
 
-def load_text(text: str, source: str = "") -> Lab:
-    """A Lab from YAML text; every problem (shape, duplicate keys, meaning) reported together, with lines."""
-    where = _Where(source)
+def read_yaml(text: str, source: str = "") -> tuple[Any, YamlTree]:
+    """YAML text as plain data, and its :class:`YamlTree` (each value's line, how scalars were written,
+    keys written twice); text that is not YAML raises a TopologyError with its line."""
+    where = YamlWhere(source)
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
-        raise TopologyError([where.at(line, f"the lab file is not valid YAML: {getattr(exc, 'problem', exc)}")]) \
+        raise TopologyError([where.at(line, f"the file is not valid YAML: {getattr(exc, 'problem', exc)}")]) \
             from exc
-    tree = _Tree(where)
-    data = tree.plain(root, ()) if root is not None else None
+    tree = YamlTree(where)
+    return (tree.plain(root, ()) if root is not None else None), tree
+
+
+def load_text(text: str, source: str = "", *, backend: str | None = None) -> Lab:
+    """A Lab from YAML text; every problem (shape, duplicate keys, meaning) reported together, with lines."""
+    data, tree = read_yaml(text, source)
+    where = tree.where
     if not isinstance(data, dict):
         raise TopologyError([where.at(1, "the lab file must be a mapping with name, nodes, links (and routes, ipv6)")])
     problems = list(tree.problems)
@@ -105,7 +113,7 @@ def load_text(text: str, source: str = "") -> Lab:
         if error.validator != "additionalProperties":  # unknown keys are reported, then left out
             bad.add(path)
         problems.append((tree.line(path), _explain(error, path, tree)))
-    lab, more = _build(data, tree, bad)
+    lab, more = _build(data, tree, bad, backend)
     problems += more
     if problems:
         raise TopologyError([where.at(line, text) for line, text in sorted(problems, key=lambda p: p[0] or 0)])
@@ -119,7 +127,7 @@ def _validator() -> Any:
     return jsonschema.Draft202012Validator(schema())
 
 
-class _Where:
+class YamlWhere:
     """Formats a problem with its place: ``lab.yaml:12: ...`` for a file, ``line 12: ...`` for text."""
 
     def __init__(self, source: str) -> None:
@@ -131,10 +139,10 @@ class _Where:
         return f"{self.source}:{line}: {text}" if self.source else f"line {line}: {text}"
 
 
-class _Tree:
+class YamlTree:
     """PyYAML's node tree as plain data, remembering each value's line and how it was written."""
 
-    def __init__(self, where: _Where) -> None:
+    def __init__(self, where: YamlWhere) -> None:
         self.where = where
         self.lines: dict[_Path, int] = {}
         self.written: dict[_Path, str] = {}
@@ -197,7 +205,7 @@ _TYPE_WORDS = {"string": "text", "boolean": "true or false", "integer": "a whole
                "object": "a mapping (key: value)", "array": "a list", "null": "nothing (null)"}
 
 
-def _explain(error: Any, path: _Path, tree: _Tree) -> str:
+def _explain(error: Any, path: _Path, tree: YamlTree) -> str:
     """One jsonschema error as a sentence that says what to write instead."""
     where, value, rule = _name(path), error.instance, error.validator
     if rule == "additionalProperties":
@@ -248,7 +256,8 @@ def _kind_of(value: Any) -> str:
     return type(value).__name__
 
 
-def _build(data: dict[str, Any], tree: _Tree, bad: set[_Path]) -> tuple[Lab, list[tuple[int | None, str]]]:
+def _build(data: dict[str, Any], tree: YamlTree, bad: set[_Path], backend: str | None
+           ) -> tuple[Lab, list[tuple[int | None, str]]]:
     """The lab from the parts of the file whose shape is right; the model's problems, with their lines.
 
     Parts whose shape is wrong were reported already; what refers to them is left out rather than
@@ -259,7 +268,7 @@ def _build(data: dict[str, Any], tree: _Tree, bad: set[_Path]) -> tuple[Lab, lis
         return any(path[:len(b)] == b or (len(path) >= 2 and b[:len(path)] == path) for b in bad)
 
     lab = Lab(data.get("name", "lab") if not broken("name") else "lab",
-              ipv6=data.get("ipv6") is True)
+              ipv6=data.get("ipv6") is True, backend=backend)
     def part(key: str, kind: type) -> Any:
         value = data.get(key)
         return value if isinstance(value, kind) else kind()
@@ -329,7 +338,7 @@ def _build(data: dict[str, Any], tree: _Tree, bad: set[_Path]) -> tuple[Lab, lis
     return lab, problems
 
 
-def _lines(given: Any, tree: _Tree, path: _Path) -> list[tuple[str, int]]:
+def _lines(given: Any, tree: YamlTree, path: _Path) -> list[tuple[str, int]]:
     """A list of lines, or a block of them (blank lines and ``#`` comments skipped, a line ending in ``\\``
     continued on the next), each with its line in the file."""
     if not isinstance(given, str):
@@ -352,7 +361,7 @@ def _lines(given: Any, tree: _Tree, path: _Path) -> list[tuple[str, int]]:
     return out
 
 
-def _per_node(lab: Lab, key: str, given: dict[str, Any], tree: _Tree, broken: Any, skipped: set[Any]
+def _per_node(lab: Lab, key: str, given: dict[str, Any], tree: YamlTree, broken: Any, skipped: set[Any]
               ) -> tuple[list[tuple[int | None, str]], list[tuple[Node, list[tuple[str, int]]]]]:
     """A section that maps node names to lines (``startup``, ``firewall``): problems, and each node's lines."""
     problems: list[tuple[int | None, str]] = []
@@ -369,7 +378,7 @@ def _per_node(lab: Lab, key: str, given: dict[str, Any], tree: _Tree, broken: An
     return problems, found
 
 
-def _startup(lab: Lab, nodes: dict[str, Any], tree: _Tree, broken: Any, skipped: set[Any]
+def _startup(lab: Lab, nodes: dict[str, Any], tree: YamlTree, broken: Any, skipped: set[Any]
              ) -> list[tuple[int | None, str]]:
     """Each node's startup commands: a list, or a block of lines as a Kathará ``.startup`` file."""
     problems, found = _per_node(lab, "startup", nodes, tree, broken, skipped)
@@ -378,7 +387,7 @@ def _startup(lab: Lab, nodes: dict[str, Any], tree: _Tree, broken: Any, skipped:
     return problems
 
 
-def _firewall(lab: Lab, nodes: dict[str, Any], tree: _Tree, broken: Any, skipped: set[Any],
+def _firewall(lab: Lab, nodes: dict[str, Any], tree: YamlTree, broken: Any, skipped: set[Any],
               rule_lines: dict[str, int]) -> list[tuple[int | None, str]]:
     """Each node's iptables lines (``-P``, ``-N``, ``-A``), as :meth:`netnb.nodes.Host.firewall` takes them;
     ``rule_lines`` gets each rule's text and line, for the model's problems about it."""
@@ -399,7 +408,7 @@ def _firewall(lab: Lab, nodes: dict[str, Any], tree: _Tree, broken: Any, skipped
     return problems
 
 
-def _files(lab: Lab, nodes: dict[str, Any], tree: _Tree, broken: Any, skipped: set[Any]
+def _files(lab: Lab, nodes: dict[str, Any], tree: YamlTree, broken: Any, skipped: set[Any]
            ) -> list[tuple[int | None, str]]:
     """Each node's own files: text by path, or ``{content | source | folder, mode}``; ``source`` and
     ``folder`` are relative to the lab file's folder (the current folder for text)."""
@@ -458,7 +467,7 @@ def _mode(value: Any, written: str) -> int | str | None:
     return f"mode {written or value!r} must be octal, written with a leading 0 (0644) or quoted ('755')"
 
 
-def _docker(lab: Lab, hosts: dict[str, Any], tree: _Tree, broken: Any) -> list[tuple[int | None, str]]:
+def _docker(lab: Lab, hosts: dict[str, Any], tree: YamlTree, broken: Any) -> list[tuple[int | None, str]]:
     """Docker hosts on their switch, and the containers each runs once the lab has started."""
     from netnb.docker import DockerHost
     from netnb.nodes import Switch

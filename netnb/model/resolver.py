@@ -804,7 +804,7 @@ def _resolve_extra(
         devices = {"lo"} | {e.name for e in ends_by_node.get(node.name, []) if e.name} | {
             b.name for b in bridges.get(node.name, [])} | {d.name for d in inner.get(node.name, [])}
         for spec in node.addresses:
-            where = f"node {node.name!r}: address {spec.ip!r} on {spec.dev!r}"
+            where = (f"{spec.origin}: " if spec.origin else "") + f"node {node.name!r}: address {spec.ip!r} on {spec.dev!r}"
             if spec.dev not in devices:
                 problems.add(f"{where}: the node has no device {spec.dev!r} (it has: {', '.join(sorted(devices))})")
                 continue

@@ -56,6 +56,8 @@ class AddressSpec:
 
     ip: str
     dev: str = "lo"
+    #: Where it was written (an imported lab's ``pc1.startup:3``); empty for code.
+    origin: str = ""
 
 
 @dataclass

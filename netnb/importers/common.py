@@ -1,0 +1,103 @@
+"""What the importers share: problems with their place, and a node's shell lines turned into the description
+(addresses and routes) or into startup commands, checked for what netnb cannot or will not run."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from netnb.importers import lines
+from netnb.model.resolver import startup_problem
+
+
+#: Services labs start that netnb stands in for where the machine lacks them: the command, and what it is.
+STAND_INS = {
+    "apache2": ("python3 -m http.server 80 --directory /var/www/html > /var/log/netnb-www.log 2>&1 &",
+                "netnb serves /var/www/html on port 80 with python3 -m http.server instead (static files: no "
+                "modules, CGI or .htaccess)"),
+}
+
+
+@dataclass
+class Findings:
+    """Problems (each ``where: text``) that stop an import, and notes on what was mapped approximately."""
+
+    problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def problem(self, where: str, text: str) -> None:
+        self.problems.append(f"{where}: {text}")
+
+    def note(self, where: str, text: str) -> None:
+        self.notes.append(f"{where}: {text}")
+
+
+@dataclass
+class NodeLines:
+    """A node's shell lines, sorted: addresses and routes for the description, the rest to run at startup
+    (each with where it came from)."""
+
+    addresses: list[tuple[lines.Address, str]] = field(default_factory=list)
+    routes: list[tuple[lines.Route, str]] = field(default_factory=list)
+    commands: list[tuple[str, str]] = field(default_factory=list)
+
+
+def sort_lines(given: list[tuple[str, str]], into: NodeLines, found: Findings, *, describe: bool = True) -> None:
+    """Each ``(line, where)``: refused if it would change the machine or starts what netnb cannot run; an
+    address or route when ``describe`` and it is one of the plain forms; else a startup command."""
+    for text, where in given:
+        why = lines.machine_change(text)
+        if why:
+            found.problem(where, f"`{text}` {why}; netnb runs nothing that changes the machine: drop the line")
+            continue
+        started = lines.service(text)
+        if started is not None and started[1] in ("start", "restart", "enable", "reload"):
+            name = started[0]
+            if name in lines.ROUTING_DAEMONS:
+                found.problem(where, f"`{text}` starts routing daemons ({name}), which netnb cannot run yet: "
+                                     "give the routers static routes (ip route add) instead")
+                continue
+            stand_in = STAND_INS.get(name)
+            if stand_in is not None and not os.path.exists(f"/etc/init.d/{name}"):
+                found.note(where, f"`{text}`: this machine has no {name}; {stand_in[1]}")
+                into.commands.append((stand_in[0], where))
+                continue
+            if not os.path.exists(f"/etc/init.d/{name}"):
+                found.problem(where, f"`{text}` starts the service {name!r}, which this machine does not have "
+                                     f"(no /etc/init.d/{name}): install it (Debian: apt-get install {name}) or drop "
+                                     "the line")
+                continue
+            if not text.lstrip().startswith("/etc/init.d/"):
+                found.note(where, f"`{text}` runs as `/etc/init.d/{name} {started[1]}` (nodes have no systemd)")
+                text = f"/etc/init.d/{name} {'start' if started[1] == 'enable' else started[1]}"
+        item = lines.described(text) if describe else None
+        if isinstance(item, lines.Address):
+            into.addresses.append((item, where))
+        elif isinstance(item, lines.Route):
+            into.routes.append((item, where))
+        else:
+            into.commands.append((text, where))
+
+
+def script_lines(text: str) -> list[tuple[str, int]]:
+    """The commands of a shell script, one per line, each with its line number: blank lines and ``#``
+    comments skipped, a line ending in ``\\`` joined with the next."""
+    out: list[tuple[str, int]] = []
+    pending: tuple[str, int] | None = None
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if pending is not None:
+            line, number = pending[0] + " " + line, pending[1]
+            pending = None
+        if line.endswith("\\"):
+            pending = (line[:-1].rstrip(), number)
+        elif line and not line.startswith("#"):
+            out.append((line, number))
+    if pending is not None:
+        out.append(pending)
+    return out
+
+
+def one_by_one(text: str) -> bool:
+    """Whether a script can run line by line (no construct spanning lines, no here-document)."""
+    return all(startup_problem(line) is None for line, _ in script_lines(text))
