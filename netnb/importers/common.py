@@ -12,7 +12,9 @@ from netnb.model.resolver import startup_problem
 
 #: Services labs start that netnb stands in for where the machine lacks them: the command, and what it is.
 STAND_INS = {
-    "apache2": ("python3 -m http.server 80 --directory /var/www/html > /var/log/netnb-www.log 2>&1 &",
+    # started in the background, then waited for (at most 5 s) as a service manager waits for it
+    "apache2": ("python3 -m http.server 80 --directory /var/www/html > /var/log/netnb-www.log 2>&1 & "
+                "for i in $(seq 100); do ss -Hltn 'sport = :80' | grep -q . && break; sleep 0.05; done",
                 "netnb serves /var/www/html on port 80 with python3 -m http.server instead (static files: no "
                 "modules, CGI or .htaccess)"),
 }

@@ -11,6 +11,8 @@ import sys
 
 import pytest
 
+import netnb
+
 from tests import labs
 from tests.conftest import kernel_available
 from tests.sim.differential import compare, tutorial_outputs
@@ -108,6 +110,33 @@ def test_extra_addresses():
               ("ping", "B", "10.255.0.1", {"count": 1, "timeout": 1.0}),
               ("ping", "B", "10.0.1.12", {"count": 1, "timeout": 1.0})]
     _check(lambda backend: labs.extra_addresses(f"ex-{backend[0]}", backend=backend), script)
+
+
+def test_reverse_path_filter():
+    """rp_filter off, strict and loose (all, and per device) on a router whose route back to a sender leaves by
+    another interface: what its INPUT counter sees of the sender's pings."""
+    one = {"count": 1, "timeout": 1.0}
+    script = [("run", "A", "sysctl net.ipv4.conf.all.rp_filter net.ipv4.conf.default.rp_filter "
+                           "net.ipv4.conf.eth0.rp_filter; iptables -A INPUT -p icmp; "
+                           "ip route add 10.0.1.2/32 via 10.0.2.2"),
+              ("ping", "B", "10.0.1.1", one), ("run", "A", "iptables -nvL INPUT"),
+              ("run", "A", "sysctl -w net.ipv4.conf.all.rp_filter=1"),
+              ("ping", "B", "10.0.1.1", one), ("run", "A", "iptables -nvL INPUT"),
+              ("run", "A", "sysctl -w net.ipv4.conf.all.rp_filter=2"),
+              ("ping", "B", "10.0.1.1", one), ("run", "A", "iptables -nvL INPUT"),
+              ("run", "A", "sysctl -w net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.eth0.rp_filter=1"),
+              ("ping", "B", "10.0.1.1", one), ("run", "A", "iptables -nvL INPUT")]
+    _check(lambda backend: labs.routed(f"rp-{backend[0]}", backend=backend), script)
+
+
+def test_an_imported_kathara_lab():
+    """A Kathará lab folder, unmodified (tests/importers/labs/kathara-static): what its startup files print,
+    the routes they describe, and every pair of its hosts."""
+    folder = os.path.join(REPO, "tests", "importers", "labs", "kathara-static")
+    pairs = [("ping", a, b, {"count": 1, "timeout": 1.0}) for a in ("pc1", "pc3", "r1") for b in ("pc2", "r2", "pc3")
+             if a != b]
+    _check(lambda backend: netnb.load(folder, backend=backend),
+           [("startup",), *pairs, ("run", "r2", "ip route; ip -br addr"), ("run", "r1", "ip route; ip addr show lo")])
 
 
 def test_node_files():

@@ -436,6 +436,9 @@ class Stack:
             "net.ipv6.conf.default.disable_ipv6": "0",
             "net.ipv4.igmp_link_local_mcast_reports": "1",
             "net.bridge.bridge-nf-call-iptables": "1",
+            # reverse-path filtering: off in a new namespace (0), strict (1) or loose (2); see rp_filter_drops
+            "net.ipv4.conf.all.rp_filter": "0",
+            "net.ipv4.conf.default.rp_filter": "0",
         }
         #: What programs bound (TCP listeners, UDP sockets), and TCP connections by (local, remote) address.
         self.bound: list[Tcp | Udp] = []
@@ -535,6 +538,7 @@ class Stack:
             raise BackendError(f"node {self.name!r}: a device named {dev.name!r} exists already (RTNETLINK "
                                "answers: File exists)")
         self.devices[dev.name] = dev
+        self.sysctl.setdefault(f"net.ipv4.conf.{dev.name}.rp_filter", self.sysctl["net.ipv4.conf.default.rp_filter"])
         self.changed()
         return dev
 
@@ -950,6 +954,8 @@ class Stack:
                 return
             packet = natted
             dst = IPv4(packet.dst)
+        if self.rp_filter_drops(dev, packet):
+            return
         if broadcast or self.local_address(dst) is not None or dst == IPv4("255.255.255.255") or \
                 any(dst == a.network.broadcast_address for a in dev.addresses):
             if self.netfilter is not None:
@@ -961,6 +967,23 @@ class Stack:
         if dst.is_multicast:
             return
         self.forward(dev, packet)
+
+    def rp_filter_drops(self, dev: Device, packet: fr.Ip) -> bool:
+        """Reverse-path filtering (the larger of ``conf.all`` and the device's ``rp_filter``): strict (1) drops
+        a packet whose source is not routed back out of the device it came in on, loose (2) one whose source
+        has no route at all. As the kernel's fib_validate_source, it spares sources of 0.0.0.0."""
+        def mode(key: str) -> int:
+            value = self.sysctl.get(key, "0")
+            return int(value) if value.isdigit() else 0
+
+        strictness = max(mode("net.ipv4.conf.all.rp_filter"), mode(f"net.ipv4.conf.{dev.name}.rp_filter"))
+        src = IPv4(packet.src)
+        if not strictness or src == IPv4("0.0.0.0") or isinstance(dev, Loopback):
+            return False
+        back = self.lookup(src)
+        if back is None:
+            return True
+        return strictness == 1 and back.dev is not dev
 
     def forward(self, dev: Device, packet: fr.Ip) -> None:
         if self.sysctl.get("net.ipv4.ip_forward") != "1":
