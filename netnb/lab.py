@@ -424,6 +424,65 @@ class Lab:
         checks.seconds(timeout)
         return self._running().wait_ready(timeout, self.topology.ipv6)
 
+    def wait_converged(self, timeout: float = 60.0, *, quiet: float = 2.0) -> float:
+        """Wait until routing has converged: every router (every node that forwards) has a route to every subnet
+        of the lab's links, and no router's routes changed for ``quiet`` seconds. Returns the seconds waited;
+        after ``timeout`` a NetnbError names each router's missing subnets. For labs whose routers run routing
+        daemons (FRR: RIP, OSPF, BGP), which learn routes over seconds after the start.
+
+        Example: ``lab.start(); lab.wait_converged(); lab.routing()``
+        """
+        checks.seconds(timeout)
+        checks.seconds(quiet, "quiet")
+        backend = self._running()
+        resolved = self.resolved()
+        subnets = sorted({i.address.network for n in resolved.nodes for i in n.interfaces if i.address is not None}
+                         | {b.address.network for n in resolved.nodes for b in n.bridges if b.address is not None},
+                         key=lambda net: (int(net.network_address), net.prefixlen))
+        routers = [n.name for n in resolved.nodes if n.forwards and not n.kind.is_l2]
+        began = time.monotonic()
+        last: dict[str, list[str]] = {}
+        stable_since = began
+        while True:
+            now = time.monotonic()
+            tables = {r: sorted(e.brief() for e in backend.routes(r)) for r in routers}
+            missing = {r: [str(s) for s in subnets if not _covers(tables[r], s)] for r in routers}
+            missing = {r: m for r, m in missing.items() if m}
+            if tables != last:
+                last, stable_since = tables, now
+            if not missing and (now - stable_since >= quiet or self.simulated):
+                return now - began
+            if now - began >= timeout:
+                said = "; ".join(f"{r} has no route to {', '.join(m[:4])}{' …' if len(m) > 4 else ''}"
+                                 for r, m in missing.items()) or f"routes still changing (for less than {quiet:g} s)"
+                raise NetnbError(f"routing in lab {self.name!r} did not converge within {timeout:g} s: {said}. Look "
+                                 f"at lab.routing() and at the daemons' state (node.run(\"vtysh -c 'show ip route'\"))")
+            if self.simulated:  # nothing in the simulation learns routes by itself
+                raise NetnbError(f"routing in lab {self.name!r} has not converged and nothing in the simulation "
+                                 f"learns routes (no routing daemons): {'; '.join(f'{r} lacks {m[0]}' for r, m in missing.items())}")
+            time.sleep(0.25)  # polling the routers' tables (daemons send no signal when they are done)
+
+    def routing(self) -> Table:
+        """Every router's routes, read now, with the protocol that made each (kernel: connected; static; rip,
+        ospf, bgp… from routing daemons), and a count per protocol.
+
+        Example: ``lab.routing()``
+        """
+        backend = self._running()
+        rows, counts = [], []
+        for node in self.resolved().nodes:
+            if not node.forwards or node.kind.is_l2:
+                continue
+            entries = backend.routes(node.name)
+            by_proto: dict[str, int] = {}
+            for e in entries:
+                proto = "connected" if e.proto == "kernel" and e.scope == "link" else e.proto
+                by_proto[proto] = by_proto.get(proto, 0) + 1
+                rows.append([node.name, e.dest, e.via or "", e.dev or "", proto])
+            counts.append(f"{node.name}: " + ", ".join(f"{k} {v}" for k, v in sorted(by_proto.items())))
+        return Table(["router", "destination", "via", "dev", "protocol"], rows,
+                     title=f"routes of the routers of lab {self.name!r}", note="; ".join(counts))
+
     def on_start(self, hook: Callable[[Lab], None], on_stop: Callable[[Lab], None] | None = None) -> None:
         """Run ``hook(lab)`` each time the lab has started (services, containers); ``on_stop`` before it stops."""
         self._start_hooks.append(hook)
@@ -641,3 +700,19 @@ class Lab:
         sim = " (simulated)" if self.simulated else ""
         origin = f", from {self.origin}" if self.origin else ""
         return f"<Lab {self.name!r} {self._state}{sim}: {parts}, {plural(len(self.topology.links), 'link')}{origin}>"
+
+
+def _covers(routes: list[str], subnet: Any) -> bool:
+    """Whether one of ``routes`` (``ip route`` lines: destination first) reaches ``subnet``."""
+    import ipaddress
+
+    for line in routes:
+        dest = line.split()[0]
+        if dest == "default":
+            return True
+        try:
+            if subnet.subnet_of(ipaddress.IPv4Network(dest, strict=False)):
+                return True
+        except (ValueError, TypeError):
+            continue
+    return False

@@ -11,9 +11,10 @@ import os
 import re
 import stat
 import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
-from netnb.errors import CommandFailed, CommandTimeout, NetnbError, TopologyError, UsageError
+from netnb.errors import CommandFailed, CommandTimeout, FeatureMissingError, NetnbError, TopologyError, UsageError
 from netnb.model import (
     CommandResult,
     FdbEntry,
@@ -27,7 +28,7 @@ from netnb.model import (
     SocketEntry,
 )
 from netnb.model.state import ProcessEnd
-from netnb.model import checks
+from netnb.model import checks, frr
 from netnb.model.firewall import TABLES, Rule, parse_iptables
 from netnb.model.topology import AddressSpec, BridgeSpec, FileSpec, InnerVethSpec, StartupCommand
 from netnb.plan import IptablesChain, IptablesPolicy, IptablesRule, Operation, route_operation
@@ -347,6 +348,33 @@ class Host(Node):
         """
         self.lab.require_not_running("add an address (run `ip address add` in the node now)")
         self.spec.addresses.append(AddressSpec(ip, dev))
+
+    def frr(self, config: str, *, daemons: Sequence[str] | None = None) -> None:
+        """Run FRR's routing daemons in this node each time the lab starts, with ``config`` as its ``frr.conf``
+        (in the node's own ``/etc/frr``): the daemons its ``router ...`` sections need (or ``daemons``), started
+        with the other startup commands. ``node.run("vtysh -c 'show ip route'")`` asks them;
+        ``lab.wait_converged()`` waits until the routers have learnt their routes. Needs the kernel backend and
+        FRR on this machine (``bash scripts/setup.sh --frr``).
+
+        Example: ``r1.frr("router rip\\n network 10.0.0.0/8\\n")``
+        """
+        self.lab.require_not_running("add FRR (change a running FRR with vtysh)")
+        if not isinstance(config, str):
+            raise UsageError(f"config is the text of an frr.conf, not {type(config).__name__}")
+        if self.lab.simulated:
+            raise FeatureMissingError("the simulation runs no routing daemons: build this lab on the kernel "
+                                      "(Lab(..., backend='kernel')), or give its routers static routes")
+        if not os.path.exists(frr.FRR_INIT):
+            raise FeatureMissingError("this machine has no FRR: install it with `bash scripts/setup.sh --frr` "
+                                      "(Debian's frr package)")
+        try:
+            text = frr.daemons_file(daemons if daemons is not None else frr.needed_daemons(config))
+        except ValueError as exc:
+            raise UsageError(str(exc)) from exc
+        self.file("/etc/frr/frr.conf", config if config.endswith("\n") else config + "\n")
+        self.file("/etc/frr/daemons", text)
+        if all(c.command != frr.FRR_START for c in self.spec.startup):
+            self.startup(frr.FRR_START)
 
     def firewall(self, *lines: str) -> None:
         """The node's iptables rules, as the lines a person types: ``-P CHAIN ACCEPT|DROP`` (a policy),

@@ -8,6 +8,7 @@ extras=()
 browser=0
 tshark=0
 pyodide=0
+frr=0
 for arg in "$@"; do
   case "$arg" in
     --test) extras+=(test) ;;                                   # what the test suite needs
@@ -16,7 +17,8 @@ for arg in "$@"; do
     --tshark) tshark=1 ;;                                      # pcaps are also read back by Wireshark's tshark
     --pyodide) pyodide=1 ;;                                    # Pyodide (npm) under Node: the simulation in Wasm
     --docs) pyodide=1; extras+=(docs) ;;                       # the documentation site and its JupyterLite
-    *) echo "usage: $0 [--test] [--notebook] [--browser] [--tshark] [--pyodide] [--docs]" >&2; exit 2 ;;
+    --frr) frr=1 ;;                                            # FRR routing daemons, for RIP/OSPF/BGP labs
+    *) echo "usage: $0 [--test] [--notebook] [--browser] [--tshark] [--pyodide] [--docs] [--frr]" >&2; exit 2 ;;
   esac
 done
 
@@ -29,15 +31,27 @@ command -v curl >/dev/null 2>&1 || need+=(curl)
 command -v traceroute >/dev/null 2>&1 || need+=(traceroute)        # what course labs run in their nodes
 command -v nc >/dev/null 2>&1 || need+=(netcat-openbsd)
 command -v conntrack >/dev/null 2>&1 || need+=(conntrack)
+command -v ifconfig >/dev/null 2>&1 || need+=(net-tools)           # ifconfig/route, in older labs' startup files
+command -v brctl >/dev/null 2>&1 || need+=(bridge-utils)
 [ -e /usr/lib/x86_64-linux-gnu/libpcap.so.0.8 ] || [ -e /usr/lib/aarch64-linux-gnu/libpcap.so.0.8 ] || need+=(libpcap0.8)
 [ "$browser" = 1 ] && { command -v chromium >/dev/null 2>&1 || need+=(chromium); }
 [ "$tshark" = 1 ] && { command -v tshark >/dev/null 2>&1 || need+=(tshark); }
+[ "$frr" = 1 ] && { [ -x /usr/lib/frr/frrinit.sh ] || need+=(frr); }
 [ "$pyodide" = 1 ] && { command -v node >/dev/null 2>&1 || need+=(nodejs); command -v npm >/dev/null 2>&1 || need+=(npm); }
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "installing ${need[*]}"
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+    # Packages with services (frr) must not start them on the machine: labs start them in their nodes.
+    guard=""
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+      guard=/usr/sbin/policy-rc.d
+      printf '#!/bin/sh\nexit 101\n' > "$guard" && chmod 755 "$guard"
+    fi
+    status=0
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null || status=$?
+    [ -z "$guard" ] || rm -f "$guard"
+    [ "$status" = 0 ] || exit "$status"
   else
     echo "missing ${need[*]}: install them as root (apt-get install ${need[*]})" >&2
   fi

@@ -7,7 +7,9 @@ import os
 from dataclasses import dataclass, field
 
 from netnb.importers import lines
+from netnb.model.frr import FRR_INIT, FRR_START, daemons_file
 from netnb.model.resolver import startup_problem
+from netnb.nodes import Host
 
 
 #: Services labs start that netnb stands in for where the machine lacks them: the command, and what it is.
@@ -34,14 +36,25 @@ class Findings:
         self.notes.append(f"{where}: {text}")
 
 
+#: Quagga-era labs keep one configuration file per daemon (zebra.conf, ripd.conf): FRR reads those where
+#: there is no integrated frr.conf, so the machine's default one is removed from the node's view first.
+QUAGGA_START = "rm -f /etc/frr/frr.conf && " + FRR_START
+
+
+def frr_installed() -> bool:
+    """Whether this machine has FRR (Debian's ``frr``: ``bash scripts/setup.sh --frr``)."""
+    return os.path.exists(FRR_INIT)
+
+
 @dataclass
 class NodeLines:
     """A node's shell lines, sorted: addresses and routes for the description, the rest to run at startup
-    (each with where it came from)."""
+    (each with where it came from); the routing daemons a Quagga-era line starts (FRR runs them)."""
 
     addresses: list[tuple[lines.Address, str]] = field(default_factory=list)
     routes: list[tuple[lines.Route, str]] = field(default_factory=list)
     commands: list[tuple[str, str]] = field(default_factory=list)
+    quagga: set[str] = field(default_factory=set)
 
 
 def sort_lines(given: list[tuple[str, str]], into: NodeLines, found: Findings, *, describe: bool = True) -> None:
@@ -56,8 +69,16 @@ def sort_lines(given: list[tuple[str, str]], into: NodeLines, found: Findings, *
         if started is not None and started[1] in ("start", "restart", "enable", "reload"):
             name = started[0]
             if name in lines.ROUTING_DAEMONS:
-                found.problem(where, f"`{text}` starts routing daemons ({name}), which netnb cannot run yet: "
-                                     "give the routers static routes (ip route add) instead")
+                if not frr_installed():
+                    found.problem(where, f"`{text}` starts routing daemons ({name}): this machine has no FRR; "
+                                         "install it with `bash scripts/setup.sh --frr` (Debian's frr)")
+                    continue
+                if name != "frr":
+                    into.quagga.add(name)
+                    found.note(where, f"`{text}`: Quagga's daemons run as FRR's, from the same configuration files")
+                start = FRR_START if name == "frr" else QUAGGA_START
+                if all(c not in (FRR_START, QUAGGA_START) for c, _ in into.commands):
+                    into.commands.append((start, where))
                 continue
             stand_in = STAND_INS.get(name)
             if stand_in is not None and not os.path.exists(f"/etc/init.d/{name}"):
@@ -103,3 +124,14 @@ def script_lines(text: str) -> list[tuple[str, int]]:
 def one_by_one(text: str) -> bool:
     """Whether a script can run line by line (no construct spanning lines, no here-document)."""
     return all(startup_problem(line) is None for line, _ in script_lines(text))
+
+
+def quagga_files(node: Host, started: set[str]) -> None:
+    """A Quagga-era node's ``/etc/quagga`` files, also at ``/etc/frr`` (where FRR reads them); a ``daemons``
+    file enabling the daemons its lines started where the lab gives none (Quagga's per-daemon init scripts)."""
+    given = dict(node.spec.files)
+    for path, spec in given.items():
+        if path.startswith("/etc/quagga/") and spec.content is not None:
+            node.file("/etc/frr/" + path[len("/etc/quagga/"):], spec.content, mode=spec.mode)
+    if "/etc/frr/daemons" not in node.spec.files:
+        node.file("/etc/frr/daemons", daemons_file(d for d in started if d not in ("quagga", "frr")))

@@ -5,8 +5,9 @@ What maps to what (the README has the table):
 - ``topology.nodes``: each node's settings are its own over its group's over its kind's over
   ``topology.defaults`` (``binds`` and ``env`` are merged, the rest is replaced), as containerlab merges them.
 - ``kind: linux`` is a node running this machine's programs: a host, or a router where its ``exec`` lines
-  turn forwarding on. Images are not pulled: plain Linux images (alpine, debian, ubuntu, netshoot, …) run as
-  such; FRR images are refused for now (netnb cannot run routing daemons yet), as are other kinds.
+  turn forwarding on or it runs FRR. Images are not pulled: plain Linux images (alpine, debian, ubuntu, netshoot, …) run as
+  such; FRR images run this machine's FRR (``scripts/setup.sh --frr``), started before the ``exec`` lines as
+  the image starts it. Other kinds are refused.
 - ``kind: bridge`` / ``ovs-bridge``: a switch of the lab (containerlab expects a bridge made on the machine
   beforehand; netnb makes it inside the lab instead).
 - ``links``: ``endpoints: ["a:eth1", "b:eth1"]`` (or the extended form, with ``mac`` and ``mtu``): a cable,
@@ -32,7 +33,8 @@ import re
 from typing import Any
 
 from netnb.errors import NetnbError, TopologyError
-from netnb.importers.common import Findings, NodeLines, sort_lines
+from netnb.importers.common import Findings, NodeLines, frr_installed, sort_lines
+from netnb.model.frr import FRR_START
 from netnb.lab import Lab
 from netnb.labfile import YamlTree, read_yaml
 from netnb.nodes import Host
@@ -89,13 +91,18 @@ def load(path: str, *, backend: str | None = None) -> Lab:
                                                                        "as a learning Linux bridge")
             continue
         into = NodeLines()
+        if _FRR_IMAGE.search(str(settings.get("image") or "")):
+            # FRR's image starts its daemons before containerlab runs exec lines (which often ask vtysh)
+            into.commands.append((FRR_START, at("topology", "nodes", node_name, "image")))
+            found.note(at("topology", "nodes", node_name, "image"), f"{node_name}: FRR runs from this machine's "
+                                                                    "installation, with the node's own /etc/frr")
         execs = settings.get("exec") or []
         if not isinstance(execs, list) or not all(isinstance(e, str) for e in execs):
             found.problem(at("topology", "nodes", node_name, "exec"), "exec is a list of commands")
             execs = []
         sort_lines([(e, at("topology", "nodes", node_name, "exec", i)) for i, e in enumerate(execs)], into, found)
         node_lines[node_name] = into
-        forwards = any(c.replace(" ", "") in _FORWARD_ON for c, _ in into.commands)
+        forwards = any(c.replace(" ", "") in _FORWARD_ON or c == FRR_START for c, _ in into.commands)
         host = lab.router(node_name) if forwards else lab.host(node_name)
         for key in settings:
             if key in _NOTED:
@@ -152,9 +159,10 @@ def _settings(topo: dict[str, Any], tree: YamlTree, at: Any, found: Findings
                           "operating systems")
             continue
         image = str(merged.get("image") or "")
-        if kind == "linux" and _FRR_IMAGE.search(image):
+        if kind == "linux" and _FRR_IMAGE.search(image) and not frr_installed():
             found.problem(at("topology", "nodes", node_name, "image"),
-                          f"node {node_name!r} runs {image}: routing daemons (FRR), which netnb cannot run yet")
+                          f"node {node_name!r} runs {image}: routing daemons; this machine has no FRR, install it "
+                          "with `bash scripts/setup.sh --frr` (Debian's frr)")
             continue
         if kind == "linux" and image and not _PLAIN_IMAGES.match(image):
             found.note(at("topology", "nodes", node_name, "image"), f"{node_name}: {image} is not pulled; the node "

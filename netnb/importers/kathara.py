@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 
 from netnb.errors import NetnbError, TopologyError
 from netnb.importers import lines
-from netnb.importers.common import Findings, NodeLines, one_by_one, script_lines, sort_lines
+from netnb.importers.common import Findings, NodeLines, frr_installed, one_by_one, quagga_files, script_lines, sort_lines
 from netnb.lab import Lab
 from netnb.nodes import Host
 
@@ -224,6 +224,8 @@ def _build(lab: Lab, folder: str, conf: str, devices: dict[str, _Device], order:
                 node.files_from(folder, to="/hostlab")
         except (OSError, NetnbError) as exc:
             found.problem(os.path.join(folder, name), f"its files cannot be copied into node {name!r}: {exc}")
+        if dl.quagga:
+            quagga_files(node, dl.quagga)
     if hostlab:
         found.note(folder, "copied to /hostlab in every node, where Kathará mounts it (startup commands use it)")
     if os.path.isdir(os.path.join(folder, "shared")):
@@ -268,8 +270,9 @@ def _options(dev: _Device, conf: str, found: Findings) -> None:
             if option == "image":
                 image = value.split(":")[0]
                 if image in ("kathara/frr", "kathara/quagga"):
-                    found.problem(where, f"{dev.name} runs {value}: routing daemons (FRR), which netnb cannot run "
-                                         "yet; give the routers static routes instead")
+                    if not frr_installed():
+                        found.problem(where, f"{dev.name} runs {value}: routing daemons; this machine has no FRR, "
+                                             "install it with `bash scripts/setup.sh --frr` (Debian's frr)")
                 elif image not in _PLAIN:
                     found.problem(where, f"{dev.name} runs the image {value!r}: netnb runs plain Linux nodes (with "
                                          "this machine's programs) and cannot provide that image's programs")

@@ -88,7 +88,7 @@ def _ip(args: list[str]) -> Address | Route | None:
                 ip, i = rest[i], i + 1
             else:
                 return None
-        return Address(dev, ip) if dev and ip else None
+        return Address(dev.split(":")[0], ip) if dev and ip else None  # (lo:1 is lo, labelled)
     if "route".startswith(obj) and obj != "" and verb in ("add", "replace") and rest:
         dest, rest = rest[0], rest[1:]
         fields = dict(zip(rest[::2], rest[1::2])) if len(rest) % 2 == 0 else {}
@@ -110,6 +110,7 @@ def _ifconfig(args: list[str]) -> Address | None:
             rest = rest[2:]  # the broadcast address of the subnet, which the kernel sets the same
         else:
             return None
+    dev = dev.split(":")[0]  # an alias (lo:1, eth0:0) is a second address of its device
     if "/" in value:
         return Address(dev, value) if mask is None and _interface(value) else None
     if not _address(value):

@@ -817,7 +817,9 @@ def _resolve_extra(
                 problems.add(f"{where}: not an IPv4 address with a prefix ({exc})")
                 continue
             here = f"{node.name}:{spec.dev}"
-            if str(address.ip) in used and not address.ip.is_loopback:
+            owner = used.get(str(address.ip), "")
+            anycast = spec.dev == "lo" and owner.endswith(":lo") and not owner.startswith(f"{node.name}:")
+            if owner and not address.ip.is_loopback and not anycast:  # (one address on several loopbacks: anycast)
                 problems.add(f"{where}: {address.ip} is already {used[str(address.ip)]}'s; give each its own")
                 continue
             used[str(address.ip)] = here

@@ -56,7 +56,10 @@ _TOOL_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/b
 
 _NUD = {0x01: "INCOMPLETE", 0x02: "REACHABLE", 0x04: "STALE", 0x08: "DELAY", 0x10: "PROBE",
         0x20: "FAILED", 0x40: "NOARP", 0x80: "PERMANENT", 0x00: "NONE"}
-_PROTO = {0: "unspec", 1: "redirect", 2: "kernel", 3: "boot", 4: "static"}
+#: Route protocols by number, as iproute2 names them (its rt_protos table: routing daemons included).
+_PROTO = {0: "unspec", 1: "redirect", 2: "kernel", 3: "boot", 4: "static", 8: "gated", 9: "ra", 10: "mrt",
+          11: "zebra", 12: "bird", 13: "dnrouted", 14: "xorp", 15: "ntk", 16: "dhcp", 18: "keepalived",
+          42: "babel", 99: "openr", 186: "bgp", 187: "isis", 188: "ospf", 189: "rip", 192: "eigrp"}
 _SCOPE = {0: "global", 200: "site", 253: "link", 254: "host", 255: "nowhere"}
 _NUD_PERMANENT = 0x80
 _NUD_NOARP = 0x40
