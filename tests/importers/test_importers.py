@@ -79,16 +79,35 @@ def test_what_a_kathara_lab_cannot_do_is_named_with_its_line():
         "net.* settings are a node's own); netnb runs nothing that changes the machine: drop the line",
         f"{bad}/pc1.startup:4: `/etc/init.d/bind9 start` starts the service 'bind9', which this machine does not "
         "have (no /etc/init.d/bind9): install it (Debian: apt-get install bind9) or drop the line",
-        f"{bad}/pc1.startup:5: `systemctl start frr` starts routing daemons (frr), which netnb cannot run yet: give "
-        "the routers static routes (ip route add) instead",
-        f"{bad}/lab.conf:2: r1 runs kathara/frr: routing daemons (FRR), which netnb cannot run yet; give the "
-        "routers static routes instead",
+        f"{bad}/pc1.startup:5: `systemctl start radvd` starts the service 'radvd', which this machine does not "
+        "have (no /etc/init.d/radvd): install it (Debian: apt-get install radvd) or drop the line",
+        f"{bad}/lab.conf:2: r1 runs the image 'kathara/bind': netnb runs plain Linux nodes (with this machine's "
+        "programs) and cannot provide that image's programs",
         f"{bad}/lab.conf:4: r2 runs the image 'kathara/p4': netnb runs plain Linux nodes (with this machine's "
         "programs) and cannot provide that image's programs",
         f"{bad}/lab.conf:6: pc1[bridged] connects the device to this machine's network, which netnb never touches: "
         "drop it (a lab node can play the outside world)",
         f"{bad}/lab.conf:7: pc1[volume] mounts a folder of this machine into the device: put the files in the pc1/ "
         "folder instead (they are copied into the node)"]
+
+
+def test_routing_labs_need_frr_on_the_machine(monkeypatch):
+    """Where FRR is missing, a lab that runs it is refused at once, saying how to install it (the machine's
+    FRR is what nodes run; whether it is installed is all that is pretended here)."""
+    from netnb.importers import common, containerlab, kathara
+
+    for module in (common, kathara, containerlab):
+        monkeypatch.setattr(module, "frr_installed", lambda: False)
+    folder = os.path.join(LABS, "kathara-rip-quagga")
+    with pytest.raises(netnb.TopologyError) as err:
+        netnb.load(folder)
+    assert f"{folder}/lab.conf:5: r1 runs kathara/quagga: routing daemons; this machine has no FRR, install it " \
+           "with `bash scripts/setup.sh --frr` (Debian's frr)" in err.value.problems
+    assert f"{folder}/r1.startup:3: `/etc/init.d/quagga start` starts routing daemons (quagga): this machine has no " \
+           "FRR; install it with `bash scripts/setup.sh --frr` (Debian's frr)" in err.value.problems
+    with pytest.raises(netnb.TopologyError, match="as100' runs quay.io/frrouting/frr:9.1.0: routing daemons; this "
+                                                  "machine has no FRR"):
+        netnb.load(os.path.join(LABS, "clab", "frr.clab.yml"))
 
 
 def test_load_says_what_it_reads():
@@ -138,7 +157,8 @@ def test_what_a_containerlab_topology_cannot_do_is_named_with_its_line():
         f"{bad}:17: topology: nodes: 'h1' is written twice (first on line 9); keep one",
         f"{bad}:5: node 'srl' is of kind 'nokia_srlinux': netnb runs linux nodes and bridges, not network operating "
         "systems",
-        f"{bad}:8: node 'frr1' runs quay.io/frrouting/frr:9.1.0: routing daemons (FRR), which netnb cannot run yet",
+        f"{bad}:7: node 'ceos1' is of kind 'arista_ceos': netnb runs linux nodes and bridges, not network operating "
+        "systems",
         f"{bad}:11: ports (2221:22) publishes ports on this machine, which netnb never does; note that YAML 1.1 read "
         "an unquoted HOST:PORT as a base-60 number: quote it",
         f"{bad}:14: `modprobe vrf` loads or unloads a kernel module, for the whole machine; netnb runs nothing that "
