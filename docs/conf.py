@@ -72,6 +72,11 @@ API_MODULES = {
     "netnb.backends.sim.backend": "The simulated backend (pure Python; runs in the browser).",
     "netnb.vm": "The VM guest: a program that is a computer on a TAP device.",
     "netnb.labfile": "Labs in YAML files.",
+    "netnb.importers": "Labs of other tools: netnb.load().",
+    "netnb.importers.kathara": "Kathará lab folders.",
+    "netnb.importers.containerlab": "containerlab topologies.",
+    "netnb.importers.mininet": "Mininet topologies: the Topo shim.",
+    "netnb.model.frr": "FRR routing daemons as a node's files.",
 }
 
 

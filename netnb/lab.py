@@ -143,13 +143,15 @@ class Lab:
         return self.add_node(NodeSpec(name, NodeKind.ROUTER), Router)
 
     def switch(self, name: str, subnet: str | None = None, *, ageing: float | None = None,
-               stp: bool = False) -> Switch:
+               stp: bool = False, priority: int | None = None) -> Switch:
         """A learning switch (a Linux bridge in its own namespace).
 
         ``subnet`` lets links to it get addresses automatically; ``ageing`` is the MAC ageing time in
-        seconds (default 300, 0 floods every frame like a hub).
+        seconds (default 300, 0 floods every frame like a hub); ``stp=True`` runs the spanning tree protocol,
+        ``priority`` (0-65535, default 32768) its bridge priority: the lowest becomes the root.
         """
-        return self.add_node(NodeSpec(name, NodeKind.SWITCH, subnet=subnet, ageing_s=ageing, stp=stp), Switch)
+        return self.add_node(NodeSpec(name, NodeKind.SWITCH, subnet=subnet, ageing_s=ageing, stp=stp,
+                                      stp_priority=priority), Switch)
 
     def hub(self, name: str, subnet: str | None = None) -> Switch:
         """A hub: a bridge that learns nothing (ageing 0), so every frame goes out of every port."""

@@ -14,7 +14,7 @@
 'ip -n C route add default via 10.0.2.1'
 
 Format: ``name``; ``nodes`` maps a name to a kind (host, router, switch, hub) or to a mapping with
-``kind`` and, for switches, ``subnet``/``ageing``/``stp``, for hosts and routers ``addresses`` (besides their
+``kind`` and, for switches, ``subnet``/``ageing``/``stp``/``priority``, for hosts and routers ``addresses`` (besides their
 links': ``10.255.0.1/32`` on loopback, or ``{ip: 10.0.0.11/24, dev: eth0}``); ``links`` are ``[a, b]`` pairs or mappings with
 ``a``, ``b`` and the options of ``Lab.link`` (``ip``, ``ifname``, ``mtu``, ``subnet``); ``routes`` maps
 a node to a list of ``{dest, via, dev}``; ``startup`` maps a node to the commands it runs once the lab is
@@ -290,7 +290,7 @@ def _build(data: dict[str, Any], tree: YamlTree, bad: set[_Path], backend: str |
                 lab.hub(str(name), options.get("subnet"))
             else:
                 lab.switch(str(name), options.get("subnet"), ageing=options.get("ageing"),
-                           stp=options.get("stp") is True)
+                           stp=options.get("stp") is True, priority=options.get("priority"))
         else:
             node = getattr(lab, kind)(str(name))
             for given in options.get("addresses", []):  # "10.255.0.1/32" (on lo) or {ip: ..., dev: eth0}

@@ -138,7 +138,7 @@ class Node:
     def write_file(self, path: str, content: str | bytes, *, mode: int = 0o644) -> None:
         """Write a file now, in this node's own view of the filesystem (the lab runs); folders are made.
 
-        Example: ``lab["pc1"].write_file("/etc/hosts", "10.0.0.2 pc2\n")``
+        Example: ``lab["pc1"].write_file("/etc/motd", "welcome to pc1")``
         """
         data = _content(content)
         self.lab.live().write_files(self.name, [(checks.file_path(path), data, checks.file_mode(mode))])

@@ -161,12 +161,16 @@ class AddBridge(Operation):
     ifname: str
     ageing_cs: int
     stp: bool = False
+    #: The bridge priority in its STP bridge id (lower wins the root election); 32768 is Linux's default.
+    priority: int = 32768
 
     def reverse(self) -> Operation:
-        return DelBridge(self.node, self.ifname, self.ageing_cs, self.stp)
+        return DelBridge(self.node, self.ifname, self.ageing_cs, self.stp, self.priority)
 
     def commands(self) -> list[str]:
         stp = "stp_state 1 forward_delay 200" if self.stp else "stp_state 0"
+        if self.priority != 32768:
+            stp += f" priority {self.priority}"
         return [
             f"{_ns(self.node)} link add {self.ifname} type bridge ageing_time {self.ageing_cs} {stp}",
             f"{_ns(self.node)} link set {self.ifname} up",
@@ -232,9 +236,10 @@ class DelBridge(DelLink):
     ifname: str
     ageing_cs: int
     stp: bool = False
+    priority: int = 32768
 
     def reverse(self) -> Operation:
-        return AddBridge(self.node, self.ifname, self.ageing_cs, self.stp)
+        return AddBridge(self.node, self.ifname, self.ageing_cs, self.stp, self.priority)
 
 
 @dataclass(frozen=True)
@@ -649,7 +654,7 @@ def compile_plan(lab: ResolvedLab) -> Plan:
     for node in lab.nodes:
         ops += namespace_operations(node.name, lab.ipv6, node.forwards)
         for b in node.bridges:
-            ops.append(AddBridge(node.name, b.name, b.ageing_cs, b.stp))
+            ops.append(AddBridge(node.name, b.name, b.ageing_cs, b.stp, b.priority))
             if b.address is not None:
                 ops.append(AddAddress(node.name, b.name, str(b.address)))
         ops += [AddVxlan(v.underlay, v.name, v.vni, v.local, v.port, v.master, node.name) for v in node.vxlans]

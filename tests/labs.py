@@ -70,10 +70,12 @@ def extra_addresses(name: str = "extra", *, backend: str | None = "sim") -> netn
     return lab
 
 
-def stp_ring(name: str = "stp-ring", *, backend: str | None = None) -> netnb.Lab:
-    """Three STP switches in a ring (one port must block), host A on s1 and B on s3, 10.0.0.1-2/24."""
+def stp_ring(name: str = "stp-ring", *, backend: str | None = None,
+             priorities: tuple[int | None, int | None, int | None] = (None, None, None)) -> netnb.Lab:
+    """Three STP switches in a ring (one port must block), host A on s1 and B on s3, 10.0.0.1-2/24;
+    ``priorities`` of s1, s2, s3 (None: the default)."""
     lab = netnb.Lab(name, backend=backend)
-    s1, s2, s3 = (lab.switch(f"s{i}", stp=True) for i in (1, 2, 3))
+    s1, s2, s3 = (lab.switch(f"s{i}", stp=True, priority=p) for i, p in zip((1, 2, 3), priorities))
     lab.link(s1, s2)
     lab.link(s2, s3)
     lab.link(s3, s1)

@@ -72,6 +72,8 @@ class ResolvedBridge:
     ageing_cs: int
     stp: bool
     address: IPv4Interface | None = None
+    #: Its STP bridge priority (lower wins the root election; Linux's default 32768).
+    priority: int = 32768
 
 
 @dataclass(frozen=True)
@@ -464,6 +466,11 @@ def _check_nodes(topo: Topology, problems: _Problems) -> tuple[dict[str, NodeSpe
                 net = _parse_network(node.subnet, f"{node.kind.value} {node.name!r}", problems)
                 if net is not None:
                     subnets[node.name] = net
+            if node.stp_priority is not None and (not node.stp or isinstance(node.stp_priority, bool)
+                                                  or not isinstance(node.stp_priority, int)
+                                                  or not 0 <= node.stp_priority <= 65535):
+                problems.add(f"switch {node.name!r}: priority={node.stp_priority!r}: give a number from 0 to 65535 "
+                             "(lower wins the root election; 32768 is the default), with stp=True")
             if node.ageing_s is not None and not (0 <= node.ageing_s <= _MAX_AGEING_S):
                 problems.add(f"switch {node.name!r}: ageing={node.ageing_s!r} s; use 0 (hub) to {_MAX_AGEING_S} seconds")
             if node.routes:
@@ -915,7 +922,8 @@ def _freeze(
         own = list(bridges.get(node.name, []))
         if node.kind.is_l2:
             ageing = 0.0 if node.kind is NodeKind.HUB else (DEFAULT_AGEING_S if node.ageing_s is None else node.ageing_s)
-            own = [ResolvedBridge(node.name, node.name, int(round(ageing * 100)), node.stp)]
+            own = [ResolvedBridge(node.name, node.name, int(round(ageing * 100)), node.stp,
+                                  priority=32768 if node.stp_priority is None else node.stp_priority)]
         ifaces = tuple(frozen[id(e)] for e in ends_by_node.get(node.name, []))
         out_nodes.append(ResolvedNode(node.name, node.kind, node.forwards, tuple(own), ifaces,
                                       tuple(routes.get(node.name, [])), tuple(node.chains), tuple(node.rules),

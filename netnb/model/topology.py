@@ -137,6 +137,8 @@ class NodeSpec:
     subnet: str | None = None
     ageing_s: float | None = None
     stp: bool = False
+    #: The switch's STP bridge priority (None: Linux's default, 32768).
+    stp_priority: int | None = None
     routes: list[RouteSpec] = field(default_factory=list)
     forward: bool | None = None
     bridges: list[BridgeSpec] = field(default_factory=list)

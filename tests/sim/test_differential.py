@@ -253,6 +253,14 @@ def test_tutorial_shows_the_same(path, tmp_path):
     assert not diffs, f"{os.path.basename(path)} differs:\n" + "\n".join(diffs)
 
 
+def test_stp_priorities_choose_the_root():
+    """Bridge priorities make s2 the root and s1 its second: so the port that blocks is s3's towards s1 on
+    both backends, whatever the random MACs (which decide between equal priorities)."""
+    script = [("stp",), ("ping", "A", "B", PING)] + [("run", s, "bridge link") for s in ("s1", "s2", "s3")]
+    _check(lambda backend: labs.stp_ring(f"dp-{backend[0]}", backend=backend, priorities=(8192, 4096, None)),
+           script, fdb=False)
+
+
 def test_stp_ring():
     """Three STP switches in a ring: one port blocks, the others forward once listening and learning are
     over, and hosts on two of them reach each other around the cut."""

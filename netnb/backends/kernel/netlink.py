@@ -214,7 +214,8 @@ class Dataplane:
         elif isinstance(op, AddBridge):
             # With STP on, ports listen and learn for 2 x forward_delay before forwarding; use the
             # kernel's minimum (2 s) rather than the default 15 s so a lab is usable in seconds.
-            ns.rtnl.add_bridge(op.ifname, ageing_cs=op.ageing_cs, stp=op.stp, forward_delay_cs=200 if op.stp else None)
+            ns.rtnl.add_bridge(op.ifname, ageing_cs=op.ageing_cs, stp=op.stp, forward_delay_cs=200 if op.stp else None,
+                               priority=op.priority)
             ns.bridges[op.ifname] = op.stp
         elif isinstance(op, AddVeth):
             peer_ns = self.ns(op.peer_node)

@@ -31,7 +31,7 @@ RTM_NEWROUTE, RTM_DELROUTE = 24, 25
 IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_MASTER, IFLA_LINKINFO, IFLA_NET_NS_FD = 1, 3, 4, 10, 18, 28
 IFLA_INFO_KIND, IFLA_INFO_DATA = 1, 2
 VETH_INFO_PEER = 1
-IFLA_BR_FORWARD_DELAY, IFLA_BR_AGEING_TIME, IFLA_BR_STP_STATE = 1, 4, 5
+IFLA_BR_FORWARD_DELAY, IFLA_BR_AGEING_TIME, IFLA_BR_STP_STATE, IFLA_BR_PRIORITY = 1, 4, 5, 6
 IFA_ADDRESS, IFA_LOCAL = 1, 2
 RTA_DST, RTA_OIF, RTA_GATEWAY = 1, 4, 5
 IFF_UP = 0x1
@@ -117,9 +117,12 @@ class Rtnl:
     def link_del(self, index: int) -> None:
         self.request(RTM_DELLINK, 0, _ifinfo(index))
 
-    def add_bridge(self, ifname: str, *, ageing_cs: int, stp: bool, forward_delay_cs: int | None = None) -> None:
-        """A bridge, up at once: ``ip link add NAME up type bridge ageing_time A stp_state S``."""
+    def add_bridge(self, ifname: str, *, ageing_cs: int, stp: bool, forward_delay_cs: int | None = None,
+                   priority: int = 32768) -> None:
+        """A bridge, up at once: ``ip link add NAME up type bridge ageing_time A stp_state S priority P``."""
         data = _u32(IFLA_BR_AGEING_TIME, ageing_cs) + _u32(IFLA_BR_STP_STATE, 1 if stp else 0)
+        if priority != 32768:
+            data += attr(IFLA_BR_PRIORITY, struct.pack("=H", priority))
         if forward_delay_cs is not None:
             data += _u32(IFLA_BR_FORWARD_DELAY, forward_delay_cs)
         info = attr(IFLA_INFO_KIND, b"bridge\0") + attr(IFLA_INFO_DATA, data)

@@ -199,6 +199,7 @@ class SimBackend:
             stack.set_up(op.ifname, op.up)
         elif isinstance(op, AddBridge):
             bridge = stack.add_bridge(op.ifname, op.ageing_cs)
+            bridge.priority = op.priority
             if op.stp:  # (forward delay 2 s, as the kernel backend sets it)
                 bridge.enable_stp(2 * NS)
             stack.set_up(bridge.name, True)

@@ -69,7 +69,7 @@ class Stp:
 
     @property
     def bridge_id(self) -> bytes:
-        return struct.pack("!H", PRIORITY) + self.bridge.mac
+        return struct.pack("!H", self.bridge.priority) + self.bridge.mac
 
     @property
     def clock(self):  # type: ignore[no-untyped-def]

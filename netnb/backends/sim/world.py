@@ -212,6 +212,8 @@ class Bridge(Device):
         self.hairpin: set[str] = set()
         self._port_macs: set[bytes] | None = None
         self.stp: Stp | None = None
+        #: The bridge priority in its STP bridge id (``priority``; Linux's default 32768).
+        self.priority = 0x8000
         #: learned MAC -> (port, last seen ns)
         self.learned: dict[bytes, tuple[Device, int]] = {}
 
