@@ -4,8 +4,8 @@ FRR's ``daemons`` file, and how FRR starts in a node. Pure text; the node's own 
 
 >>> needed_daemons("router rip\\n network 10.0.0.0/8\\n")
 ['zebra', 'ripd', 'staticd']
->>> daemons_file(["zebra", "ospfd"]).splitlines()[:2]
-['zebra=yes', 'ospfd=yes']
+>>> [line for line in daemons_file(["ospfd"]).splitlines() if line.endswith("=yes")]
+['zebra=yes', 'ospfd=yes', 'vtysh_enable=yes']
 """
 
 from __future__ import annotations

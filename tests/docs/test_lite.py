@@ -59,8 +59,11 @@ KERNEL_IDLE = ("(() => { const w = window.jupyterapp.shell.currentWidget; const 
 def wait_for_the_kernel(page: Any) -> None:
     """Until the open notebook's kernel is up and idle: asked to run cells while its session is still
     starting, JupyterLab passes over them and nothing runs (seen in CI, not on a quicker run)."""
-    page.evaluate("async () => { await window.jupyterapp.restored;"
-                  " await window.jupyterapp.shell.currentWidget.sessionContext.ready; }")
+    page.evaluate("async () => { await window.jupyterapp.restored; }")
+    # the notebook becomes the current widget a moment after the app is restored (later on a loaded machine)
+    page.wait_for_function("(() => { const w = window.jupyterapp.shell.currentWidget; "
+                           "return !!(w && w.sessionContext); })()", timeout=120_000)
+    page.evaluate("async () => { await window.jupyterapp.shell.currentWidget.sessionContext.ready; }")
     page.wait_for_function(KERNEL_IDLE, timeout=120_000)
 
 

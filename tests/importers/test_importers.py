@@ -233,6 +233,20 @@ def test_netnb_run_pings_every_pair(path, pairs):
 
 
 @pytest.mark.kernel
+def test_a_kathara_nat_and_firewall_lab():
+    """A router masquerading its LAN and forwarding port 80 to a web server inside, set up by iptables lines in
+    its .startup: the inside reaches out, the outside reaches only the forwarded port."""
+    with netnb.load(os.path.join(LABS, "kathara-nat"), backend="kernel") as lab:
+        rows = {r[0]: r[1:] for r in ping_matrix(lab)}
+        assert rows[""] == ["pc1", "pc2", "gw", "ext"]
+        assert rows["pc1"] == ["·", "✔", "✔", "✔"] and rows["pc2"] == ["✔", "·", "✔", "✔"]
+        assert rows["ext"] == ["✘", "✘", "✔", "·"]  # 10.0.0.0/24 is private: no route to it outside
+        assert lab["ext"].run("curl -s -m 5 http://198.51.100.1/").stdout == "<h1>pc1, behind the NAT</h1>\n"
+        nat = lab["gw"].firewall_rules("nat")
+        assert [r[-1] for r in nat.rows if "DNAT" in r] == ["tcp dpt:80 to:10.0.0.2:80"], nat.rows
+
+
+@pytest.mark.kernel
 def test_a_kathara_startup_file_with_loops_runs_whole_with_bash():
     with netnb.load(os.path.join(LABS, "kathara-script"), backend="kernel") as lab:
         result = next(r for r in lab.startup_results if r.node == "b")
