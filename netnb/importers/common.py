@@ -6,7 +6,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+from netnb.errors import TopologyError
 from netnb.importers import lines
+from netnb.lab import Lab
 from netnb.model.frr import FRR_INIT, FRR_START, daemons_file
 from netnb.model.resolver import startup_problem
 from netnb.nodes import Host
@@ -35,6 +37,25 @@ class Findings:
     def note(self, where: str, text: str) -> None:
         self.notes.append(f"{where}: {text}")
 
+    def finish(self, lab: Lab) -> Lab:
+        """The imported lab, with the notes; every problem at once (the import's, else the description's)."""
+        if self.problems:
+            raise TopologyError(self.problems)
+        lab.notes = self.notes
+        problems = lab.validate()
+        if problems:
+            raise TopologyError(problems)
+        return lab
+
+
+def read_text(path: str, hint: str = "") -> str:
+    """A file's text, or a TopologyError naming it (and ``hint``: what to give instead)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    except OSError as exc:
+        raise TopologyError([f"{path}: cannot be read ({exc.strerror}){hint}"]) from exc
+
 
 #: Quagga-era labs keep one configuration file per daemon (zebra.conf, ripd.conf): FRR reads those where
 #: there is no integrated frr.conf, so the machine's default one is removed from the node's view first.
@@ -55,6 +76,30 @@ class NodeLines:
     routes: list[tuple[lines.Route, str]] = field(default_factory=list)
     commands: list[tuple[str, str]] = field(default_factory=list)
     quagga: set[str] = field(default_factory=set)
+
+    def by_interface(self, node: str, into: dict[tuple[str, str], list[tuple[str, str]]]) -> None:
+        """Add this node's addresses to ``into``: (node, device) -> [(address, where)], which links take from."""
+        for address, where in self.addresses:
+            into.setdefault((node, address.dev), []).append((address.ip, where))
+
+    def describe(self, host: Host) -> None:
+        """Put the routes and the startup commands into ``host``'s description, each with where it came from."""
+        for route, where in self.routes:
+            host.route(route.dest, via=route.via, dev=route.dev)
+            host.spec.routes[-1].origin = where
+        for command, where in self.commands:
+            host.startup(command)
+            host.spec.startup[-1].origin = where
+
+
+def add_left_over(lab: Lab, addresses: dict[tuple[str, str], list[tuple[str, str]]]) -> None:
+    """The addresses no link took (a second one on an interface, one on ``lo``) as the nodes' extra ones."""
+    for (name, dev), rest in addresses.items():
+        host = lab[name]
+        assert isinstance(host, Host)  # importers make hosts and routers of the nodes with lines
+        for ip, where in rest:
+            host.address(ip, dev=dev)
+            host.spec.addresses[-1].origin = where
 
 
 def sort_lines(given: list[tuple[str, str]], into: NodeLines, found: Findings, *, describe: bool = True) -> None:

@@ -33,7 +33,7 @@ import re
 from typing import Any
 
 from netnb.errors import NetnbError, TopologyError
-from netnb.importers.common import Findings, NodeLines, frr_installed, sort_lines
+from netnb.importers.common import Findings, NodeLines, add_left_over, frr_installed, read_text, sort_lines
 from netnb.model.frr import FRR_START
 from netnb.lab import Lab
 from netnb.labfile import YamlTree, read_yaml
@@ -58,12 +58,7 @@ def load(path: str, *, backend: str | None = None) -> Lab:
 
     Example: ``netnb.load("srl-labs/frr01.clab.yml")``
     """
-    try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-    except OSError as exc:
-        raise TopologyError([f"{path}: cannot be read ({exc.strerror})"]) from exc
-    data, tree = read_yaml(text, path)
+    data, tree = read_yaml(read_text(path), path)
     found = Findings()
     found.problems += [tree.where.at(line, text) for line, text in tree.problems]
 
@@ -115,13 +110,7 @@ def load(path: str, *, backend: str | None = None) -> Lab:
         found.note(path, f"binds are copied into the nodes' own files ({', '.join(copied)}): a node never writes the "
                          "machine's")
     _links(lab, topo.get("links") or [], nodes, node_lines, tree, at, found)
-    if found.problems:
-        raise TopologyError(found.problems)
-    lab.notes = found.notes
-    problems = lab.validate()
-    if problems:
-        raise TopologyError(problems)
-    return lab
+    return found.finish(lab)
 
 
 #: Lines that turn IPv4 forwarding on (spaces removed): the node is drawn as a router.
@@ -211,8 +200,7 @@ def _links(lab: Lab, links: list[Any], nodes: dict[str, tuple[dict[str, Any], st
            node_lines: dict[str, NodeLines], tree: YamlTree, at: Any, found: Findings) -> None:
     addresses: dict[tuple[str, str], list[tuple[str, str]]] = {}
     for node_name, nl in node_lines.items():
-        for address, where in nl.addresses:
-            addresses.setdefault((node_name, address.dev), []).append((address.ip, where))
+        nl.by_interface(node_name, addresses)
     for i, link in enumerate(links):
         where = at("topology", "links", i)
         ends = _ends(link)
@@ -247,21 +235,11 @@ def _links(lab: Lab, links: list[Any], nodes: dict[str, tuple[dict[str, Any], st
         mtu = link.get("mtu")
         lab.link(a, b, ifname=(ia, ib), ip=ip, mac=(ma, mb) if ma or mb else None,
                  mtu=mtu if isinstance(mtu, int) else None).origin = where
-    for (node_name, ifname), rest in addresses.items():
-        host = lab[node_name]
-        assert isinstance(host, Host)
-        for ip_text, where in rest:
-            host.address(ip_text, dev=ifname)
-            host.spec.addresses[-1].origin = where
+    add_left_over(lab, addresses)
     for node_name, nl in node_lines.items():
         host = lab[node_name]
         assert isinstance(host, Host)
-        for route, where in nl.routes:
-            host.route(route.dest, via=route.via, dev=route.dev)
-            host.spec.routes[-1].origin = where
-        for command, where in nl.commands:
-            host.startup(command)
-            host.spec.startup[-1].origin = where
+        nl.describe(host)
 
 
 def _ends(link: Any) -> list[tuple[str, str, str | None]] | None:

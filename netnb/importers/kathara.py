@@ -33,9 +33,19 @@ import os
 import re
 from dataclasses import dataclass, field
 
-from netnb.errors import NetnbError, TopologyError
+from netnb.errors import NetnbError
 from netnb.importers import lines
-from netnb.importers.common import Findings, NodeLines, frr_installed, one_by_one, quagga_files, script_lines, sort_lines
+from netnb.importers.common import (
+    Findings,
+    NodeLines,
+    add_left_over,
+    frr_installed,
+    one_by_one,
+    quagga_files,
+    read_text,
+    script_lines,
+    sort_lines,
+)
 from netnb.lab import Lab
 from netnb.nodes import Host
 
@@ -69,11 +79,7 @@ def load(path: str, *, backend: str | None = None) -> Lab:
     folder = path if os.path.isdir(path) else os.path.dirname(os.path.abspath(path))
     conf = os.path.join(folder, "lab.conf")
     found = Findings()
-    try:
-        with open(conf, encoding="utf-8") as f:
-            text = f.read()
-    except OSError as exc:
-        raise TopologyError([f"{conf}: cannot be read ({exc.strerror}); give a Kathará lab folder"]) from exc
+    text = read_text(conf, "; give a Kathará lab folder")
     devices, meta = _parse(text, conf, found)
     for dev in list(devices.values()):
         if any("wireshark" in v for v, _ in dev.meta.get("image", [])):  # a capture station, with a web UI
@@ -87,13 +93,7 @@ def load(path: str, *, backend: str | None = None) -> Lab:
     lab.origin = f"Kathará lab {folder}"
     sorted_lines = {d: _device_lines(folder, conf, devices[d], found) for d in order}
     _build(lab, folder, conf, devices, order, sorted_lines, found)
-    if found.problems:
-        raise TopologyError(found.problems)
-    lab.notes = found.notes
-    problems = lab.validate()
-    if problems:
-        raise TopologyError(problems)
-    return lab
+    return found.finish(lab)
 
 
 def _parse(text: str, conf: str, found: Findings) -> tuple[dict[str, _Device], dict[str, str]]:
@@ -207,14 +207,8 @@ def _build(lab: Lab, folder: str, conf: str, devices: dict[str, _Device], order:
     addresses: dict[tuple[str, str], list[tuple[str, str]]] = {}
     for name, dl in sorted_lines.items():
         node = _host(lab, name)
-        for address, where in dl.addresses:
-            addresses.setdefault((name, address.dev), []).append((address.ip, where))
-        for route, where in dl.routes:
-            node.route(route.dest, via=route.via, dev=route.dev)
-            node.spec.routes[-1].origin = where
-        for command, where in dl.commands:
-            node.startup(command)
-            node.spec.startup[-1].origin = where
+        dl.by_interface(name, addresses)
+        dl.describe(node)
         try:
             if os.path.isdir(os.path.join(folder, name)):
                 node.files_from(os.path.join(folder, name))
@@ -250,11 +244,7 @@ def _build(lab: Lab, folder: str, conf: str, devices: dict[str, _Device], order:
         for (member, number), mac in zip(ends, macs):
             lab.link(member, switch, ifname=(f"eth{number}", None), ip=first_ip(member, number),
                      mac=(mac, None) if mac else None)
-    for (name, ifname), rest in addresses.items():
-        host = _host(lab, name)
-        for ip, where in rest:  # a second address on an interface, or one on lo
-            host.address(ip, dev=ifname)
-            host.spec.addresses[-1].origin = where
+    add_left_over(lab, addresses)
 
 
 def _host(lab: Lab, name: str) -> Host:

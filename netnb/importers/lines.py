@@ -20,6 +20,7 @@ import os
 import re
 import shlex
 from dataclasses import dataclass
+from typing import Any
 
 #: Services whose start means routing daemons (FRR, or Quagga before it).
 ROUTING_DAEMONS = frozenset({"frr", "quagga", "zebra", "ospfd", "ospf6d", "bgpd", "ripd", "ripngd", "isisd"})
@@ -156,30 +157,24 @@ def _route(args: list[str]) -> Route | None:
     return Route(dest, via, dev) if via and _address(via) else None
 
 
-def _address(text: str) -> bool:
+def _parses(parse: Any, text: str) -> bool:
     try:
-        ipaddress.IPv4Address(text)
+        parse(text)
         return True
     except ValueError:
         return False
+
+
+def _address(text: str) -> bool:
+    return _parses(ipaddress.IPv4Address, text)
 
 
 def _interface(text: str) -> bool:
-    try:
-        ipaddress.IPv4Interface(text)
-        return True
-    except ValueError:
-        return False
+    return _parses(ipaddress.IPv4Interface, text)
 
 
 def _destination(text: str) -> bool:
-    if text == "default":
-        return True
-    try:
-        ipaddress.IPv4Network(text, strict=True)
-        return True
-    except ValueError:
-        return False
+    return text == "default" or _parses(lambda t: ipaddress.IPv4Network(t, strict=True), text)
 
 
 _POWER = {"reboot", "shutdown", "halt", "poweroff", "kexec", "init", "telinit"}

@@ -43,7 +43,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from netnb.errors import NetnbError, TopologyError
-from netnb.importers.common import Findings, NodeLines, sort_lines
+from netnb.importers.common import Findings, NodeLines, read_text, sort_lines
 from netnb.lab import Lab
 from netnb.nodes import Host as NetnbHost
 
@@ -304,25 +304,14 @@ def topo_lab(topo: Topo, name: str = "mininet", *, backend: str | None = None, o
         for address, origin in into.addresses:
             host.address(address.ip, dev=address.dev)
             host.spec.addresses[-1].origin = origin
-        for r, origin in into.routes:
-            host.route(r.dest, via=r.via, dev=r.dev)
-            host.spec.routes[-1].origin = origin
-        for command, origin in into.commands:
-            host.startup(command)
-            host.spec.startup[-1].origin = origin
+        into.describe(host)
     for node_name, ifname, shaped in tc:
         for command in _tc_commands(ifname, shaped):
             lab[node_name].startup(command)
     if tc:
         found.note(where, "TCLink parameters are tc qdiscs set by startup commands (bw: HTB; delay, jitter, loss: "
                           "netem, which some kernels lack; the simulation has no tc)")
-    if found.problems:
-        raise TopologyError(found.problems)
-    lab.notes = found.notes
-    problems = lab.validate()
-    if problems:
-        raise TopologyError(problems)
-    return lab
+    return found.finish(lab)
 
 
 def _end_ip(node: str, port: int, params: Any, host_ip: dict[str, str], first_port: dict[str, int]) -> str | None:
@@ -424,11 +413,7 @@ def load(path: str, *, topo: str | None = None, backend: str | None = None) -> L
 
     Example: ``netnb.load("mytopo.py")``
     """
-    try:
-        with open(path, encoding="utf-8") as f:
-            source = f.read()
-    except OSError as exc:
-        raise TopologyError([f"{path}: cannot be read ({exc.strerror})"]) from exc
+    source = read_text(path)
     scope: dict[str, Any] = {"__name__": "netnb_mininet_topology", "__file__": os.path.abspath(path)}
     with _shim():
         try:
