@@ -26,6 +26,7 @@ _INSTALL_HINT = {
     "traceroute": "apt-get install traceroute (optional: labs that trace routes)",
     "nc": "apt-get install netcat-openbsd (optional: labs that test ports)",
     "conntrack": "apt-get install conntrack (optional: reading NAT's connection table)",
+    "vtysh": "bash scripts/setup.sh --frr (optional: FRR, for RIP/OSPF/BGP labs)",
 }
 
 
@@ -122,7 +123,7 @@ def doctor() -> int:
     root = os.geteuid() == 0
     print("\nmodes:")
     print(f"  root      {'yes' if root else 'no (not running as root)'}"
-          + ("  (every command a lab runs is root on this machine)" if root else ""))
+          + ("  (every command a lab runs is root on this machine; it writes its own files)" if root else ""))
     tap_reason = tap_refusal(False)
     print(f"  rootless  {'yes' if userns_allowed() else 'no (unprivileged user namespaces are disabled)'}"
           + f"  (VMs: {'yes' if not tap_reason else 'no, ' + tap_reason})")
@@ -133,7 +134,7 @@ def doctor() -> int:
     print("\ntools:")
     for name, path in tools().items():
         print(f"  {name:<10} {path or 'MISSING: ' + _INSTALL_HINT[name]}")
-        ok = ok and (path is not None or name in ("tshark", "nft", "traceroute", "nc", "conntrack"))
+        ok = ok and (path is not None or name in ("tshark", "nft", "traceroute", "nc", "conntrack", "vtysh"))
     print("\nkernel features (tried in a scratch namespace):")
     backend = KernelBackend()
     try:

@@ -241,7 +241,7 @@ class Server:
     def rpc_probe(self) -> dict[str, Any]:
         from netnb.backends.kernel.probe import probe_features
 
-        return probe_features(self.dataplane)
+        return probe_features(self.dataplane, self.processes)
 
     def rpc_shutdown(self) -> dict[str, Any]:
         for ident in list(self.recordings):

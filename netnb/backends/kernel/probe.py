@@ -11,13 +11,15 @@ import shutil
 from typing import Any
 
 from netnb.backends.kernel.netlink import Dataplane
+from netnb.backends.kernel.processes import Processes
 from netnb.plan import AddNamespace, DelNamespace
 
 _SCRATCH = "probe"
 
 
-def probe_features(dataplane: Dataplane) -> dict[str, Any]:
-    """Map feature name to True/False (or an error text) for device kinds, qdiscs and netfilter."""
+def probe_features(dataplane: Dataplane, processes: Processes | None = None) -> dict[str, Any]:
+    """Map feature name to True/False (or an error text) for device kinds, qdiscs and netfilter, and (given
+    ``processes``) whether a node gets its own view of the files."""
     dataplane.apply([AddNamespace(_SCRATCH)])
     try:
         ns = dataplane.ns(_SCRATCH)
@@ -51,9 +53,23 @@ def probe_features(dataplane: Dataplane) -> dict[str, Any]:
                 extra = {"gre_local": "127.0.0.1", "gre_remote": "127.0.0.2"}
             result[kind] = attempt(lambda k=kind, e=extra: ipr.link("add", ifname=f"p{k[:8]}0", kind=k, **e))
         result["tun/tap"] = _tap_possible()
+        if processes is not None:
+            result["node's own files"] = _own_files(processes, ns.fd)
         return result
     finally:
+        if processes is not None:
+            processes.stop_node(_SCRATCH)
         dataplane.apply([DelNamespace(_SCRATCH)])
+
+
+def _own_files(processes: Processes, ns_fd: int) -> bool | str:
+    """Whether a command in a node writes the node's own /etc (see :mod:`views`), never the machine's."""
+    try:
+        done = processes.run(_SCRATCH, ns_fd, ["sh", "-c", "echo own > /etc/netnb-probe && cat /etc/netnb-probe"],
+                             10, None)
+    except Exception as exc:  # no view could be made: the node would run nothing
+        return str(exc).splitlines()[0][:120]
+    return True if done["stdout"] == "own\n" else (done["stderr"].strip() or "not written")[:120]
 
 
 def _tap_possible() -> bool | str:
@@ -68,4 +84,5 @@ def _tap_possible() -> bool | str:
 def tools() -> dict[str, str | None]:
     """Where the command-line tools labs use are installed (None when missing)."""
     return {t: shutil.which(t, path="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
-            for t in ("ip", "ping", "iptables", "nft", "tcpdump", "tc", "tshark", "traceroute", "nc", "conntrack")}
+            for t in ("ip", "ping", "iptables", "nft", "tcpdump", "tc", "tshark", "traceroute", "nc", "conntrack",
+                      "vtysh")}
