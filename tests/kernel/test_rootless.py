@@ -44,7 +44,7 @@ with lab:
     print(json.dumps({"uid": os.getuid(), "agent_uid": int(uid_line.split()[1]),
                       "ping": ok, "inside_uid": a.run("id -u").stdout.strip(),
                       "fdb": len(lab["sw"].fdb()), "hops": journey.points, "dropped": cap.dropped,
-                      "sys": a.run("ls /sys/class/net").stdout.split()}))
+                      "sys": a.run("ls /sys/class/net").stdout.split(), "folder": lab.folder}))
 """
 
 
@@ -116,6 +116,7 @@ def test_unprivileged_user_builds_a_lab_in_a_user_namespace(venv):
     assert got["ping"] and got["fdb"] >= 1
     assert got["hops"] == ["sw:A-eth0", "sw:R-eth0", "R:eth0", "R:eth1"] and got["dropped"] == 0
     assert got["sys"] == ["eth0", "lo"]  # the node's own /sys, mounted inside the user namespace too
+    assert got["folder"] and not os.path.exists(got["folder"])  # the lab's folder went with it
     print(sys.version)
 
 
@@ -156,6 +157,8 @@ def test_unprivileged_user_builds_a_lab_through_sudo(venv):
     assert got["uid"] == NOBODY.pw_uid and got["agent_uid"] == 0  # the notebook stays unprivileged
     assert got["inside_uid"] == "0" and got["ping"] and got["fdb"] >= 1
     assert got["hops"] == ["sw:A-eth0", "sw:R-eth0", "R:eth0", "R:eth1"] and got["dropped"] == 0
+    # the root agent's files in the user's lab folder (the nodes' views among them) went with it
+    assert got["folder"] and not os.path.exists(got["folder"])
 
 
 SUDO_TRICKS = """

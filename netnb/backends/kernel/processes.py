@@ -148,8 +148,12 @@ class Processes:
         """The node's mount and UTS namespaces, made on first use."""
         with self._lock:
             if node not in self.views:
-                store = os.path.join(self._folder(), "views", str(next(self._view_ids)))
+                folder = self._folder()
+                store = os.path.join(folder, "views", str(next(self._view_ids)))
                 os.makedirs(store, 0o700)
+                owner = os.stat(folder)  # its owner removes the lab folder (sudo mode: not this root agent)
+                for path in (os.path.dirname(store), store):
+                    os.chown(path, owner.st_uid, owner.st_gid)
                 self.views[node] = _node_view(node, ns_fd, (self.home, self.home_mounts, self.home_uts), store,
                                               self.folder)
             return self.views[node]

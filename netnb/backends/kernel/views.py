@@ -30,6 +30,7 @@ from netnb.backends.kernel import nsutil
 from netnb.errors import NetnbError
 from netnb.model import checks
 
+
 class ViewError(NetnbError):
     """A node's own view of the files could not be made, so it runs nothing."""
 
