@@ -171,6 +171,17 @@ def one_by_one(text: str) -> bool:
     return all(startup_problem(line) is None for line, _ in script_lines(text))
 
 
+def per_daemon_configs(node: Host) -> None:
+    """Where a node starts FRR with one configuration file per daemon (``bgpd.conf``) and no ``frr.conf`` of its
+    own, FRR must not read the machine's default ``frr.conf`` instead: start it as for a Quagga-era lab."""
+    files = node.spec.files
+    own = [p for p in files if p.startswith("/etc/frr/") and p.endswith("d.conf")]
+    if own and "/etc/frr/frr.conf" not in files:
+        for line in node.spec.startup:
+            if line.command == FRR_START:
+                line.command = QUAGGA_START
+
+
 def quagga_files(node: Host, started: set[str]) -> None:
     """A Quagga-era node's ``/etc/quagga`` files, also at ``/etc/frr`` (where FRR reads them); a ``daemons``
     file enabling the daemons its lines started where the lab gives none (Quagga's per-daemon init scripts)."""

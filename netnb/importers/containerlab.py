@@ -33,7 +33,15 @@ import re
 from typing import Any
 
 from netnb.errors import NetnbError, TopologyError
-from netnb.importers.common import Findings, NodeLines, add_left_over, frr_installed, read_text, sort_lines
+from netnb.importers.common import (
+    Findings,
+    NodeLines,
+    add_left_over,
+    frr_installed,
+    per_daemon_configs,
+    read_text,
+    sort_lines,
+)
 from netnb.model.frr import FRR_START
 from netnb.lab import Lab
 from netnb.labfile import YamlTree, read_yaml
@@ -240,6 +248,7 @@ def _links(lab: Lab, links: list[Any], nodes: dict[str, tuple[dict[str, Any], st
         host = lab[node_name]
         assert isinstance(host, Host)
         nl.describe(host)
+        per_daemon_configs(host)
 
 
 def _ends(link: Any) -> list[tuple[str, str, str | None]] | None:

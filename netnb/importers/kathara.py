@@ -41,6 +41,7 @@ from netnb.importers.common import (
     add_left_over,
     frr_installed,
     one_by_one,
+    per_daemon_configs,
     quagga_files,
     read_text,
     script_lines,
@@ -220,6 +221,7 @@ def _build(lab: Lab, folder: str, conf: str, devices: dict[str, _Device], order:
             found.problem(os.path.join(folder, name), f"its files cannot be copied into node {name!r}: {exc}")
         if dl.quagga:
             quagga_files(node, dl.quagga)
+        per_daemon_configs(node)
     if hostlab:
         found.note(folder, "copied to /hostlab in every node, where Kathará mounts it (startup commands use it)")
     if os.path.isdir(os.path.join(folder, "shared")):

@@ -110,6 +110,24 @@ def test_routing_labs_need_frr_on_the_machine(monkeypatch):
         netnb.load(os.path.join(LABS, "clab", "frr.clab.yml"))
 
 
+def test_per_daemon_frr_files_are_read_by_frr(tmp_path, monkeypatch):
+    """An FRR node configured with one file per daemon (bgpd.conf, no frr.conf) starts FRR without the
+    machine's default frr.conf, which FRR would read instead (as in Kathará's data-center labs)."""
+    from netnb.importers import common, kathara
+    from netnb.importers.common import QUAGGA_START
+
+    for module in (common, kathara):
+        monkeypatch.setattr(module, "frr_installed", lambda: True)  # only the description is made here
+    (tmp_path / "lab.conf").write_text('r1[0]="A"\nr1[image]="kathara/frr"\nr2[0]="A"\nr2[image]="kathara/frr"\n')
+    for name, conf in (("r1", "bgpd.conf"), ("r2", "frr.conf")):
+        (tmp_path / name / "etc" / "frr").mkdir(parents=True)
+        (tmp_path / name / "etc" / "frr" / conf).write_text("router bgp 1\n")
+        (tmp_path / f"{name}.startup").write_text("systemctl start frr\n")
+    lab = netnb.load(str(tmp_path), backend="sim")
+    assert [c.command for c in lab["r1"].spec.startup] == [QUAGGA_START]
+    assert [c.command for c in lab["r2"].spec.startup] == ["/usr/lib/frr/frrinit.sh start"]
+
+
 def test_load_says_what_it_reads():
     with pytest.raises(netnb.TopologyError, match="no such file or folder"):
         netnb.load(os.path.join(LABS, "nothing"))
