@@ -30,7 +30,7 @@ from netnb.model import (
 from netnb.model.state import ProcessEnd
 from netnb.model import checks, frr
 from netnb.model.firewall import TABLES, Rule, parse_iptables
-from netnb.model.topology import AddressSpec, BridgeSpec, FileSpec, InnerVethSpec, StartupCommand
+from netnb.model.topology import AddressSpec, BridgeSpec, FileSpec, InnerVethSpec, StartupCommand, VxlanSpec
 from netnb.plan import IptablesChain, IptablesPolicy, IptablesRule, Operation, route_operation
 from netnb.view.records import RecordList
 from netnb.view.firewall import rules_table
@@ -348,6 +348,20 @@ class Host(Node):
         """
         self.lab.require_not_running("add an address (run `ip address add` in the node now)")
         self.spec.addresses.append(AddressSpec(ip, dev))
+
+    def vxlan(self, name: str, vni: int, *, local: str, remote: str, ip: str | None = None,
+              port: int = 4789) -> None:
+        """A VXLAN device in this node: Ethernet frames through it travel in UDP from ``local`` (an address of
+        this node) to ``remote`` (the peer's), as ``ip link add NAME type vxlan id VNI local L remote R dstport
+        4789 nolearning`` (``dev``: the interface holding ``local``); ``ip`` gives it an address (an overlay subnet
+        the underlay never sees). Its MTU is 50 bytes below that interface's (1450 on a 1500-byte link).
+
+        Example: ``a.vxlan("vx0", 42, local="192.168.3.2", remote="192.168.3.3", ip="10.9.0.1/24")``
+        """
+        self.lab.require_not_running("add a VXLAN device")
+        self.spec.vxlans.append(VxlanSpec(name, vni, local, self.name, port, remote=remote))
+        if ip is not None:
+            self.address(ip, dev=name)
 
     def frr(self, config: str, *, daemons: Sequence[str] | None = None) -> None:
         """Run FRR's routing daemons in this node each time the lab starts, with ``config`` as its ``frr.conf``

@@ -301,6 +301,10 @@ class AddVxlan(Operation):
     port: int = 4789
     master: str | None = None
     target_node: str | None = None
+    #: Where frames for no known MAC go (broadcasts, ARP, unknown unicast): the peer's underlay address.
+    remote: str | None = None
+    #: The underlay interface (the one with ``local``): the device's MTU is 50 bytes below its own.
+    dev: str | None = None
 
     @property
     def home(self) -> str:
@@ -308,12 +312,15 @@ class AddVxlan(Operation):
         return self.target_node or self.node
 
     def reverse(self) -> Operation:
-        return DelVxlan(self.node, self.ifname, self.vni, self.local, self.port, self.master, self.target_node)
+        return DelVxlan(self.node, self.ifname, self.vni, self.local, self.port, self.master, self.target_node,
+                        self.remote, self.dev)
 
     def commands(self) -> list[str]:
         master = f" master {self.master}" if self.master else ""
         move = f" netns {shlex.quote(self.target_node)}" if self.target_node else ""
-        return [f"{_ns(self.node)} link add {self.ifname} type vxlan id {self.vni} local {self.local} "
+        remote = f" remote {self.remote}" if self.remote else ""
+        dev = f" dev {self.dev}" if self.dev else ""
+        return [f"{_ns(self.node)} link add {self.ifname} type vxlan id {self.vni} local {self.local}{remote}{dev} "
                 f"dstport {self.port} nolearning{move}",
                 f"{_ns(self.home)} link set {self.ifname}{master} up"]
 
@@ -329,13 +336,16 @@ class DelVxlan(DelLink):
     port: int = 4789
     master: str | None = None
     target_node: str | None = None
+    remote: str | None = None
+    dev: str | None = None
 
     @property
     def home(self) -> str:
         return self.target_node or self.node
 
     def reverse(self) -> Operation:
-        return AddVxlan(self.node, self.ifname, self.vni, self.local, self.port, self.master, self.target_node)
+        return AddVxlan(self.node, self.ifname, self.vni, self.local, self.port, self.master, self.target_node,
+                        self.remote, self.dev)
 
 
 @dataclass(frozen=True)
@@ -648,6 +658,14 @@ def namespace_operations(node: str, ipv6: bool, forwards: bool = False) -> list[
     return ops
 
 
+def _holding(lab: ResolvedLab, node: str, address: str) -> str | None:
+    """The interface of ``node`` whose address is ``address`` (a VXLAN device's underlay device), or None."""
+    for i in lab.node(node).interfaces:
+        if i.address is not None and str(i.address.ip) == address:
+            return i.name
+    return None
+
+
 def compile_plan(lab: ResolvedLab) -> Plan:
     """Turn a resolved lab into the operations that build it, in a safe order."""
     ops: list[Operation] = []
@@ -657,7 +675,6 @@ def compile_plan(lab: ResolvedLab) -> Plan:
             ops.append(AddBridge(node.name, b.name, b.ageing_cs, b.stp, b.priority))
             if b.address is not None:
                 ops.append(AddAddress(node.name, b.name, str(b.address)))
-        ops += [AddVxlan(v.underlay, v.name, v.vni, v.local, v.port, v.master, node.name) for v in node.vxlans]
         if (node.inner or node.bridges) and not node.kind.is_l2 and not node.bridge_netfilter:
             # One rule for every IP node with bridges: frames crossing them would otherwise meet iptables
             # (br_netfilter) while still bridged — a FORWARD DROP policy between two ports, or a "no NAT"
@@ -678,6 +695,10 @@ def compile_plan(lab: ResolvedLab) -> Plan:
         first, second = (link.b, link.a) if link.b.bridge and not link.a.bridge else (link.a, link.b)
         ops.append(AddVeth(first.node, first.name, second.node, second.name, link.mtu, first.bridge, second.bridge,
                            second.mac, first.mac))
+    for node in lab.nodes:  # after the links: a VXLAN device is made on its underlay interface
+        ops += [AddVxlan(v.underlay, v.name, v.vni, v.local, v.port, v.master,
+                         node.name if v.underlay != node.name else None, v.remote, _holding(lab, v.underlay, v.local))
+                for v in node.vxlans]
     for node in lab.nodes:
         for iface in node.interfaces:
             if iface.address is not None:

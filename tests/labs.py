@@ -138,3 +138,17 @@ def web_files(name: str = "files", *, backend: str | None = "sim") -> netnb.Lab:
     web.file("/srv/www/notes/todo.txt", "ping client\n", mode=0o600)
     web.file("/etc/netnb-test/hosts", "10.0.0.1 web\n10.0.0.2 client\n")
     return lab
+
+
+def vxlan_pair(name: str = "vxlan-pair", *, backend: str | None = "sim") -> netnb.Lab:
+    """A and C on two subnets joined by router R (the underlay), and a VXLAN tunnel between A and C
+    carrying 10.9.0.0/24, which R never learns (the article's overlay, by hand)."""
+    lab = netnb.Lab(name, backend=backend)
+    a, c, r = lab.host("A"), lab.host("C"), lab.router("R")
+    lab.link(a, r, ip=("192.168.1.2/24", "192.168.1.1/24"))
+    lab.link(c, r, ip=("192.168.2.2/24", "192.168.2.1/24"))
+    a.route("default", via="192.168.1.1")
+    c.route("default", via="192.168.2.1")
+    a.vxlan("vx0", 42, local="192.168.1.2", remote="192.168.2.2", ip="10.9.0.1/24")
+    c.vxlan("vx0", 42, local="192.168.2.2", remote="192.168.1.2", ip="10.9.0.2/24")
+    return lab

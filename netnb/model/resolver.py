@@ -775,6 +775,11 @@ def _check_vxlans(nodes: dict[str, NodeSpec], ends_by_node: dict[str, list[_End]
                 problems.add(f"{where}: {v.local} is not an address of its underlay {v.underlay!r}")
             if v.master is not None and v.master not in {b.name for b in bridges.get(node.name, [])}:
                 problems.add(f"{where}: {node.name!r} has no bridge {v.master!r}")
+            if v.remote is not None:
+                try:
+                    IPv4Address(v.remote)
+                except ValueError:
+                    problems.add(f"{where}: remote {v.remote!r} is not an IPv4 address (the peer's underlay address)")
 
 
 def _check_rule_interfaces(nodes: dict[str, NodeSpec], ends_by_node: dict[str, list[_End]],
@@ -809,7 +814,8 @@ def _resolve_extra(
             problems.add(f"{node.kind.value} {node.name!r} is a layer-2 device: give addresses to hosts and routers")
             continue
         devices = {"lo"} | {e.name for e in ends_by_node.get(node.name, []) if e.name} | {
-            b.name for b in bridges.get(node.name, [])} | {d.name for d in inner.get(node.name, [])}
+            b.name for b in bridges.get(node.name, [])} | {d.name for d in inner.get(node.name, [])} | {
+            v.name for v in node.vxlans}
         for spec in node.addresses:
             where = (f"{spec.origin}: " if spec.origin else "") + f"node {node.name!r}: address {spec.ip!r} on {spec.dev!r}"
             if spec.dev not in devices:
@@ -850,7 +856,7 @@ def _resolve_routes(
             d.address for d in (inner or {}).get(node.name, []) if d.address is not None] + [
             a for _, a in (extra or {}).get(node.name, [])]
         devices = {e.name for e in ends} | {b.name for b in bridges.get(node.name, [])} | {
-            d.name for d in (inner or {}).get(node.name, [])}
+            d.name for d in (inner or {}).get(node.name, [])} | {v.name for v in node.vxlans}
         seen: set[IPv4Network] = set()
         for r in node.routes:
             where = (f"{r.origin}: " if r.origin else "") + f"node {node.name!r}: route {r.dest!r}"

@@ -122,6 +122,8 @@ class VxlanSpec:
     underlay: str
     port: int = 4789
     master: str | None = None
+    #: Where frames for no known MAC go (a point-to-point tunnel's peer); None: only programmed entries.
+    remote: str | None = None
 
 
 @dataclass

@@ -139,6 +139,15 @@ def test_an_imported_kathara_lab():
            [("startup",), *pairs, ("run", "r2", "ip route; ip -br addr"), ("run", "r1", "ip route; ip addr show lo")])
 
 
+def test_a_vxlan_tunnel_between_two_hosts():
+    """node.vxlan(...): the overlay answers across a router that has no route to it, with the overlay's MTU."""
+    script = [("ping", "A", "10.9.0.2", PING), ("run", "A", "ip -br addr; ip route; ip -br link show vx0"),
+              ("run", "R", "ip route"), ("ping", "C", "10.9.0.1", {"count": 1, "size": 1422, "timeout": 1.0}),
+              ("ping", "C", "10.9.0.1", {"count": 1, "size": 1423, "timeout": 1.0, "dont_fragment": True})]
+    # (1423 bytes without DF: the kernel fragments, the simulation refuses saying it does not fragment)
+    _check(lambda backend: labs.vxlan_pair(f"vx-{backend[0]}", backend=backend), script)
+
+
 def test_node_files():
     """A node's own files (given in the description, written by redirections, removed), and a web server
     serving them to another node; the other node has none of them."""

@@ -247,3 +247,22 @@ def test_extra_addresses_are_checked_built_after_the_links_and_pinged():
     with lab:
         with pytest.raises(netnb.LabStateError, match="add an address"):
             lab["A"].address("10.0.1.13/24", dev="eth0")
+
+
+def test_a_vxlan_device_in_a_node():
+    from tests.labs import vxlan_pair
+
+    lab = vxlan_pair("vx-model")
+    script = lab.plan().script()
+    assert ("ip -n A link add vx0 type vxlan id 42 local 192.168.1.2 remote 192.168.2.2 dev eth0 dstport 4789 "
+            "nolearning") in script
+    assert script.index("link add vx0") > script.index("ip -n A link set eth0 up")  # on its underlay device
+    assert [str(a) for a in lab["A"].addresses] == ["192.168.1.2/24", "10.9.0.1/24"]
+    bad = netnb.Lab("vx-bad", backend="sim")
+    h = bad.host("h")
+    bad.link(h, bad.host("g"), ip=("10.0.0.1/24", "10.0.0.2/24"))
+    h.vxlan("vx0", 0, local="10.0.0.9", remote="somewhere")
+    assert bad.validate() == [
+        "node 'h': VXLAN device 'vx0': vni 0 is not a VXLAN id from 1 to 16777215",
+        "node 'h': VXLAN device 'vx0': 10.0.0.9 is not an address of its underlay 'h'",
+        "node 'h': VXLAN device 'vx0': remote 'somewhere' is not an IPv4 address (the peer's underlay address)"]

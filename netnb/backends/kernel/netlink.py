@@ -257,8 +257,11 @@ class Dataplane:
             # then living in target_node's namespace with the overlay bridge.
             home = self.ns(op.home)
             move = {"net_ns_fd": home.fd} if op.target_node else {}
+            remote: dict[str, Any] = {"vxlan_group": op.remote} if op.remote else {}
+            if op.dev:  # the underlay device: the kernel sets the MTU 50 bytes below its own
+                remote["vxlan_link"] = self._index(ns, op.dev)
             ns.ipr.link("add", ifname=op.ifname, kind="vxlan", vxlan_id=op.vni, vxlan_local=op.local,
-                        vxlan_port=op.port, vxlan_learning=0, **move)
+                        vxlan_port=op.port, vxlan_learning=0, **move, **remote)
             master = {"master": self._index(home, op.master)} if op.master else {}
             home.ipr.link("set", ifname=op.ifname, state="up", **master)
             _add_port(home, op.master, op.ifname)

@@ -219,6 +219,10 @@ class SimBackend:
         elif isinstance(op, AddVxlan):
             home = world.stack(op.home)
             vx = Vxlan(home, op.ifname, home.new_index(), world.random_mac(), op.vni, IPv4(op.local), op.port, stack)
+            if op.dev is not None:  # as the kernel: 50 bytes below the underlay device's MTU; else 1500
+                vx.mtu = stack.device(op.dev).mtu - 50
+            if op.remote is not None:  # the default destination, as the kernel's all-zeros FDB entry
+                vx.remotes[fr.ZERO_MAC] = IPv4(op.remote)
             home.add_device(vx)
             stack.vxlan_ports[op.port] = stack.vxlan_ports.get(op.port, []) + [vx]
             if op.master is not None:

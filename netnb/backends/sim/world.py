@@ -357,7 +357,7 @@ class Vxlan(Device):
 
     def __init__(self, stack: Stack, name: str, index: int, mac: bytes, vni: int, local: IPv4, port: int,
                  underlay: Stack) -> None:
-        super().__init__(stack, name, index, mac, mtu=1450)
+        super().__init__(stack, name, index, mac, mtu=1500)  # the kernel's, without an underlay device
         self.vni, self.local, self.port, self.underlay = vni, local, port, underlay
         self.remotes: dict[bytes, IPv4] = {}
 
