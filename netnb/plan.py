@@ -658,7 +658,7 @@ def namespace_operations(node: str, ipv6: bool, forwards: bool = False) -> list[
     return ops
 
 
-def _holding(lab: ResolvedLab, node: str, address: str) -> str | None:
+def interface_holding(lab: ResolvedLab, node: str, address: str) -> str | None:
     """The interface of ``node`` whose address is ``address`` (a VXLAN device's underlay device), or None."""
     for i in lab.node(node).interfaces:
         if i.address is not None and str(i.address.ip) == address:
@@ -697,7 +697,7 @@ def compile_plan(lab: ResolvedLab) -> Plan:
                            second.mac, first.mac))
     for node in lab.nodes:  # after the links: a VXLAN device is made on its underlay interface
         ops += [AddVxlan(v.underlay, v.name, v.vni, v.local, v.port, v.master,
-                         node.name if v.underlay != node.name else None, v.remote, _holding(lab, v.underlay, v.local))
+                         node.name if v.underlay != node.name else None, v.remote, interface_holding(lab, v.underlay, v.local))
                 for v in node.vxlans]
     for node in lab.nodes:
         for iface in node.interfaces:

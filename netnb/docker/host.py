@@ -60,6 +60,7 @@ from netnb.plan import (
     AddVxlan,
     IptablesRule,
     Operation,
+    interface_holding,
     namespace_operations,
 )
 from netnb.view.firewall import rules_table
@@ -252,7 +253,8 @@ class DockerHost:
         ns, zero = self._overlay_ns(net), "00:00:00:00:00:00"
         ops: list[Operation] = [*namespace_operations(ns, self.lab.topology.ipv6),
                                 AddBridge(ns, "br0", 30000),
-                                AddVxlan(self.name, "vxlan0", net.vni or 0, self.ip, VXLAN_PORT, "br0", ns)]
+                                AddVxlan(self.name, "vxlan0", net.vni or 0, self.ip, VXLAN_PORT, "br0", ns, None,
+                                         interface_holding(self.lab.resolved(), self.name, self.ip))]
         # The same VTEP as the lab describes it (its forwarding entries below are state, not devices).
         self._new_vteps.append(Host(self.lab, NodeSpec(ns, NodeKind.HOST, role="overlay", bridges=[BridgeSpec("br0")],
                                                        vxlans=[VxlanSpec("vxlan0", net.vni or 0, self.ip, self.name,

@@ -27,14 +27,16 @@ def frr_files() -> dict[str, str]:
             for name in sorted(os.listdir("/etc/frr")) if os.path.isfile(os.path.join("/etc/frr", name))}
 
 
-def frr_pids() -> set[int]:
-    """Pids of FRR daemons running anywhere on the machine."""
+def frr_pids(lab: netnb.Lab) -> set[int]:
+    """Pids (the machine's) of the FRR daemons running in ``lab``'s namespaces (other labs may run FRR too)."""
+    inodes = set(lab.namespace_inodes().values())
     found = set()
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             with open(f"/proc/{pid}/comm") as f:
-                if f.read().strip() in ("zebra", "ripd", "ospfd", "bgpd", "staticd", "watchfrr"):
-                    found.add(int(pid))
+                daemon = f.read().strip() in ("zebra", "ripd", "ospfd", "bgpd", "staticd", "watchfrr")
+            if daemon and os.stat(f"/proc/{pid}/ns/net").st_ino in inodes:
+                found.add(int(pid))
         except OSError:
             continue
     return found
@@ -70,10 +72,11 @@ def chain(protocol: str, silent: str = "") -> netnb.Lab:
 @pytest.mark.parametrize("protocol, code", [("rip", "R>*"), ("ospf", "O>*"), ("bgp", "B>*")])
 def test_routers_learn_their_routes(protocol, code):
     machine = frr_files()
-    before = frr_pids()
     lab = chain(protocol)
     assert "ip netns exec r1 sh -c '/usr/lib/frr/frrinit.sh start'" in lab.plan().script()
     with lab:
+        daemons = frr_pids(lab)
+        assert len(daemons) >= 9  # watchfrr, zebra, staticd and the protocol's daemon in each of three routers
         waited = lab.wait_converged(timeout=60)
         assert waited < 60
         assert lab["h1"].ping(lab["h3"], count=1).ok
@@ -89,7 +92,7 @@ def test_routers_learn_their_routes(protocol, code):
         assert lab["r1"].read_file("/etc/frr/frr.conf").decode() == lab["r1"].spec.files["/etc/frr/frr.conf"].content.decode()
         assert "zebra.pid" in lab["r1"].run("ls /var/run/frr").stdout.split()
     assert frr_files() == machine  # the machine's /etc/frr is untouched
-    assert frr_pids() <= before  # and every daemon went with the lab
+    assert not [pid for pid in daemons if os.path.exists(f"/proc/{pid}")]  # every daemon went with the lab
 
 
 def test_wait_converged_names_what_is_missing():
