@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 
 from netnb.errors import TopologyError
@@ -182,12 +183,31 @@ def per_daemon_configs(node: Host) -> None:
                 line.command = QUAGGA_START
 
 
+def quagga_bgp(config: bytes) -> bytes:
+    """A Quagga ``bgpd.conf`` as FRR must read it to behave as Quagga did: FRR (7.4 and later) neither accepts nor
+    sends eBGP routes without a policy, and announces a ``network`` only once it is in the routing table;
+    Quagga did both. Each ``router bgp`` section gets the two lines that restore Quagga's behaviour.
+
+    >>> quagga_bgp(b"router bgp 100\\n network 10.0.0.0/8\\n").decode().splitlines()
+    ['router bgp 100', ' no bgp ebgp-requires-policy', ' no bgp network import-check', ' network 10.0.0.0/8']
+    """
+    out = []
+    for line in config.decode(errors="replace").splitlines():
+        out.append(line)
+        if re.match(r"\s*router\s+bgp\b", line):
+            out += [" no bgp ebgp-requires-policy", " no bgp network import-check"]
+    return ("\n".join(out) + "\n").encode()
+
+
 def quagga_files(node: Host, started: set[str]) -> None:
     """A Quagga-era node's ``/etc/quagga`` files, also at ``/etc/frr`` (where FRR reads them); a ``daemons``
     file enabling the daemons its lines started where the lab gives none (Quagga's per-daemon init scripts)."""
     given = dict(node.spec.files)
     for path, spec in given.items():
         if path.startswith("/etc/quagga/") and spec.content is not None:
-            node.file("/etc/frr/" + path[len("/etc/quagga/"):], spec.content, mode=spec.mode)
+            content = spec.content
+            if path.endswith("/bgpd.conf"):
+                content = quagga_bgp(content)
+            node.file("/etc/frr/" + path[len("/etc/quagga/"):], content, mode=spec.mode)
     if "/etc/frr/daemons" not in node.spec.files:
         node.file("/etc/frr/daemons", daemons_file(d for d in started if d not in ("quagga", "frr")))
