@@ -25,6 +25,7 @@ TIMES = [
     (re.compile(r"rtt min/avg/max/mdev = [\d./]+ ms"), "rtt min/avg/max/mdev = T ms"),
     (re.compile(r"\d+\.\d{3} ms"), "T ms"),
     (re.compile(r"\bid=\d+"), "id=N"),  # ICMP identifiers (conntrack lines)
+    (re.compile(r"after \d+ ms"), "after T ms"),  # curl's "Failed to connect ... after 1 ms" (0 or 1 by timing)
 ]
 KEEP = ("01:00:5e:", "33:33:", "ff:ff:ff:ff:ff:ff", "00:00:00:00:00:00")
 
