@@ -47,6 +47,7 @@ import yaml
 from netnb.errors import NetnbError, TopologyError
 from netnb.lab import Lab
 from netnb.model import StartupCommand
+from netnb.model.resolver import script_lines
 from netnb.nodes import Host, Node
 
 _Path = tuple[Any, ...]
@@ -344,21 +345,7 @@ def _lines(given: Any, tree: YamlTree, path: _Path) -> list[tuple[str, int]]:
     if not isinstance(given, str):
         return [(str(c), tree.line((*path, i)) or 0) for i, c in enumerate(given)]
     first = (tree.line(path) or 0) + (1 if "\n" in given else 0)  # a block starts below its key
-    out: list[tuple[str, int]] = []
-    pending: tuple[str, int] | None = None
-    for k, text in enumerate(given.splitlines()):
-        if pending is not None:
-            text, line = pending[0] + " " + text.strip(), pending[1]
-            pending = None
-        else:
-            line = first + k
-        if text.rstrip().endswith("\\"):
-            pending = (text.rstrip()[:-1].rstrip(), line)
-        elif text.strip() and not text.strip().startswith("#"):
-            out.append((text.strip(), line))
-    if pending is not None:
-        out.append(pending)
-    return out
+    return [(text, first + number - 1) for text, number in script_lines(given)]
 
 
 def _per_node(lab: Lab, key: str, given: dict[str, Any], tree: YamlTree, broken: Any, skipped: set[Any]

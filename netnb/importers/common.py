@@ -11,7 +11,7 @@ from netnb.errors import TopologyError
 from netnb.importers import lines
 from netnb.lab import Lab
 from netnb.model.frr import FRR_INIT, FRR_START, daemons_file
-from netnb.model.resolver import startup_problem
+from netnb.model.resolver import script_lines, startup_problem
 from netnb.nodes import Host
 
 
@@ -146,25 +146,6 @@ def sort_lines(given: list[tuple[str, str]], into: NodeLines, found: Findings, *
             into.routes.append((item, where))
         else:
             into.commands.append((text, where))
-
-
-def script_lines(text: str) -> list[tuple[str, int]]:
-    """The commands of a shell script, one per line, each with its line number: blank lines and ``#``
-    comments skipped, a line ending in ``\\`` joined with the next."""
-    out: list[tuple[str, int]] = []
-    pending: tuple[str, int] | None = None
-    for number, raw in enumerate(text.splitlines(), 1):
-        line = raw.strip()
-        if pending is not None:
-            line, number = pending[0] + " " + line, pending[1]
-            pending = None
-        if line.endswith("\\"):
-            pending = (line[:-1].rstrip(), number)
-        elif line and not line.startswith("#"):
-            out.append((line, number))
-    if pending is not None:
-        out.append(pending)
-    return out
 
 
 def one_by_one(text: str) -> bool:

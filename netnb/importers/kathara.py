@@ -44,9 +44,9 @@ from netnb.importers.common import (
     per_daemon_configs,
     quagga_files,
     read_text,
-    script_lines,
     sort_lines,
 )
+from netnb.model.resolver import script_lines
 from netnb.lab import Lab
 from netnb.nodes import Host
 

@@ -511,6 +511,30 @@ def _check_files(node: NodeSpec, problems: _Problems) -> None:
             parent = parent.rsplit("/", 1)[0]
 
 
+def script_lines(text: str) -> list[tuple[str, int]]:
+    """The commands of a shell script, one per line, each with its line number: blank lines and ``#``
+    comments skipped, a line ending in ``\\`` joined with the next (a Kathará ``.startup`` file, a lab file's
+    block of startup lines).
+
+    >>> script_lines("# up\\nip addr add 10.0.0.1/24 \\\\\\n   dev eth0\\n")
+    [('ip addr add 10.0.0.1/24 dev eth0', 2)]
+    """
+    out: list[tuple[str, int]] = []
+    pending: tuple[str, int] | None = None
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if pending is not None:
+            line, number = pending[0] + " " + line, pending[1]
+            pending = None
+        if line.endswith("\\"):
+            pending = (line[:-1].rstrip(), number)
+        elif line and not line.startswith("#"):
+            out.append((line, number))
+    if pending is not None:
+        out.append(pending)
+    return out
+
+
 _OPENS = {"if": "fi", "for": "done", "while": "done", "until": "done", "case": "esac", "select": "done"}
 
 
