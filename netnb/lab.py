@@ -480,7 +480,8 @@ class Lab:
             for e in entries:
                 proto = "connected" if e.proto == "kernel" and e.scope == "link" else e.proto
                 by_proto[proto] = by_proto.get(proto, 0) + 1
-                rows.append([node.name, e.dest, e.via or "", e.dev or "", proto])
+                rows.append([node.name, e.dest, ", ".join(e.gateways),
+                             ", ".join(h.dev or "" for h in e.nexthops) if e.nexthops else e.dev or "", proto])
             counts.append(f"{node.name}: " + ", ".join(f"{k} {v}" for k, v in sorted(by_proto.items())))
         return Table(["router", "destination", "via", "dev", "protocol"], rows,
                      title=f"routes of the routers of lab {self.name!r}", note="; ".join(counts))

@@ -17,7 +17,7 @@ Format: ``name``; ``nodes`` maps a name to a kind (host, router, switch, hub) or
 ``kind`` and, for switches, ``subnet``/``ageing``/``stp``/``priority``, for hosts and routers ``addresses`` (besides their
 links': ``10.255.0.1/32`` on loopback, or ``{ip: 10.0.0.11/24, dev: eth0}``); ``links`` are ``[a, b]`` pairs or mappings with
 ``a``, ``b`` and the options of ``Lab.link`` (``ip``, ``ifname``, ``mtu``, ``subnet``); ``routes`` maps
-a node to a list of ``{dest, via, dev}``; ``startup`` maps a node to the commands it runs once the lab is
+a node to a list of ``{dest, via, dev}`` (``via`` a list of gateways for a multipath route); ``startup`` maps a node to the commands it runs once the lab is
 up (a list, or a block of lines as a Kathará ``.startup`` file); ``firewall`` maps a host or router to its
 iptables lines (``-P FORWARD DROP``, ``-t nat -A POSTROUTING -o eth1 -j MASQUERADE``: a list or a block); ``files``
 maps a node to its own files by path (text, or ``{content | source | folder, mode}``; paths of sources relative to
@@ -235,6 +235,9 @@ def _explain(error: Any, path: _Path, tree: YamlTree) -> str:
         if path and path[0] == "routes" and len(path) == 3:
             return f"{where}: write a route as {{dest: default, via: 10.0.0.1}}, not {value!r}"
         return f"{where}: {value!r} is {_kind_of(value)}; write {want}"
+    if rule == "oneOf" and path[:1] == ("routes",) and path[-1:] == ("via",):
+        return f"{where}: write one gateway (via: 10.0.0.1) or two or more for a multipath route " \
+               f"(via: [10.0.1.1, 10.0.2.1]), not {value!r}"
     if rule == "required":
         missing = re.findall(r"'([^']+)' is a required property", error.message)
         return f"{where}: missing {', '.join(missing) or error.message}"

@@ -168,8 +168,8 @@ class Node:
         rows = [[i.name, str(i.address or ""), f"{i.peer_node}:{i.peer_name}", str(i.mtu or "")]
                 for i in node.interfaces]
         rows += [[b.name, str(b.address or ""), "(bridge)", ""] for b in node.bridges if not node.kind.is_l2]
-        routes = "; ".join(f"{r.dest_text} via {r.via}" if r.via else f"{r.dest_text} dev {r.dev}"
-                           for r in node.routes)
+        routes = "; ".join(f"{r.dest_text} via {' and '.join(map(str, r.gateways))}" if r.gateways
+                           else f"{r.dest_text} dev {r.dev}" for r in node.routes)
         note = (f"routes: {routes}. " if routes else "") + \
             (f"{self.name}.inspect() reads its live state" if self.lab.running else f"lab is {self.lab.state}")
         return Table(["interface", "address", "connects to", "mtu"], rows,
@@ -276,8 +276,10 @@ class Host(Node):
         return sr1(self, pkt, timeout, iface)
 
     def routes(self) -> RecordList[RouteEntry]:
-        """The main routing table, read now."""
-        return RecordList(self.lab.live().routes(self.name), f"routes of {self.name}")
+        """The main routing table, read now (a multipath route lists its next hops)."""
+        entries = self.lab.live().routes(self.name)
+        return RecordList(entries, f"routes of {self.name}",
+                          hide=() if any(e.nexthops for e in entries) else ("nexthops",))
 
     def neighbours(self) -> RecordList[NeighbourEntry]:
         """The ARP table, read now."""
@@ -436,8 +438,16 @@ class Host(Node):
         listing = self.lab.live().firewall(self.name, ["-t", table, "-nvxL"])
         return rules_table(listing, f"{table} table of {self.name}")
 
-    def route(self, dest: str, *, via: str | None = None, dev: str | None = None) -> None:
-        """Add a static route (``dest`` is ``"default"`` or a CIDR). On a running lab it applies at once."""
+    def route(self, dest: str, *, via: str | Sequence[str] | None = None, dev: str | None = None) -> None:
+        """Add a static route (``dest`` is ``"default"`` or a CIDR). On a running lab it applies at once.
+
+        Several gateways make a multipath (ECMP) route: each flow (source and destination address) takes
+        one of them, so traffic to many addresses spreads over all.
+
+        Example: ``a.route("10.9.0.0/24", via=["10.0.1.2", "10.0.2.2"])``
+        """
+        if via is not None and not isinstance(via, str):
+            via = tuple(via)
         spec = RouteSpec(dest, via, dev)
         self.spec.routes.append(spec)
         if not self.lab.running:

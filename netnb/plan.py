@@ -413,18 +413,20 @@ class DelAddress(Operation):
 
 @dataclass(frozen=True)
 class AddRoute(Operation):
-    """Add a static route to the main table; ``dest`` is a CIDR (0.0.0.0/0 for the default route)."""
+    """Add a static route to the main table; ``dest`` is a CIDR (0.0.0.0/0 for the default route). A
+    multipath (ECMP) route has its gateways in ``nexthops`` and no ``via``."""
 
     kind: ClassVar[str] = "add_route"
     dest: str
     via: str | None = None
     dev: str | None = None
+    nexthops: tuple[str, ...] = ()
 
     def reverse(self) -> Operation:
-        return DelRoute(self.node, self.dest, self.via, self.dev)
+        return DelRoute(self.node, self.dest, self.via, self.dev, self.nexthops)
 
     def commands(self) -> list[str]:
-        return [f"{_ns(self.node)} route add {_route_words(self.dest, self.via, self.dev)}"]
+        return [f"{_ns(self.node)} route add {_route_words(self.dest, self.via, self.dev, self.nexthops)}"]
 
 
 @dataclass(frozen=True)
@@ -435,12 +437,13 @@ class DelRoute(Operation):
     dest: str
     via: str | None = None
     dev: str | None = None
+    nexthops: tuple[str, ...] = ()
 
     def reverse(self) -> Operation:
-        return AddRoute(self.node, self.dest, self.via, self.dev)
+        return AddRoute(self.node, self.dest, self.via, self.dev, self.nexthops)
 
     def commands(self) -> list[str]:
-        return [f"{_ns(self.node)} route del {_route_words(self.dest, self.via, self.dev)}"]
+        return [f"{_ns(self.node)} route del {_route_words(self.dest, self.via, self.dev, self.nexthops)}"]
 
 
 class IptablesOperation(Operation):
@@ -551,18 +554,21 @@ def firewall_operations(node: str, chains: Sequence[Chain], rules: Sequence[Rule
     return ops
 
 
-def _route_words(dest: str, via: str | None, dev: str | None) -> str:
+def _route_words(dest: str, via: str | None, dev: str | None, nexthops: tuple[str, ...] = ()) -> str:
     words = ["default" if dest == "0.0.0.0/0" else dest]
     if via:
         words += ["via", via]
-    if dev:
+    if dev and not nexthops:
         words += ["dev", dev]
+    for hop in nexthops:
+        words += ["nexthop", "via", hop] + (["dev", dev] if dev else [])
     return " ".join(words)
 
 
 def route_operation(route: ResolvedRoute) -> AddRoute:
     """The operation that installs a resolved route."""
-    return AddRoute(route.node, str(route.dest), str(route.via) if route.via else None, route.dev)
+    return AddRoute(route.node, str(route.dest), str(route.via) if route.via else None, route.dev,
+                    tuple(str(h) for h in route.nexthops))
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import netnb
 
 
@@ -151,4 +153,23 @@ def vxlan_pair(name: str = "vxlan-pair", *, backend: str | None = "sim") -> netn
     c.route("default", via="192.168.2.1")
     a.vxlan("vx0", 42, local="192.168.1.2", remote="192.168.2.2", ip="10.9.0.1/24")
     c.vxlan("vx0", 42, local="192.168.2.2", remote="192.168.1.2", ip="10.9.0.2/24")
+    return lab
+
+
+def ecmp(name: str = "ecmp", *, backend: Any = "sim", paths: int = 16) -> netnb.Lab:
+    """A reaches B's ``paths`` loopback addresses 10.9.0.1-N through R1 or R2: one multipath route on A
+    (via 10.0.1.2 and 10.0.2.2), plain routes on the routers and back from B."""
+    lab = netnb.Lab(name, backend=backend)
+    a, r1, r2, b = lab.host("A"), lab.router("R1"), lab.router("R2"), lab.host("B")
+    lab.link(a, r1, subnet="10.0.1.0/24")
+    lab.link(a, r2, subnet="10.0.2.0/24")
+    lab.link(r1, b, subnet="10.0.3.0/24")
+    lab.link(r2, b, subnet="10.0.4.0/24")
+    for i in range(1, paths + 1):
+        b.address(f"10.9.0.{i}/32")
+    a.route("10.9.0.0/24", via=["10.0.1.2", "10.0.2.2"])
+    r1.route("10.9.0.0/24", via="10.0.3.2")
+    r2.route("10.9.0.0/24", via="10.0.4.2")
+    b.route("10.0.1.0/24", via="10.0.3.1")
+    b.route("10.0.2.0/24", via="10.0.4.1")
     return lab

@@ -34,6 +34,7 @@ from netnb.model.state import (
     FdbEntry,
     InterfaceState,
     NeighbourEntry,
+    Nexthop,
     ProcessEnd,
     ProcessState,
     RouteEntry,
@@ -355,9 +356,13 @@ class MemoryBackend:
                 if link.kind != "loopback" and link.up:
                     out.append(RouteEntry(str(iface.network), None, link.name, "kernel", "link", str(iface.ip)))
         for r in n.routes:
+            dest = r.dest if r.dest != "0.0.0.0/0" else "default"
+            if r.nexthops:
+                out.append(RouteEntry(dest, None, None, "static", "global", None, tuple(
+                    Nexthop(hop, r.dev or self._via(n, hop)) for hop in r.nexthops)))
+                continue
             dev = r.dev or (self._via(n, r.via) if r.via else None)
-            out.append(RouteEntry(r.dest if r.dest != "0.0.0.0/0" else "default", r.via, dev, "static",
-                                  "global" if r.via else "link"))
+            out.append(RouteEntry(dest, r.via, dev, "static", "global" if r.via else "link"))
         return out
 
     @staticmethod

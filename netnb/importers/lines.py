@@ -36,10 +36,11 @@ class Address:
 
 @dataclass(frozen=True)
 class Route:
-    """``ip route add DEST via GW [dev DEV]`` (or ``route add ... gw GW``)."""
+    """``ip route add DEST via GW [dev DEV]`` (or ``route add ... gw GW``); ``via`` holds every gateway of
+    ``ip route add DEST nexthop via GW1 nexthop via GW2`` (a multipath route)."""
 
     dest: str
-    via: str
+    via: str | tuple[str, ...]
     dev: str | None
 
 
@@ -92,11 +93,31 @@ def _ip(args: list[str]) -> Address | Route | None:
         return Address(dev.split(":")[0], ip) if dev and ip else None  # (lo:1 is lo, labelled)
     if "route".startswith(obj) and obj != "" and verb in ("add", "replace") and rest:
         dest, rest = rest[0], rest[1:]
+        if rest[:1] == ["nexthop"]:
+            return _multipath(dest, rest)
         fields = dict(zip(rest[::2], rest[1::2])) if len(rest) % 2 == 0 else {}
         if set(fields) - {"via", "dev"} or "via" not in fields or not _destination(dest) or not _address(fields["via"]):
             return None
         return Route(dest, fields["via"], fields.get("dev"))
     return None
+
+
+def _multipath(dest: str, words: list[str]) -> Route | None:
+    """``nexthop via GW [dev DEV]`` repeated, each of weight 1 (a weight, or another word: run as it is)."""
+    hops: list[dict[str, str]] = []
+    i = 0
+    while i < len(words):
+        if words[i] == "nexthop":
+            hops.append({})
+            i += 1
+        elif hops and words[i] in ("via", "dev") and words[i] not in hops[-1] and i + 1 < len(words):
+            hops[-1][words[i]], i = words[i + 1], i + 2
+        else:
+            return None
+    if len(hops) < 2 or not _destination(dest) or any("via" not in h or not _address(h["via"]) for h in hops):
+        return None
+    devs = {h.get("dev") for h in hops}
+    return Route(dest, tuple(h["via"] for h in hops), devs.pop() if len(devs) == 1 else None)
 
 
 def _ifconfig(args: list[str]) -> Address | None:

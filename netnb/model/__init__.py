@@ -13,8 +13,8 @@ from netnb._lazy import attach
 _WHERE = {
     **dict.fromkeys(("ResolvedBridge", "ResolvedInterface", "ResolvedLab", "ResolvedLink", "ResolvedNode",
                      "ResolvedRoute", "check_ifname", "resolve"), "netnb.model.resolver"),
-    **dict.fromkeys(("CapturePoint", "CommandResult", "FdbEntry", "InterfaceState", "NeighbourEntry", "PingResult",
-                     "ProcessEnd", "ProcessState", "RouteEntry", "RouteLookup", "SocketEntry"), "netnb.model.state"),
+    **dict.fromkeys(("CapturePoint", "CommandResult", "FdbEntry", "InterfaceState", "NeighbourEntry", "Nexthop",
+                     "PingResult", "ProcessEnd", "ProcessState", "RouteEntry", "RouteLookup", "SocketEntry"), "netnb.model.state"),
     **dict.fromkeys(("DEFAULT_AGEING_S", "LinkSpec", "NodeKind", "NodeSpec", "RouteSpec", "StartupCommand", "Topology"),
                     "netnb.model.topology"),
 }
@@ -27,6 +27,7 @@ __all__ = [
     "InterfaceState",
     "LinkSpec",
     "NeighbourEntry",
+    "Nexthop",
     "NodeKind",
     "NodeSpec",
     "PingResult",
@@ -69,6 +70,7 @@ if TYPE_CHECKING:
         FdbEntry,
         InterfaceState,
         NeighbourEntry,
+        Nexthop,
         PingResult,
         ProcessEnd,
         ProcessState,

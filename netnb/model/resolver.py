@@ -90,12 +90,19 @@ class ResolvedInner:
 
 @dataclass(frozen=True)
 class ResolvedRoute:
-    """A static route with parsed addresses; ``dest`` 0.0.0.0/0 is the default route."""
+    """A static route with parsed addresses; ``dest`` 0.0.0.0/0 is the default route. A multipath route has
+    its gateways in ``nexthops`` (two or more) and ``via`` None."""
 
     node: str
     dest: IPv4Network
     via: IPv4Address | None
     dev: str | None
+    nexthops: tuple[IPv4Address, ...] = ()
+
+    @property
+    def gateways(self) -> tuple[IPv4Address, ...]:
+        """Every gateway: ``via``, or the next hops of a multipath route."""
+        return self.nexthops or ((self.via,) if self.via is not None else ())
 
     @property
     def dest_text(self) -> str:
@@ -894,15 +901,13 @@ def _resolve_routes(
                 problems.add(f"{where}: only IPv4 routes are supported so far")
                 continue
             if dest in seen:
-                problems.add(f"{where}: this node already has a route to {dest}; keep one")
+                problems.add(f"{where}: this node already has a route to {dest}; keep one (to spread traffic over "
+                             f"several gateways give them all in one route: via=['GW1', 'GW2'])")
             seen.add(dest)
-            via = None
-            if r.via is not None:
-                try:
-                    via = IPv4Address(r.via)
-                except (ValueError, TypeError) as exc:
-                    problems.add(f"{where}: gateway {r.via!r} is not an IPv4 address ({exc})")
-                    continue
+            gateways = _route_gateways(where, r.via, problems)
+            if gateways is None:
+                continue
+            for via in gateways:
                 if any(a.ip == via for a in connected):
                     problems.add(f"{where}: the gateway {via} is this node's own address; use the next hop's address")
                 elif not any(via in a.network for a in connected):
@@ -914,17 +919,42 @@ def _resolve_routes(
             if r.dev is not None and r.dev not in devices:
                 names = ", ".join(sorted(n for n in devices if n)) or "none"
                 problems.add(f"{where}: the node has no interface {r.dev!r} (it has: {names})")
-            elif r.dev is not None and via is not None:
+            elif r.dev is not None and gateways:
                 on_dev = [e.address for e in ends if e.name == r.dev and e.address is not None] + [
                     b.address for b in bridges.get(node.name, []) if b.name == r.dev and b.address is not None] + [
                     d.address for d in (inner or {}).get(node.name, []) if d.name == r.dev and d.address is not None]
-                if on_dev and not any(via in a.network for a in on_dev):
-                    problems.add(f"{where}: the gateway {via} is not on {r.dev}'s subnet "
-                                 f"({', '.join(str(a.network) for a in on_dev)}); name the interface it is on, "
-                                 f"or leave dev= out")
-            if r.via is None and r.dev is None:
+                for via in gateways:
+                    if on_dev and not any(via in a.network for a in on_dev):
+                        problems.add(f"{where}: the gateway {via} is not on {r.dev}'s subnet "
+                                     f"({', '.join(str(a.network) for a in on_dev)}); name the interface it is on, "
+                                     f"or leave dev= out")
+            if not gateways and r.dev is None:
                 problems.add(f"{where}: give a gateway (via=...) or an interface (dev=...)")
-            out.setdefault(node.name, []).append(ResolvedRoute(node.name, dest, via, r.dev))
+            if len(gateways) > 1:
+                out.setdefault(node.name, []).append(ResolvedRoute(node.name, dest, None, r.dev, tuple(gateways)))
+                continue
+            out.setdefault(node.name, []).append(ResolvedRoute(node.name, dest, gateways[0] if gateways else None, r.dev))
+    return out
+
+
+def _route_gateways(where: str, via: object, problems: _Problems) -> list[IPv4Address] | None:
+    """A route's gateways: none, one, or the two or more of a multipath route (None after a problem)."""
+    if via is None:
+        return []
+    written = [via] if isinstance(via, str) else list(via) if isinstance(via, (list, tuple)) else None
+    if written is None or not written:
+        problems.add(f"{where}: via= is a gateway's address or a list of them, not {via!r}")
+        return None
+    out: list[IPv4Address] = []
+    for text in written:
+        try:
+            out.append(IPv4Address(text))
+        except (ValueError, TypeError) as exc:
+            problems.add(f"{where}: gateway {text!r} is not an IPv4 address ({exc})")
+            return None
+    if len(set(out)) < len(out):
+        problems.add(f"{where}: a gateway is given twice ({', '.join(map(str, out))}); give each once")
+        return None
     return out
 
 

@@ -156,8 +156,24 @@ class InterfaceState:
 
 
 @dataclass(frozen=True)
+class Nexthop:
+    """One path of a multipath (ECMP) route: gateway, interface and weight, as ``ip route`` lists it."""
+
+    via: str | None
+    dev: str | None
+    weight: int = 1
+    #: ``dead`` (its interface is down: not used), ``linkdown`` (no carrier), as the kernel flags it.
+    flags: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        words = (["via", self.via] if self.via else []) + (["dev", self.dev] if self.dev else [])
+        return " ".join(["nexthop", *words, "weight", str(self.weight), *self.flags])
+
+
+@dataclass(frozen=True)
 class RouteEntry:
-    """One route of the main table."""
+    """One route of the main table; a multipath (ECMP) route has no ``via``/``dev`` of its own but
+    ``nexthops``."""
 
     dest: str
     via: str | None
@@ -165,9 +181,10 @@ class RouteEntry:
     proto: str
     scope: str
     src: str | None = None
+    nexthops: tuple[Nexthop, ...] = ()
 
     def brief(self) -> str:
-        """One line in the style of ``ip route``."""
+        """One line in the style of ``ip route`` (a multipath route's next hops on the same line)."""
         parts = [self.dest]
         if self.via:
             parts += ["via", self.via]
@@ -176,7 +193,15 @@ class RouteEntry:
         parts += ["proto", self.proto, "scope", self.scope]
         if self.src:
             parts += ["src", self.src]
+        parts += [str(h) for h in self.nexthops]
         return " ".join(parts)
+
+    @property
+    def gateways(self) -> tuple[str, ...]:
+        """Every gateway of the route: its ``via``, or each next hop's."""
+        if self.nexthops:
+            return tuple(h.via for h in self.nexthops if h.via)
+        return (self.via,) if self.via else ()
 
 
 @dataclass(frozen=True)

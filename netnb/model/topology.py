@@ -40,10 +40,11 @@ DEFAULT_AGEING_S = 300.0
 
 @dataclass
 class RouteSpec:
-    """A static route on a node, as written: ``dest`` is ``"default"``, a CIDR or an address."""
+    """A static route on a node, as written: ``dest`` is ``"default"``, a CIDR or an address; ``via`` one
+    gateway, or several for a multipath (ECMP) route that spreads flows over them."""
 
     dest: str
-    via: str | None = None
+    via: str | tuple[str, ...] | None = None
     dev: str | None = None
     #: Where it was written, put before its problems (a lab file's ``line 12``); empty for code.
     origin: str = ""

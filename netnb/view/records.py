@@ -25,8 +25,8 @@ def _cell(value: Any) -> str:
         return "yes" if value else ""
     if isinstance(value, float):
         return f"{value:.1f}"
-    if isinstance(value, (tuple, list)):
-        return " ".join(str(v) for v in value)
+    if isinstance(value, (tuple, list)):  # words (flags), or records of their own (a route's next hops)
+        return (", " if value and dataclasses.is_dataclass(value[0]) else " ").join(str(v) for v in value)
     return str(value)
 
 

@@ -12,6 +12,7 @@ import netnb
 from netnb.backends.kernel.client import AgentClient
 from netnb.plan import AddAddress, AddNamespace, AddRoute, SetLinkState
 
+from .. import labs
 from ..labs import routed, startup_pair, stp_ring, three_pcs
 from .helpers import netns_inodes_in_use, pid_alive, wait_until
 
@@ -294,3 +295,23 @@ def test_startup_commands_run_on_the_kernel_and_a_failing_one_leaves_nothing():
     assert (caught.value.node, caught.value.line) == ("B", 3) and "Cannot find device" in str(caught.value)
     assert lab.state == "stopped"
     assert wait_until(lambda: netns_inodes_in_use() <= before, timeout=5)  # its namespaces are gone
+
+
+def test_a_multipath_route_spreads_flows_and_survives_a_dead_path():
+    """One route, two gateways: pings to 32 addresses behind it cross both routers (the kernel hashes each
+    flow's addresses with a seed of its own boot: all 32 on one path has a chance of 2^-31); with one path's
+    interface down the route keeps the other, and every address still answers."""
+    lab = labs.ecmp("mp-kernel", backend="kernel", paths=32)
+    with lab:
+        a = lab["A"]
+        (entry,) = [e for e in a.routes() if e.nexthops]
+        assert [(h.via, h.dev, h.weight) for h in entry.nexthops] == [("10.0.1.2", "eth0", 1), ("10.0.2.2", "eth1", 1)]
+        for i in range(1, 33):
+            assert a.ping(f"10.9.0.{i}", count=1, timeout=2.0).ok, i
+        used = {r: {x.name: x.rx_packets for x in lab[r].interfaces()}["eth0"] for r in ("R1", "R2")}
+        assert all(n >= 2 for n in used.values()), used  # (an ARP request, then echo requests)
+        a.run("ip link set eth0 down", check=True)
+        (entry,) = [e for e in a.routes() if e.nexthops]
+        assert entry.nexthops[0].flags == ("dead", "linkdown") and entry.nexthops[1].flags == ()
+        for i in range(1, 33):
+            assert a.ping(f"10.9.0.{i}", count=1, timeout=2.0).ok, i

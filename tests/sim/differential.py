@@ -81,7 +81,8 @@ def interfaces(lab: netnb.Lab, owners: Owners) -> dict[str, list[tuple[Any, ...]
 
 
 def routes(lab: netnb.Lab) -> dict[str, list[tuple[Any, ...]]]:
-    return {node: [(r.dest, r.via, r.dev, r.proto, r.scope, r.src) for r in lab.live().routes(node)]
+    return {node: [(r.dest, r.via, r.dev, r.proto, r.scope, r.src, tuple(map(str, r.nexthops)))
+                   for r in lab.live().routes(node)]
             for node in sorted(lab.live().all_interfaces())}
 
 

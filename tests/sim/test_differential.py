@@ -148,6 +148,21 @@ def test_a_vxlan_tunnel_between_two_hosts():
     _check(lambda backend: labs.vxlan_pair(f"vx-{backend[0]}", backend=backend), script)
 
 
+def test_a_multipath_route():
+    """A multipath (ECMP) route: how ip shows it, that every address behind it answers, what a path whose
+    interface goes down shows (dead) and that the other path carries everything then, and its return.
+    (Which flow takes which path is not compared: the kernel seeds its hash at random each boot.)"""
+    one = {"count": 1, "timeout": 1.0}
+    pings = [("ping", "A", f"10.9.0.{i}", one) for i in range(1, 17)]
+    script = [("run", "A", "ip route; ip -j route; ip route show 10.9.0.0/24"), *pings,
+              ("run", "A", "ip link set eth0 down; ip route; ip -j route show 10.9.0.0/24"), *pings,
+              ("run", "A", "ip link set eth0 up; ip route show 10.9.0.0/24"),
+              ("run", "A", "ip link set eth0 down; ip link set eth1 down; ip route; ip link set eth0 up; "
+                           "ip link set eth1 up; ip route add 10.8.0.0/24 nexthop via 10.0.1.2 weight 3 nexthop "
+                           "via 10.0.2.2 dev eth1; ip route; ip route del 10.8.0.0/24; ip route")]
+    _check(lambda backend: labs.ecmp(f"mp-{backend[0]}", backend=backend), script)
+
+
 def test_node_files():
     """A node's own files (given in the description, written by redirections, removed), and a web server
     serving them to another node; the other node has none of them."""

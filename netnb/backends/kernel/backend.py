@@ -24,6 +24,7 @@ from netnb.model.state import (
     FdbEntry,
     InterfaceState,
     NeighbourEntry,
+    Nexthop,
     ProcessEnd,
     ProcessState,
     RouteEntry,
@@ -145,7 +146,9 @@ class KernelBackend:
         return {node: [_interface(d) for d in links] for node, links in self._call("all_links").items()}
 
     def routes(self, node: str) -> list[RouteEntry]:
-        return [RouteEntry(**d) for d in self._call("routes", node=node)]
+        return [RouteEntry(**{**d, "nexthops": tuple(Nexthop(h["via"], h["dev"], h["weight"], tuple(h["flags"]))
+                                                     for h in d.get("nexthops", ()))})
+                for d in self._call("routes", node=node)]
 
     def neighbours(self, node: str) -> list[NeighbourEntry]:
         return [NeighbourEntry(**d) for d in self._call("neighbours", node=node)]

@@ -57,6 +57,8 @@ _TOOL_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/b
 _NUD = {0x01: "INCOMPLETE", 0x02: "REACHABLE", 0x04: "STALE", 0x08: "DELAY", 0x10: "PROBE",
         0x20: "FAILED", 0x40: "NOARP", 0x80: "PERMANENT", 0x00: "NONE"}
 #: Route protocols by number, as iproute2 names them (its rt_protos table: routing daemons included).
+#: RTNH_F_DEAD and RTNH_F_LINKDOWN, as ``ip route`` names them.
+_RTNH_FLAGS = ((1, "dead"), (16, "linkdown"))
 _PROTO = {0: "unspec", 1: "redirect", 2: "kernel", 3: "boot", 4: "static", 8: "gated", 9: "ra", 10: "mrt",
           11: "zebra", 12: "bird", 13: "dnrouted", 14: "xorp", 15: "ntk", 16: "dhcp", 18: "keepalived",
           42: "babel", 99: "openr", 186: "bgp", 187: "isis", 188: "ospf", 189: "rip", 192: "eigrp"}
@@ -241,7 +243,7 @@ class Dataplane:
             ns.rtnl.address(isinstance(op, AddAddress), self._index(ns, op.ifname), op.cidr)
         elif isinstance(op, (AddRoute, DelRoute)):
             ns.rtnl.route(isinstance(op, AddRoute), op.dest, via=op.via,
-                          oif=self._index(ns, op.dev) if op.dev else None)
+                          oif=self._index(ns, op.dev) if op.dev else None, nexthops=op.nexthops)
         elif isinstance(op, AddTap):
             # pyroute2 makes TAPs with ioctls on /dev/net/tun, not netlink: the device appears in the
             # namespace of the calling thread, so the thread must stand in the node's namespace.
@@ -410,6 +412,9 @@ class Dataplane:
                     "proto": _PROTO.get(r["proto"], str(r["proto"])),
                     "scope": _SCOPE.get(r["scope"], str(r["scope"])),
                     "src": r.get("RTA_PREFSRC"),
+                    "nexthops": [{"via": h.get_attr("RTA_GATEWAY"), "dev": names.get(h["oif"]), "weight": h["hops"] + 1,
+                                  "flags": [f for bit, f in _RTNH_FLAGS if h["flags"] & bit]}
+                                 for h in r.get_attr("RTA_MULTIPATH") or ()],
                 })
             return out
         return self._call(read)

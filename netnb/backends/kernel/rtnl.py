@@ -33,7 +33,7 @@ IFLA_INFO_KIND, IFLA_INFO_DATA = 1, 2
 VETH_INFO_PEER = 1
 IFLA_BR_FORWARD_DELAY, IFLA_BR_AGEING_TIME, IFLA_BR_STP_STATE, IFLA_BR_PRIORITY = 1, 4, 5, 6
 IFA_ADDRESS, IFA_LOCAL = 1, 2
-RTA_DST, RTA_OIF, RTA_GATEWAY = 1, 4, 5
+RTA_DST, RTA_OIF, RTA_GATEWAY, RTA_MULTIPATH = 1, 4, 5, 9
 IFF_UP = 0x1
 RT_TABLE_MAIN, RTPROT_STATIC, RTN_UNICAST = 254, 4, 1
 RT_SCOPE_UNIVERSE, RT_SCOPE_LINK = 0, 253
@@ -43,6 +43,7 @@ _IFINFOMSG = struct.Struct("=BxHiII")  # family, device type, index, flags, chan
 _IFADDRMSG = struct.Struct("=BBBBI")  # family, prefix length, flags, scope, index
 _RTMSG = struct.Struct("=BBBBBBBBI")  # family, dst len, src len, tos, table, protocol, scope, type, flags
 _ATTR = struct.Struct("=HH")  # length, type
+_RTNEXTHOP = struct.Struct("=HBBi")  # length, flags, hops (weight - 1), interface index
 
 
 def attr(kind: int, payload: bytes) -> bytes:
@@ -165,9 +166,11 @@ class Rtnl:
         else:
             self.request(RTM_DELADDR, 0, body)
 
-    def route(self, add: bool, dest: str, *, via: str | None = None, oif: int | None = None) -> None:
-        """``ip route add|del DEST [via GW] [dev OIF] proto static`` in the main table."""
-        gateway = ipaddress.ip_address(via) if via else None
+    def route(self, add: bool, dest: str, *, via: str | None = None, oif: int | None = None,
+              nexthops: tuple[str, ...] | list[str] = ()) -> None:
+        """``ip route add|del DEST [via GW] [dev OIF] proto static`` in the main table; with ``nexthops``
+        a multipath route (``nexthop via GW1 [dev OIF] nexthop via GW2 …``, each of weight 1)."""
+        gateway = ipaddress.ip_address(via or nexthops[0]) if via or nexthops else None
         if dest == "default":
             net = ipaddress.ip_network("::/0" if gateway is not None and gateway.version == 6 else "0.0.0.0/0")
         else:
@@ -177,10 +180,17 @@ class Rtnl:
         body = _RTMSG.pack(family, net.prefixlen, 0, 0, RT_TABLE_MAIN, RTPROT_STATIC, scope, RTN_UNICAST, 0)
         if net.prefixlen:
             body += attr(RTA_DST, net.network_address.packed)
-        if gateway is not None:
-            body += attr(RTA_GATEWAY, gateway.packed)
-        if oif is not None:
-            body += _u32(RTA_OIF, oif)
+        if nexthops:
+            hops = b""
+            for hop in nexthops:
+                gw = attr(RTA_GATEWAY, ipaddress.ip_address(hop).packed)
+                hops += _RTNEXTHOP.pack(_RTNEXTHOP.size + len(gw), 0, 0, oif or 0) + gw
+            body += attr(RTA_MULTIPATH, hops)
+        else:
+            if gateway is not None:
+                body += attr(RTA_GATEWAY, gateway.packed)
+            if oif is not None:
+                body += _u32(RTA_OIF, oif)
         if add:
             self.request(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, body)
         else:

@@ -43,6 +43,7 @@ from netnb.model.state import (
     FdbEntry,
     InterfaceState,
     NeighbourEntry,
+    Nexthop,
     ProcessEnd,
     ProcessState,
     RouteEntry,
@@ -241,7 +242,7 @@ class SimBackend:
         elif isinstance(op, DelAddress):
             stack.del_address(op.ifname, op.cidr)
         elif isinstance(op, AddRoute):
-            stack.add_route(op.dest, op.via, op.dev)
+            stack.add_route(op.dest, op.via, op.dev, nexthops=tuple((hop, op.dev, 1) for hop in op.nexthops))
         elif isinstance(op, DelRoute):
             stack.del_route(op.dest, op.via, op.dev)
         elif isinstance(op, (AddFdb, DelFdb)):
@@ -417,7 +418,9 @@ class SimBackend:
     def routes(self, node: str) -> list[RouteEntry]:
         stack = self._stack(node)
         return [RouteEntry("default" if r.dest.prefixlen == 0 else str(r.dest), str(r.via) if r.via else None,
-                           r.dev.name, r.proto, r.scope, str(r.src) if r.src else None) for r in stack.table()]
+                           None if r.hops else r.dev.name, r.proto, r.scope, str(r.src) if r.src else None,
+                           tuple(Nexthop(str(h.via) if h.via else None, h.dev.name, h.weight, tuple(h.flags()))
+                                 for h in r.hops)) for r in stack.table()]
 
     def neighbours(self, node: str) -> list[NeighbourEntry]:
         stack = self._stack(node)

@@ -141,21 +141,25 @@ def addr_lines(dev: Device) -> list[str]:
 
 
 def route_line(stack: Stack, r) -> str:  # type: ignore[no-untyped-def]
+    """One route as ``ip route`` prints it; a multipath route's paths on lines of their own."""
     dest = "default" if r.dest.prefixlen == 0 else (str(r.dest.network_address) if r.dest.prefixlen == 32
                                                      else str(r.dest))
     parts = [dest]
     if r.via is not None:
         parts += ["via", str(r.via)]
-    parts += ["dev", r.dev.name]
+    if not r.hops:
+        parts += ["dev", r.dev.name]
     if r.proto not in ("boot",):
         parts += ["proto", r.proto]
     if r.scope != "global":
         parts += ["scope", r.scope]
     if r.src is not None:
         parts += ["src", str(r.src)]
-    if not r.dev.carrier():
+    if not r.hops and not r.dev.carrier():
         parts.append("linkdown")
-    return " ".join(parts) + " "
+    return " ".join(parts) + " " + "".join(
+        "\n\tnexthop " + (f"via {h.via} " if h.via else "") + f"dev {h.dev.name} weight {h.weight} "
+        + "".join(f + " " for f in h.flags()) for h in r.hops)
 
 
 def _json(value: Any) -> str:
@@ -213,14 +217,18 @@ def route_json(r: Any) -> dict[str, Any]:
         str(r.dest.network_address) if r.dest.prefixlen == 32 else str(r.dest))}
     if r.via is not None:
         out["gateway"] = str(r.via)
-    out["dev"] = r.dev.name
+    if not r.hops:
+        out["dev"] = r.dev.name
     if r.proto != "boot":
         out["protocol"] = r.proto
     if r.scope != "global":
         out["scope"] = r.scope
     if r.src is not None:
         out["prefsrc"] = str(r.src)
-    out["flags"] = [] if r.dev.carrier() else ["linkdown"]
+    out["flags"] = [] if r.hops or r.dev.carrier() else ["linkdown"]
+    if r.hops:
+        out["nexthops"] = [{**({"gateway": str(h.via)} if h.via else {}), "dev": h.dev.name, "weight": h.weight,
+                            "flags": h.flags()} for h in r.hops]
     return out
 
 
@@ -424,7 +432,8 @@ def _addr(ctx: Ctx, args: list[str], opts: set[str]) -> int:
         name = words[words.index("dev") + 1] if "dev" in words else (words[0] if words else "")
         stack.device(name).addresses.clear()
         stack.changed()
-        stack.routes = [r for r in stack.routes if r.via is None or stack.lookup(r.via, connected_only=True)]
+        stack.routes = [r for r in stack.routes if all(
+            h.via is None or stack.lookup(h.via, connected_only=True) for h in (r.hops or (r,)))]
         return 0
     devs = _devices(stack, list(args))
     if "j" in opts:
@@ -457,10 +466,11 @@ def _route(ctx: Ctx, args: list[str], opts: set[str]) -> int:
             for line in stack.local_table():
                 ctx.print(line)
             return 0
+        shown = _route_selection(stack, args[1:])
         if "j" in opts:
-            ctx.print(_json([route_json(r) for r in stack.table()]))
+            ctx.print(_json([route_json(r) for r in shown]))
             return 0
-        for r in stack.table():
+        for r in shown:
             ctx.print(route_line(stack, r))
         return 0
     if verb == "get":
@@ -486,30 +496,82 @@ def _route(ctx: Ctx, args: list[str], opts: set[str]) -> int:
         dest = words.pop(0) if words else ""
         via: str | None = None
         dev: str | None = None
+        hops: list[list[Any]] = []  # (gateway, device, weight) of each `nexthop`
         while words:
             w = words.pop(0)
-            if w == "via" and words:
-                via = words.pop(0)
+            if w == "nexthop":
+                hops.append([None, None, 1])
+            elif w == "via" and words:
+                if hops:
+                    hops[-1][0] = words.pop(0)
+                else:
+                    via = words.pop(0)
             elif w == "dev" and words:
-                dev = words.pop(0)
+                if hops:
+                    hops[-1][1] = words.pop(0)
+                else:
+                    dev = words.pop(0)
+            elif w == "weight" and words and hops:
+                weight = words.pop(0)
+                if not weight.isdigit() or not 1 <= int(weight) <= 256:
+                    raise _Usage(f'Error: "{weight}" is not a valid weight (1 to 256).')
+                hops[-1][2] = int(weight)
             elif w in ("proto", "metric", "scope", "src", "table") and words:
                 words.pop(0)
         try:
             ipaddress.IPv4Network("0.0.0.0/0" if dest == "default" else dest)
         except ValueError:
             raise _Usage("Error: Invalid prefix for given prefix length.") from None
+        nexthops = tuple((h[0], h[1], h[2]) for h in hops)
         if verb == "add":
-            stack.add_route(dest, via, dev, proto="boot")
+            stack.add_route(dest, via, dev, proto="boot", nexthops=nexthops)
         elif verb == "replace":
             try:
                 stack.del_route(dest, None, None)
             except BackendError:
                 pass
-            stack.add_route(dest, via, dev, proto="boot")
+            stack.add_route(dest, via, dev, proto="boot", nexthops=nexthops)
         else:
             stack.del_route(dest, via, dev)
         return 0
     raise _Usage(f'Command "{verb}" is unknown, try "ip route help".')
+
+
+def _route_selection(stack: Stack, words: list[str]) -> list[Any]:
+    """The main table's routes ``ip route show [to] [root|match|exact] PREFIX [dev DEV] [proto P]`` selects
+    (a bare prefix is an exact one, as in iproute2)."""
+    routes = stack.table()
+    words = list(words)
+    while words:
+        w = words.pop(0)
+        if w in ("dev", "oif") and words:
+            name = words.pop(0)
+            stack.device(name)  # (Cannot find device)
+            routes = [r for r in routes if any(h.dev.name == name for h in (r.hops or (r,)))]
+        elif w in ("proto", "protocol") and words:
+            proto = words.pop(0)
+            routes = [r for r in routes if r.proto == proto]
+        elif w in ("scope", "table", "type") and words:
+            words.pop(0)  # (the main table, unicast routes: what the simulation has)
+        else:
+            how = "exact"
+            if w == "to" and words:
+                w = words.pop(0)
+            if w in ("root", "match", "exact") and words:
+                how, w = w, words.pop(0)
+            try:
+                net = ipaddress.IPv4Network("0.0.0.0/0" if w in ("default", "all") else w, strict=False)
+            except ValueError:
+                raise _Usage(f'Error: an inet prefix is expected rather than "{w}".') from None
+            if w == "all":
+                continue
+            if how == "exact":
+                routes = [r for r in routes if r.dest == net]
+            elif how == "root":
+                routes = [r for r in routes if r.dest.subnet_of(net)]
+            else:
+                routes = [r for r in routes if net.subnet_of(r.dest)]
+    return routes
 
 
 def _neigh(ctx: Ctx, args: list[str], opts: set[str]) -> int:

@@ -21,6 +21,7 @@ import ipaddress
 import itertools
 import random
 import struct
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -410,9 +411,24 @@ class Neighbour:
 
 
 # -- routes ---------------------------------------------------------------------------------------------
+@dataclass
+class Hop:
+    """One path of a multipath route; ``dead`` while its device is down (the kernel's RTNH_F_DEAD)."""
+
+    dev: Device
+    via: IPv4 | None
+    weight: int = 1
+    dead: bool = False
+
+    def flags(self) -> list[str]:
+        """As ``ip route`` lists them."""
+        return (["dead"] if self.dead else []) + ([] if self.dev.admin_up and self.dev.carrier() else ["linkdown"])
+
+
 @dataclass(frozen=True)
 class Route:
-    """A route of the main table."""
+    """A route of the main table. A multipath (ECMP) route has its paths in ``hops`` (``dev`` is the
+    first's, ``via`` None); :meth:`Stack.lookup` picks one per flow."""
 
     dest: Net
     dev: Device
@@ -420,6 +436,30 @@ class Route:
     proto: str = "static"
     scope: str = "global"
     src: IPv4 | None = None
+    hops: tuple[Hop, ...] = ()
+
+    def uses(self, dev: Device) -> bool:
+        """Whether the route leaves through ``dev`` (one of its paths does)."""
+        return any(h.dev is dev for h in self.hops) if self.hops else self.dev is dev
+
+    def pick(self, src: IPv4 | None, dst: IPv4) -> Route:
+        """The path of a flow from ``src`` to ``dst``, as the kernel's fib_select_multipath picks it: a hash
+        of the two addresses (fib_multipath_hash_policy 0) against each live path's share of the weights.
+        The kernel's hash is seeded at random each boot, so which flow takes which path differs between
+        machines and from the simulation's (a CRC-32 here); that flows spread by weight, and one flow keeps
+        one path, is what both show."""
+        live = [h for h in self.hops if not h.dead]
+        if not live:
+            return self
+        digest = zlib.crc32((src or IPv4("0.0.0.0")).packed + dst.packed) >> 1
+        total, sofar = sum(h.weight for h in live), 0
+        chosen = live[-1]
+        for h in live:
+            sofar += h.weight
+            if digest <= ((sofar << 31) + total // 2) // total - 1:
+                chosen = h
+                break
+        return Route(self.dest, chosen.dev, chosen.via, self.proto, self.scope, self.src)
 
 
 # -- one namespace ----------------------------------------------------------------------------------------
@@ -559,7 +599,7 @@ class Stack:
             dev.master.del_port(dev)
         self.devices.pop(dev.name, None)
         self.changed()
-        self.routes = [r for r in self.routes if r.dev is not dev]
+        self.routes = [r for r in self.routes if not r.uses(dev)]  # (a multipath route goes whole, as the kernel's)
         for key in [k for k, n in self.neigh.items() if n.dev is dev]:
             self._drop_neighbour(key)
         if isinstance(dev, Veth):
@@ -582,9 +622,15 @@ class Stack:
             dev.stp.changed()
         if isinstance(dev, Loopback) and up and not dev.addresses:
             dev.addresses.append(Iface("127.0.0.1/8"))
+        for r in self.routes:  # a multipath route's paths through it die and come back with it
+            for h in r.hops:
+                if h.dev is dev:
+                    h.dead = not up
         if not up:
-            # As the kernel: a device going down loses its routes and neighbours.
-            self.routes = [r for r in self.routes if r.dev is not dev]
+            # As the kernel: a device going down loses its routes (a multipath one once all its paths are
+            # dead) and neighbours.
+            self.routes = [r for r in self.routes if not (r.dev is dev and not r.hops)
+                           and not (r.hops and all(h.dead for h in r.hops))]
             for key in [k for k, n in self.neigh.items() if n.dev is dev]:
                 self._drop_neighbour(key)
 
@@ -604,9 +650,9 @@ class Stack:
                                "assign requested address)")
         dev.addresses.remove(iface)
         self.changed()
-        self.routes = [r for r in self.routes if not (r.dev is dev and r.via is not None
-                                                       and r.via in iface.network
-                                                       and not self._onlink(r.via, dev))]
+        self.routes = [r for r in self.routes if not any(
+            h.dev is dev and h.via is not None and h.via in iface.network and not self._onlink(h.via, dev)
+            for h in (r.hops or (Hop(r.dev, r.via),)))]
 
     # -- routes ---------------------------------------------------------------------------------
     def connected(self) -> list[Route]:
@@ -646,12 +692,25 @@ class Stack:
     def _onlink(self, gateway: IPv4, dev: Device) -> bool:
         return dev.admin_up and any(gateway in a.network for a in dev.addresses)
 
-    def add_route(self, dest: str, via: str | None, dev_name: str | None, proto: str = "static") -> None:
+    def add_route(self, dest: str, via: str | None, dev_name: str | None, proto: str = "static",
+                  nexthops: tuple[tuple[str | None, str | None, int], ...] = ()) -> None:
+        """Add a route; ``nexthops`` (gateway, device, weight) make it a multipath route."""
         try:
             net = Net("0.0.0.0/0" if dest == "default" else dest)
         except ValueError:
             raise BackendError(f"node {self.name!r}: {dest} is no network (Error: Invalid prefix for given "
                                "prefix length.)") from None
+        hops = [self._hop(hop_via, hop_dev, weight) for hop_via, hop_dev, weight in nexthops] or \
+            [self._hop(via, dev_name, 1)]
+        if any(r.dest == net and r.proto != "kernel" for r in self.routes):
+            raise BackendError(f"node {self.name!r}: a route to {net} exists already (RTNETLINK answers: File "
+                               "exists)")
+        if nexthops:
+            self.routes.append(Route(net, hops[0].dev, None, proto, "global", hops=tuple(hops)))
+        else:
+            self.routes.append(Route(net, hops[0].dev, hops[0].via, proto, "global" if hops[0].via else "link"))
+
+    def _hop(self, via: str | None, dev_name: str | None, weight: int) -> Hop:
         gateway = IPv4(via) if via else None
         if dev_name is not None:
             dev = self.device(dev_name)
@@ -668,10 +727,7 @@ class Stack:
             raise BackendError(f"node {self.name!r}: a route needs a gateway or a device")
         if not dev.admin_up:
             raise BackendError(f"node {self.name!r}: {dev.name} is down (Error: Nexthop device is not up.)")
-        if any(r.dest == net and r.proto != "kernel" for r in self.routes):
-            raise BackendError(f"node {self.name!r}: a route to {net} exists already (RTNETLINK answers: File "
-                               "exists)")
-        self.routes.append(Route(net, dev, gateway, proto, "global" if gateway else "link"))
+        return Hop(dev, gateway, weight)
 
     def del_route(self, dest: str, via: str | None, dev_name: str | None) -> None:
         net = Net("0.0.0.0/0" if dest == "default" else dest, strict=False)
@@ -704,8 +760,14 @@ class Stack:
         self._locals = None
         self._connected = None
 
-    def lookup(self, dst: IPv4, connected_only: bool = False) -> Route | None:
-        """The route for ``dst``: the longest prefix of the main table."""
+    def lookup(self, dst: IPv4, connected_only: bool = False, src: IPv4 | None = None) -> Route | None:
+        """The route for ``dst``: the longest prefix of the main table; of a multipath route, the path of the
+        flow from ``src`` (0.0.0.0 for a packet of our own not yet given its source, as in the kernel)."""
+        best = self.best_route(dst, connected_only)
+        return best.pick(src, dst) if best is not None and best.hops else best
+
+    def best_route(self, dst: IPv4, connected_only: bool = False) -> Route | None:
+        """The longest-prefix route for ``dst`` as the table has it (a multipath route whole)."""
         best: Route | None = None
         for r in self.connected() + ([] if connected_only else self.routes):
             if dst in r.dest and (best is None or r.dest.prefixlen > best.dest.prefixlen):
@@ -982,16 +1044,16 @@ class Stack:
         src = IPv4(packet.src)
         if not strictness or src == IPv4("0.0.0.0") or isinstance(dev, Loopback):
             return False
-        back = self.lookup(src)
+        back = self.best_route(src)
         if back is None:
             return True
-        return strictness == 1 and back.dev is not dev
+        return strictness == 1 and not back.uses(dev)  # (any path of a multipath route will do, as in the kernel)
 
     def forward(self, dev: Device, packet: fr.Ip) -> None:
         if self.sysctl.get("net.ipv4.ip_forward") != "1":
             return
         dst = IPv4(packet.dst)
-        route = self.lookup(dst)
+        route = self.lookup(dst, src=IPv4(packet.src))
         if route is None:
             if self._spend(packet.src, RT_ERROR_COST_NS, RT_ERROR_BURST_NS):  # ip_error()'s own limit
                 self.icmp_error(packet, 3, 0, dev)  # network unreachable
