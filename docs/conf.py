@@ -66,6 +66,7 @@ API_MODULES = {
     "netnb.capture.filters": "tcpdump filter expressions without libpcap.",
     "netnb.view.picture": "Pictures that show themselves.",
     "netnb.view.table": "Tables that show themselves.",
+    "netnb.view.routing": "Every router's routes by protocol: the table and the drawing of lab.routing().",
     "netnb.view.widget": "The interactive lab view.",
     "netnb.docker": "Docker's networking, built on a lab.",
     "netnb.backends.contract": "The contract every backend implements.",

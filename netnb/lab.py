@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from netnb.backends.kernel.client import Mode
     from netnb.view.draw import Drawing
     from netnb.view.picture import Picture
+    from netnb.view.routing import RoutingTable
 
     from netnb.capture.capture import Capture
 
@@ -464,27 +465,28 @@ class Lab:
                                  f"learns routes (no routing daemons): {'; '.join(f'{r} lacks {m[0]}' for r, m in missing.items())}")
             time.sleep(0.25)  # polling the routers' tables (daemons send no signal when they are done)
 
-    def routing(self) -> Table:
+    def routing(self) -> RoutingTable:
         """Every router's routes, read now, with the protocol that made each (kernel: connected; static; rip,
-        ospf, bgp… from routing daemons), and a count per protocol.
+        ospf, bgp… from routing daemons), and a count per protocol; shown under a drawing of the lab whose
+        router link ends list the routes that leave through them (``.draw()`` is that picture alone).
 
         Example: ``lab.routing()``
         """
+        from netnb.view.routing import RoutingTable, counts, protocol, routing_drawing
+
         backend = self._running()
-        rows, counts = [], []
+        rows, notes, tables = [], [], {}
         for node in self.resolved().nodes:
             if not node.forwards or node.kind.is_l2:
                 continue
-            entries = backend.routes(node.name)
-            by_proto: dict[str, int] = {}
+            entries = tables[node.name] = backend.routes(node.name)
             for e in entries:
-                proto = "connected" if e.proto == "kernel" and e.scope == "link" else e.proto
-                by_proto[proto] = by_proto.get(proto, 0) + 1
                 rows.append([node.name, e.dest, ", ".join(e.gateways),
-                             ", ".join(h.dev or "" for h in e.nexthops) if e.nexthops else e.dev or "", proto])
-            counts.append(f"{node.name}: " + ", ".join(f"{k} {v}" for k, v in sorted(by_proto.items())))
-        return Table(["router", "destination", "via", "dev", "protocol"], rows,
-                     title=f"routes of the routers of lab {self.name!r}", note="; ".join(counts))
+                             ", ".join(h.dev or "" for h in e.nexthops) if e.nexthops else e.dev or "", protocol(e)])
+            notes.append(f"{node.name}: {counts(entries)}")
+        title = f"routes of the routers of lab {self.name!r}"
+        return RoutingTable(["router", "destination", "via", "dev", "protocol"], rows, title=title,
+                            note="; ".join(notes), drawing=routing_drawing(title, self.resolved(), tables))
 
     def on_start(self, hook: Callable[[Lab], None], on_stop: Callable[[Lab], None] | None = None) -> None:
         """Run ``hook(lab)`` each time the lab has started (services, containers); ``on_stop`` before it stops."""

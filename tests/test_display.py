@@ -37,6 +37,8 @@ CELLS = [
     ("a.run('ip -br addr')", "text/html"),
     ("a.interfaces()", "text/html"),
     ("a.routes()", "text/html"),
+    ("lab.routing()", "text/html"),
+    ("lab.routing().draw()", "image/svg+xml"),
     ("a.neighbours()", "text/html"),
     ("a.listening()", "text/html"),
     ("lab['lan'].fdb()", "text/html"),

@@ -86,6 +86,8 @@ def test_routers_learn_their_routes(protocol, code):
             [["r1", "10.3.0.0/24", "10.0.12.2", "eth1", protocol]]
         counts = ", ".join(sorted(["connected 2", f"{protocol} 2"]))  # two subnets each router has, two it learns
         assert table.note == f"r1: {counts}; r2: {counts}; r3: {counts}", table.note
+        ends = {(lk.a, lk.b): (lk.label_a, lk.label_b) for lk in table.drawing.links}
+        assert ends[("r1", "r2")][0] == f"eth1\n{protocol} 10.0.23.0/30 10.3.0.0/24", ends  # where r1 sends what it learned
         shown = lab["r1"].run("vtysh -c 'show ip route'").stdout
         assert f"{code} 10.3.0.0/24" in shown, shown
         # each router has its own FRR: its own configuration and runtime folder

@@ -96,3 +96,19 @@ def test_the_simulation_spreads_flows_by_weight_and_keeps_each_on_one_path():
         r1 = {i.name: i.rx_packets for i in lab["R1"].interfaces()}["eth0"]
         r2 = {i.name: i.rx_packets for i in lab["R2"].interfaces()}["eth0"]
         assert r1 > 1 and r2 > 1 and r1 + r2 >= 64
+
+
+def test_the_routing_view_draws_where_each_router_sends_what():
+    lab = labs.ecmp("mp-view", backend="sim")
+    lab["R1"].route("10.20.0.0/16", via="10.0.1.1")
+    with lab:
+        view = lab.routing()
+    assert view.columns == ["router", "destination", "via", "dev", "protocol"]
+    assert ["R1", "10.9.0.0/24", "10.0.3.2", "eth1", "static"] in [list(r) for r in view.rows]
+    assert view.note == "R1: connected 2, static 2; R2: connected 2, static 1"
+    ends = {(lk.a, lk.b): (lk.label_a, lk.label_b) for lk in view.drawing.links}
+    assert ends[("R1", "B")][0] == "eth1\nstatic 10.9.0.0/24" and ends[("A", "R1")][1] == "eth0\nstatic 10.20.0.0/16"
+    assert ends[("A", "R2")] == ("eth1", "eth0")  # a host's end, and a router end no route leaves by
+    assert {n.name: n.note for n in view.drawing.nodes}["R2"] == "connected 2, static 1"
+    bundle = view._repr_mimebundle_()
+    assert bundle["text/html"].startswith("<div><svg") and "10.9.0.0/24" in bundle["text/plain"]
