@@ -54,6 +54,7 @@ _WHERE = {
     "NeighbourEntry": "netnb.model",
     "PingResult": "netnb.model",
     "RouteEntry": "netnb.model",
+    "PortOptions": "netnb.model.topology",
     "Plan": "netnb.plan",
 }
 
@@ -76,6 +77,7 @@ __all__ = [
     "NotFoundError",
     "PingResult",
     "Plan",
+    "PortOptions",
     "PrivilegeError",
     "Process",
     "RouteEntry",
@@ -116,5 +118,6 @@ if TYPE_CHECKING:
     from netnb.lab import Lab
     from netnb.machines import Internet, Vm
     from netnb.model import CommandResult, FdbEntry, InterfaceState, NeighbourEntry, PingResult, RouteEntry
+    from netnb.model.topology import PortOptions
     from netnb.nodes import Host, Node, Process, Router, Switch
     from netnb.plan import Plan

@@ -32,7 +32,7 @@ from netnb.model import checks
 from netnb.model.firewall import Rule
 from netnb.model.state import CapturePoint
 from netnb.model.words import plural
-from netnb.model.topology import TapSpec
+from netnb.model.topology import PortOptions, TapSpec
 from netnb.nodes import Host, Node, Router, Switch
 from netnb.plan import Operation, Plan, compile_plan, teardown_of
 from netnb.view.table import Table
@@ -234,20 +234,23 @@ class Lab:
     def link(self, a: Node | str, b: Node | str, *, ip: str | tuple[str | None, str | None] | None = None,
              ifname: str | tuple[str | None, str | None] | None = None, mtu: int | None = None,
              subnet: str | None = None, master: tuple[str | None, str | None] | None = None,
-             mac: tuple[str | None, str | None] | None = None) -> LinkSpec:
+             mac: tuple[str | None, str | None] | None = None,
+             port: PortOptions | tuple[PortOptions | None, PortOptions | None] | None = None) -> LinkSpec:
         """Connect two nodes with a veth pair.
 
         ``ip`` is the address of the one IP end (host/router to switch), or a pair for two IP ends; left
         out, addresses come from the switch's ``subnet`` (or this link's ``subnet``). ``ifname`` names
         the interfaces (default ``eth0``, ``eth1``... inside each node). ``master=(None, "br0")`` makes
         b's end a port of b's bridge ``br0`` (``b.bridge("br0")``); ``mac=("02:00:00:00:00:01", None)``
-        fixes a's MAC (either end may have one).
+        fixes a's MAC (either end may have one). ``port=PortOptions(isolated=True)`` sets options of the
+        end(s) that are a bridge's port (a switch's end, an end with ``master=``): hairpin, isolated,
+        learning, flood, STP cost and priority; a pair sets each end's.
 
-        Example: ``lab.link(a, host, master=(None, "br0"))``
+        Example: ``lab.link(a, host, master=(None, "br0"))``; ``lab.link(s1, s2, port=PortOptions(cost=100))``
         """
         self.require_not_running("add a link")
         spec = LinkSpec(self._node_name(a), self._node_name(b), ip=ip, ifname=ifname, mtu=mtu, subnet=subnet,
-                        bridge=master, mac=mac)
+                        bridge=master, mac=mac, port=port)
         self.topology.add_link(spec)
         return spec
 

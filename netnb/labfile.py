@@ -16,7 +16,8 @@
 Format: ``name``; ``nodes`` maps a name to a kind (host, router, switch, hub) or to a mapping with
 ``kind`` and, for switches, ``subnet``/``ageing``/``stp``/``priority``, for hosts and routers ``addresses`` (besides their
 links': ``10.255.0.1/32`` on loopback, or ``{ip: 10.0.0.11/24, dev: eth0}``); ``links`` are ``[a, b]`` pairs or mappings with
-``a``, ``b`` and the options of ``Lab.link`` (``ip``, ``ifname``, ``mtu``, ``subnet``); ``routes`` maps
+``a``, ``b`` and the options of ``Lab.link`` (``ip``, ``ifname``, ``mtu``, ``subnet``, ``port``: a switch port's
+``{hairpin, isolated, learning, flood, cost, priority}``, or a pair); ``routes`` maps
 a node to a list of ``{dest, via, dev}`` (``via`` a list of gateways for a multipath route); ``startup`` maps a node to the commands it runs once the lab is
 up (a list, or a block of lines as a Kathará ``.startup`` file); ``firewall`` maps a host or router to its
 iptables lines (``-P FORWARD DROP``, ``-t nat -A POSTROUTING -o eth1 -j MASQUERADE``: a list or a block); ``files``
@@ -48,6 +49,7 @@ from netnb.errors import NetnbError, TopologyError
 from netnb.lab import Lab
 from netnb.model import StartupCommand
 from netnb.model.resolver import script_lines
+from netnb.model.topology import PORT_DEFAULTS, PortOptions
 from netnb.nodes import Host, Node
 
 _Path = tuple[Any, ...]
@@ -308,6 +310,12 @@ def _build(data: dict[str, Any], tree: YamlTree, bad: set[_Path], backend: str |
             continue
         options = {k: tuple(v) if isinstance(v, list) else v for k, v in link.items()
                    if k in ("ip", "ifname", "mtu", "subnet")}
+        if "port" in link:  # (unknown options were reported already: left out)
+            def port_options(given: dict[str, Any]) -> PortOptions:
+                return PortOptions(**{k: v for k, v in given.items() if k in PORT_DEFAULTS})
+            port = link["port"]
+            options["port"] = tuple(None if p is None else port_options(p) for p in port) if isinstance(port, list) \
+                else port_options(port)
         spec = lab.link(link["a"], link["b"], **options)
         spec.origin = f"line {tree.line(('links', i))}: link {i + 1}"
     routes: dict[Any, Any] = part("routes", dict)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from netnb.model.firewall import Chain, Rule, join_args
+from netnb.model.topology import PORT_DEFAULTS
 from netnb.model.words import plural
 
 if TYPE_CHECKING:
@@ -446,6 +447,39 @@ class DelRoute(Operation):
         return [f"{_ns(self.node)} route del {_route_words(self.dest, self.via, self.dev, self.nexthops)}"]
 
 
+@dataclass(frozen=True)
+class SetBridgePort(Operation):
+    """Set options of a bridge port (``ip link set dev PORT type bridge_slave ...``); what is None stays.
+    ``before`` holds the values they replace (the kernel's defaults, PORT_DEFAULTS, unless given): its
+    reverse sets those again."""
+
+    kind: ClassVar[str] = "set_bridge_port"
+    ifname: str
+    hairpin: bool | None = None
+    isolated: bool | None = None
+    learning: bool | None = None
+    flood: bool | None = None
+    cost: int | None = None
+    priority: int | None = None
+    before: tuple[tuple[str, bool | int], ...] = ()
+
+    def __post_init__(self) -> None:  # (a port starts with the defaults; JSON gives lists back)
+        before = tuple((str(k), v) for k, v in self.before) or tuple((k, PORT_DEFAULTS[k]) for k in self.given())
+        object.__setattr__(self, "before", before)
+
+    def given(self) -> dict[str, bool | int]:
+        """The options this operation sets."""
+        return {k: v for k in PORT_DEFAULTS if (v := getattr(self, k)) is not None}
+
+    def reverse(self) -> Operation:
+        return SetBridgePort(self.node, self.ifname, **dict(self.before),  # type: ignore[arg-type]
+                             before=tuple(self.given().items()))
+
+    def commands(self) -> list[str]:
+        words = [f"{k} {('on' if v else 'off') if isinstance(v, bool) else v}" for k, v in self.given().items()]
+        return [f"{_ns(self.node)} link set dev {self.ifname} type bridge_slave {' '.join(words)}"]
+
+
 class IptablesOperation(Operation):
     """An ``iptables`` command inside a node (iptables-nft): subclasses give its arguments."""
 
@@ -701,6 +735,8 @@ def compile_plan(lab: ResolvedLab) -> Plan:
         first, second = (link.b, link.a) if link.b.bridge and not link.a.bridge else (link.a, link.b)
         ops.append(AddVeth(first.node, first.name, second.node, second.name, link.mtu, first.bridge, second.bridge,
                            second.mac, first.mac))
+        ops += [SetBridgePort(end.node, end.name, **end.port.given()) for end in (first, second)  # type: ignore[arg-type]
+                if end.port is not None and end.port.given()]
     for node in lab.nodes:  # after the links: a VXLAN device is made on its underlay interface
         ops += [AddVxlan(v.underlay, v.name, v.vni, v.local, v.port, v.master,
                          node.name if v.underlay != node.name else None, v.remote, interface_holding(lab, v.underlay, v.local))

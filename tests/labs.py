@@ -73,13 +73,14 @@ def extra_addresses(name: str = "extra", *, backend: str | None = "sim") -> netn
 
 
 def stp_ring(name: str = "stp-ring", *, backend: str | None = None,
-             priorities: tuple[int | None, int | None, int | None] = (None, None, None)) -> netnb.Lab:
+             priorities: tuple[int | None, int | None, int | None] = (None, None, None),
+             cost: int | None = None) -> netnb.Lab:
     """Three STP switches in a ring (one port must block), host A on s1 and B on s3, 10.0.0.1-2/24;
-    ``priorities`` of s1, s2, s3 (None: the default)."""
+    ``priorities`` of s1, s2, s3 (None: the default); ``cost``: the path cost of both ports of s2–s3."""
     lab = netnb.Lab(name, backend=backend)
     s1, s2, s3 = (lab.switch(f"s{i}", stp=True, priority=p) for i, p in zip((1, 2, 3), priorities))
     lab.link(s1, s2)
-    lab.link(s2, s3)
+    lab.link(s2, s3, port=None if cost is None else netnb.PortOptions(cost=cost))
     lab.link(s3, s1)
     lab.link(lab.host("A"), s1, ip="10.0.0.1/24")
     lab.link(lab.host("B"), s3, ip="10.0.0.2/24")
@@ -172,4 +173,16 @@ def ecmp(name: str = "ecmp", *, backend: Any = "sim", paths: int = 16) -> netnb.
     r2.route("10.9.0.0/24", via="10.0.4.2")
     b.route("10.0.1.0/24", via="10.0.3.1")
     b.route("10.0.2.0/24", via="10.0.4.1")
+    return lab
+
+
+def switch_ports(name: str = "ports", *, backend: Any = "sim") -> netnb.Lab:
+    """A, B, C, D on switch sw (10.0.0.1-4/24): A's and B's ports isolated, C's learns nothing (so frames
+    to C are flooded), D's gets no flooded unknown unicast."""
+    lab = netnb.Lab(name, backend=backend)
+    sw = lab.switch("sw", subnet="10.0.0.0/24")
+    options = {"A": netnb.PortOptions(isolated=True), "B": netnb.PortOptions(isolated=True),
+               "C": netnb.PortOptions(learning=False), "D": netnb.PortOptions(flood=False)}
+    for host, port in options.items():
+        lab.link(lab.host(host), sw, port=port)
     return lab

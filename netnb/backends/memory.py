@@ -248,7 +248,7 @@ class MemoryBackend:
                 node.policies.pop((op.table, op.chain), None)
             else:
                 node.policies[(op.table, op.chain)] = op.policy
-        # sysctls, FDB entries: recorded in `applied`, nothing to keep
+        # sysctls, FDB entries, bridge port options: recorded in `applied`, nothing to keep
 
     @staticmethod
     def _link(node: _Node, name: str, ifname: str) -> _Link:

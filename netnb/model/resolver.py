@@ -33,6 +33,7 @@ from netnb.model.topology import (
     LinkSpec,
     NodeKind,
     NodeSpec,
+    PortOptions,
     StartupCommand,
     Topology,
     VxlanSpec,
@@ -58,6 +59,8 @@ class ResolvedInterface:
     peer_node: str
     peer_name: str
     mac: str | None = None
+    #: Options of the bridge port this end is (``bridge`` set), when any were given.
+    port: PortOptions | None = None
 
 
 @dataclass(frozen=True)
@@ -253,6 +256,7 @@ class _End:
     address: IPv4Interface | None = None
     bridge: str | None = None
     mac: str | None = None
+    port: PortOptions | None = None
 
 
 def _seg_key(e: _End) -> object:
@@ -290,6 +294,46 @@ def _bridge_and_mac_pairs(link: LinkSpec, ends: tuple[_End, _End], where: str, p
             problems.add(f"{where}: mac {why}")
         else:
             end.mac = mac
+
+
+#: Each option's accepted values, and how a problem describes them.
+_PORT_RANGES = {"cost": (1, 65535), "priority": (0, 63)}
+
+
+def _port_options(link: LinkSpec, ends: tuple[_End, _End], where: str, problems: _Problems) -> None:
+    """``port=``: options of the ends that are bridge ports (a switch's end, an end with ``master=``)."""
+    if link.port is None:
+        return
+    ports = [e for e in ends if e.bridge]
+    if isinstance(link.port, PortOptions):
+        if not ports:
+            problems.add(f"{where}: port= sets options of a bridge's port, and neither end is one (a switch's "
+                         f"end is, and an end with master=)")
+        given = [(e, link.port) for e in ports]
+    elif isinstance(link.port, tuple) and len(link.port) == 2 and \
+            all(p is None or isinstance(p, PortOptions) for p in link.port):
+        given = [(e, p) for e, p in zip(ends, link.port) if p is not None]
+        for e, _ in given:
+            if not e.bridge:
+                problems.add(f"{where}: port= for the end in {e.node.name!r}, which is no bridge's port (a "
+                             f"switch's end is, and an end with master=)")
+    else:
+        problems.add(f"{where}: port= takes PortOptions(...) or a pair of them (a-side, b-side), not {link.port!r}")
+        return
+    for end, options in given:
+        bad = False
+        for name, value in options.given().items():
+            low_high = _PORT_RANGES.get(name)
+            if low_high is None and not isinstance(value, bool):
+                problems.add(f"{where}: port option {name} is True or False, not {value!r}")
+                bad = True
+            elif low_high is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                           or not low_high[0] <= value <= low_high[1]):
+                problems.add(f"{where}: port option {name} is a whole number from {low_high[0]} to {low_high[1]}, "
+                             f"not {value!r}")
+                bad = True
+        if not bad and end.bridge:
+            end.port = options
 
 
 def _ip_pair(link: LinkSpec, ends: tuple[_End, _End], where: str, problems: _Problems) -> None:
@@ -600,6 +644,7 @@ def _link_ends(topo: Topology, nodes: dict[str, NodeSpec],
             ends_by_node.setdefault(e.node.name, []).append(e)
             if e.node.kind.is_l2:
                 e.bridge = e.node.name
+        _port_options(link, ends, where, problems)
         pairs.append((ends[0], ends[1], link, where, link_net))
 
     _auto_names(ends_by_node, nodes, {a.link_index: where for a, _b, _link, where, _net in pairs}, problems)
@@ -972,9 +1017,9 @@ def _freeze(
     links = []
     for a, b, link, _, _ in pairs:
         ia = ResolvedInterface(a.node.name, a.name or "", a.address, link.mtu, a.bridge, b.node.name, b.name or "",
-                               a.mac)
+                               a.mac, a.port)
         ib = ResolvedInterface(b.node.name, b.name or "", b.address, link.mtu, b.bridge, a.node.name, a.name or "",
-                               b.mac)
+                               b.mac, b.port)
         frozen[id(a)], frozen[id(b)] = ia, ib
         links.append(ResolvedLink(ia, ib, link.mtu))
     out_nodes = []

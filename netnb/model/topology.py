@@ -187,6 +187,39 @@ class LinkSpec:
     bridge: tuple[str | None, str | None] | None = None
     #: A fixed MAC address per end (Docker derives a container's from its address).
     mac: tuple[str | None, str | None] | None = None
+    #: Bridge port options: for every end that is a bridge's port, or per end (a pair).
+    port: PortOptions | tuple[PortOptions | None, PortOptions | None] | None = None
+
+
+@dataclass(frozen=True)
+class PortOptions:
+    """How a bridge treats one of its ports (``ip link set dev PORT type bridge_slave ...``); what is left
+    None keeps the kernel's default.
+
+    ``hairpin``: frames may go back out the port they came in on (a "hairpin switch", reflective relay);
+    ``isolated``: the port exchanges frames with non-isolated ports only (private VLAN's isolated ports);
+    ``learning=False``: the bridge learns no MAC behind it; ``flood=False``: frames to unknown MACs are
+    not flooded to it; ``cost`` (1-65535, default 2 for a veth) and ``priority`` (0-63, default 32): its
+    spanning-tree path cost and port priority.
+
+    Example: ``lab.link(a, sw, port=PortOptions(isolated=True))``
+    """
+
+    hairpin: bool | None = None
+    isolated: bool | None = None
+    learning: bool | None = None
+    flood: bool | None = None
+    cost: int | None = None
+    priority: int | None = None
+
+    def given(self) -> dict[str, bool | int]:
+        """The options set (name -> value), in a fixed order."""
+        return {k: v for k, v in vars(self).items() if v is not None}
+
+
+#: A bridge port as the kernel makes it (a veth's path cost is 2: 10 Gb/s, as br_stp_if.c's port_cost()).
+PORT_DEFAULTS: dict[str, bool | int] = {"hairpin": False, "isolated": False, "learning": True, "flood": True,
+                                        "cost": 2, "priority": 32}
 
 
 @dataclass

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from ..labs import random_lab
+from ..labs import random_lab, switch_ports
+from netnb.plan import SetBridgePort
 
 pytestmark = pytest.mark.kernel
 
@@ -18,3 +19,18 @@ def test_a_generated_lab_undone_operation_by_operation_leaves_nothing(seed):
         assert len(backend.namespace_inodes()) == len(lab.topology.nodes)
         backend.apply(lab.plan().reverse())  # not the teardown's shortcut: every step, exactly undone
         assert backend.namespace_inodes() == {}
+
+
+def test_bridge_port_options_undo_to_the_kernels_defaults():
+    lab = switch_ports("undo-ports", backend="kernel")
+    options = [op for op in lab.plan() if isinstance(op, SetBridgePort)]
+    assert [op.ifname for op in options] == ["A-eth0", "B-eth0", "C-eth0", "D-eth0"]
+    with lab:
+        sw = lab["sw"]
+        shown = sw.run("bridge -d link show", check=True).stdout
+        assert shown.count("isolated on") == 2 and "learning off" in shown and " flood off" in shown
+        lab.live().apply([op.reverse() for op in options])
+        shown = sw.run("bridge -d link show", check=True).stdout
+        assert shown.count("priority 32 cost 2") == 4, shown
+        assert shown.count("hairpin off guard off root_block off fastleave off learning on flood on") == 4, shown
+        assert shown.count("isolated off") == 4, shown

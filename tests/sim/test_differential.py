@@ -285,6 +285,31 @@ def test_stp_priorities_choose_the_root():
            script, fdb=False)
 
 
+def test_stp_path_cost_moves_the_blocked_port():
+    """The same ring with s2–s3 made dear (cost 100 on both its ports): s3 reaches the root s2 through s1,
+    so the port that blocks is s3's towards s2, not towards s1."""
+    script = [("stp",), ("ping", "A", "B", PING)] + [("run", s, "bridge link") for s in ("s1", "s2", "s3")]
+    _check(lambda backend: labs.stp_ring(f"dc-{backend[0]}", backend=backend, priorities=(8192, 4096, None),
+                                         cost=100), script, fdb=False)
+
+
+def test_switch_port_options():
+    """Isolated ports reach the others but not each other; a port that does not learn makes every frame to
+    its host unknown, flooded — but not to a port with flooding off (a capture there sees only broadcast
+    ARP); what bridge and ip show of each option; options changed with bridge link set."""
+    one = {"count": 1, "timeout": 1.0}
+    script = [("ping", "A", "10.0.0.2", one), ("ping", "A", "10.0.0.3", one), ("ping", "B", "10.0.0.4", one),
+              ("capture", [("D", "eth0")], [("ping", "A", "10.0.0.3", {"count": 2, "interval": 0.2,
+                                                                       "timeout": 1.0})], None),
+              ("fdb",), ("run", "sw", "bridge -d link show; bridge -j link show; "
+                            "ip -d link show C-eth0 | grep -o 'bridge_slave.*port_no [^ ]* designated_port [0-9]*'"),
+              ("run", "sw", "bridge link set dev C-eth0 learning on flood off; bridge link set dev A-eth0 isolated "
+                            "off hairpin on cost 50 priority 10; ip link set dev D-eth0 type bridge_slave flood on; "
+                            "bridge -d link show; bridge -j link show dev A-eth0; "
+                            "ip -d link show A-eth0 | grep -o 'bridge_slave.*port_no [^ ]* designated_port [0-9]*'")]
+    _check(lambda backend: labs.switch_ports(f"po-{backend[0]}", backend=backend), script)
+
+
 def test_stp_ring():
     """Three STP switches in a ring: one port blocks, the others forward once listening and learning are
     over, and hosts on two of them reach each other around the cut."""

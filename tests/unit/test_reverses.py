@@ -10,10 +10,12 @@ import pytest
 from netnb.backends.memory import MemoryBackend
 from netnb.plan import (
     AddFdb,
+    AddRoute,
     AddVxlan,
     IptablesPolicy,
     IptablesRule,
     Operation,
+    SetBridgePort,
     operation_from_dict,
 )
 
@@ -28,7 +30,9 @@ def operations(seed: int) -> list[Operation]:
     ops += [AddVxlan("r0", "vx0", 42, "10.0.0.1", master=None, target_node="r1"),
             AddFdb("r1", "vx0", "00:00:00:00:00:00", "10.0.0.2"),
             IptablesRule("r0", "filter", "FORWARD", ("-j", "ACCEPT"), 1),
-            IptablesPolicy("r0", "filter", "FORWARD", "DROP")]
+            IptablesPolicy("r0", "filter", "FORWARD", "DROP"),
+            AddRoute("r0", "10.99.0.0/16", None, None, ("10.0.0.2", "10.0.0.3")),
+            SetBridgePort("s0", "h00-eth0", hairpin=True, learning=False, cost=100, priority=8)]
     return ops
 
 

@@ -43,6 +43,7 @@ from netnb.plan import (
     DelVeth,
     IptablesOperation,
     Operation,
+    SetBridgePort,
     SetLinkState,
     SetSysctl,
     teardown_of,
@@ -56,9 +57,9 @@ _TOOL_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/b
 
 _NUD = {0x01: "INCOMPLETE", 0x02: "REACHABLE", 0x04: "STALE", 0x08: "DELAY", 0x10: "PROBE",
         0x20: "FAILED", 0x40: "NOARP", 0x80: "PERMANENT", 0x00: "NONE"}
-#: Route protocols by number, as iproute2 names them (its rt_protos table: routing daemons included).
 #: RTNH_F_DEAD and RTNH_F_LINKDOWN, as ``ip route`` names them.
 _RTNH_FLAGS = ((1, "dead"), (16, "linkdown"))
+#: Route protocols by number, as iproute2 names them (its rt_protos table: routing daemons included).
 _PROTO = {0: "unspec", 1: "redirect", 2: "kernel", 3: "boot", 4: "static", 8: "gated", 9: "ra", 10: "mrt",
           11: "zebra", 12: "bird", 13: "dnrouted", 14: "xorp", 15: "ntk", 16: "dhcp", 18: "keepalived",
           42: "babel", 99: "openr", 186: "bgp", 187: "isis", 188: "ospf", 189: "rip", 192: "eigrp"}
@@ -244,6 +245,10 @@ class Dataplane:
         elif isinstance(op, (AddRoute, DelRoute)):
             ns.rtnl.route(isinstance(op, AddRoute), op.dest, via=op.via,
                           oif=self._index(ns, op.dev) if op.dev else None, nexthops=op.nexthops)
+        elif isinstance(op, SetBridgePort):
+            names = {"hairpin": "mode", "flood": "unicast_flood"}  # (pyroute2's names of IFLA_BRPORT_*)
+            ns.ipr.link("set", index=self._index(ns, op.ifname), kind="bridge_slave",
+                        **{names.get(k, k): int(v) for k, v in op.given().items()})
         elif isinstance(op, AddTap):
             # pyroute2 makes TAPs with ioctls on /dev/net/tun, not netlink: the device appears in the
             # namespace of the calling thread, so the thread must stand in the node's namespace.

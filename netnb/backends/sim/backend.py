@@ -66,6 +66,7 @@ from netnb.plan import (
     DelRoute,
     IptablesOperation,
     Operation,
+    SetBridgePort,
     SetLinkState,
     SetSysctl,
 )
@@ -212,6 +213,11 @@ class SimBackend:
                     _bridge(end.stack, master).add_port(end)
             stack.set_up(a.name, True)
             other.set_up(b.name, True)
+        elif isinstance(op, SetBridgePort):
+            port = stack.device(op.ifname)
+            if port.master is None:
+                raise BackendError(f"{op.node}:{op.ifname} is no bridge port")
+            port.master.set_port(port, **op.given())
         elif isinstance(op, AddTap):
             tap = stack.add_tap(op.ifname)
             if op.master is not None:

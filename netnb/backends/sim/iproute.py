@@ -1,9 +1,10 @@
 """``ip`` and ``bridge`` for simulated nodes, printing what iproute2 6.1 prints for the forms labs use.
 
-Covered: ``ip [-br] [-4] [-o] link|addr [show [dev] X]``, ``ip route [show]``, ``ip route get``,
-``ip neigh``, ``ip link add NAME type veth|bridge [peer name P]``, ``ip link set X up|down|master B|nomaster``,
-``ip link del``, ``ip addr add|del|flush``, ``ip route add|del``, ``ip tuntap add``; ``bridge fdb show [br B]``,
-``bridge [-d] link [show [dev X]]``, ``bridge link set dev X hairpin on|off``. Anything else says it is not
+Covered: ``ip [-br] [-4] [-o] link|addr [show [dev] X]``, ``ip route [show [PREFIX] [dev X]]``, ``ip route
+get``, ``ip neigh``, ``ip link add NAME type veth|bridge [peer name P]``, ``ip link set X up|down|master
+B|nomaster|type bridge_slave OPTIONS``, ``ip link del``, ``ip addr add|del|flush``, ``ip route add|del`` (with
+``nexthop`` paths), ``ip tuntap add``; ``bridge fdb show [br B]``, ``bridge [-d] link [show [dev X]]``, ``bridge
+link set dev X OPTIONS`` (port options: hairpin, isolated, learning, flood on|off, cost, priority). Anything else says it is not
 simulated. The formats were copied from iproute2's output on these machines and are checked against it by
 the differential tests.
 
@@ -116,14 +117,16 @@ def detail_lines(dev: Device) -> str:
         number = br.ports.index(dev) + 1
         mac = fr.mac_text(br.mac)
         state = br.port_state(dev)
-        hairpin = "on" if dev.name in br.hairpin else "off"
-        kind += ("\n    bridge_slave state " + state + f" priority 32 cost 2 hairpin {hairpin} guard off root_block off "
-                 f"fastleave off learning on flood on port_id 0x{0x8000 + number:04x} port_no 0x{number:x} "
-                 f"designated_port {0x8000 + number} designated_cost 0 designated_bridge 8000.{mac} "
+        f = br.port_flags(dev)
+        port_id = (f.priority << 10) | number
+        kind += ("\n    bridge_slave state " + state + f" priority {f.priority} cost {f.cost} hairpin {_onoff(f.hairpin)} "
+                 f"guard off root_block off fastleave off learning {_onoff(f.learning)} flood {_onoff(f.flood)} "
+                 f"port_id 0x{port_id:04x} port_no 0x{number:x} "
+                 f"designated_port {port_id} designated_cost 0 designated_bridge 8000.{mac} "
                  f"designated_root 8000.{mac} hold_timer    0.00 message_age_timer    0.00 forward_delay_timer "
                  f"{_timer(0)} topology_change_ack 0 config_pending 0 proxy_arp off proxy_arp_wifi off mcast_router 1 "
                  "mcast_fast_leave off mcast_flood on bcast_flood on mcast_to_unicast off neigh_suppress off "
-                 "group_fwd_mask 0 group_fwd_mask_str 0x0 vlan_tunnel off isolated off locked off ")
+                 f"group_fwd_mask 0 group_fwd_mask_str 0x0 vlan_tunnel off isolated {_onoff(f.isolated)} locked off ")
     return first + "\n" + kind + common
 
 
@@ -360,9 +363,45 @@ def _link(ctx: Ctx, args: list[str], opts: set[str]) -> int:
         elif w == "name" and words:
             new = words.pop(0)
             stack.rename(dev, new)
+        elif w == "type" and words[:1] == ["bridge_slave"]:
+            words.pop(0)
+            _set_port(dev, words)
+            words = []
         else:
             raise _Usage(f'Error: either "dev" is duplicate, or "{w}" is a garbage.')
     return 0
+
+
+_PORT_WORDS = ("hairpin", "isolated", "learning", "flood", "cost", "priority")
+
+
+def _set_port(dev: Device, words: list[str]) -> None:
+    """``ip link set dev X type bridge_slave`` / ``bridge link set dev X`` options: hairpin, isolated,
+    learning, flood (on|off), cost, priority."""
+    options: dict[str, bool | int] = {}
+    words = list(words)
+    while words:
+        w = words.pop(0)
+        if w not in _PORT_WORDS or not words:
+            raise _Usage(f'Error: bridge port option "{w}" is not simulated (hairpin, isolated, learning, flood, '
+                         'cost, priority are)')
+        value = words.pop(0)
+        if w in ("cost", "priority"):
+            top = 65535 if w == "cost" else 63
+            if not value.isdigit() or not (1 if w == "cost" else 0) <= int(value) <= top:
+                raise _Usage(f'Error: argument "{value}" is wrong: Invalid "{w}" value')
+            options[w] = int(value)
+        elif value in ("on", "off"):
+            options[w] = value == "on"
+        else:
+            raise _Usage(f'Error: argument "{value}" is wrong: "{w}" must be "on" or "off"')
+    if dev.master is None:
+        raise _Usage(f"Error: {dev.name} is no bridge port (Operation not supported)")
+    dev.master.set_port(dev, **options)
+
+
+def _onoff(flag: bool) -> str:
+    return "on" if flag else "off"
 
 
 def _link_add(ctx: Ctx, args: list[str]) -> int:
@@ -635,31 +674,36 @@ def bridge_command(ctx: Ctx) -> Run:
         if args[:1] == ["link"]:
             rest = args[1:]
             if rest[:1] == ["set"]:
-                name = rest[rest.index("dev") + 1]
-                dev = stack.device(name)
-                if "hairpin" in rest and dev.master is not None:
-                    on = rest[rest.index("hairpin") + 1] == "on"
-                    (dev.master.hairpin.add if on else dev.master.hairpin.discard)(name)
+                at = rest.index("dev")
+                dev = stack.device(rest[at + 1])
+                try:
+                    _set_port(dev, rest[1:at] + rest[at + 2:])
+                except _Usage as exc:
+                    ctx.error(str(exc))
+                    return 1
                 return 0
             only = rest[rest.index("dev") + 1] if "dev" in rest else None
             ports = [d for d in sorted(stack.devices.values(), key=lambda d: d.index)
                      if d.master is not None and (only is None or d.name == only)]
             if as_json:
-                ctx.print(_json([{"ifindex": d.index, "ifname": d.name, "flags": d.flags(), "mtu": d.mtu,
-                                  "master": d.master.name, "state": d.master.port_state(d), "priority": 32,
-                                  "cost": 2} for d in ports if d.master is not None]))
+                ctx.print(_json([{"ifindex": d.index, **({"link": local_label(d).split("@", 1)[1]}
+                                                           if "@" in local_label(d) else {}),
+                                  "ifname": d.name, "flags": d.flags(), "mtu": d.mtu,
+                                  "master": d.master.name, "state": d.master.port_state(d),
+                                  "priority": d.master.port_flags(d).priority, "cost": d.master.port_flags(d).cost}
+                                 for d in ports if d.master is not None]))
                 return 0
             for dev in ports:
                 if dev.master is None:
                     continue
-                cost = 2
+                f = dev.master.port_flags(dev)
                 ctx.print(f"{dev.index}: {local_label(dev)}: {flags_text(dev.flags())} mtu {dev.mtu} master "
-                          f"{dev.master.name} state {dev.master.port_state(dev)} priority 32 cost {cost} ")
+                          f"{dev.master.name} state {dev.master.port_state(dev)} priority {f.priority} cost {f.cost} ")
                 if details:
-                    hairpin = "on" if dev.name in dev.master.hairpin else "off"
-                    ctx.print(f"    hairpin {hairpin} guard off root_block off fastleave off learning on flood on "
-                              "mcast_flood on bcast_flood on mcast_router 1 mcast_to_unicast off neigh_suppress off "
-                              "vlan_tunnel off isolated off locked off ")
+                    ctx.print(f"    hairpin {_onoff(f.hairpin)} guard off root_block off fastleave off learning "
+                              f"{_onoff(f.learning)} flood {_onoff(f.flood)} mcast_flood on bcast_flood on mcast_router 1 "
+                              f"mcast_to_unicast off neigh_suppress off vlan_tunnel off isolated {_onoff(f.isolated)} "
+                              "locked off ")
             return 0
     except (BackendError, ValueError, IndexError) as exc:
         ctx.error(f"bridge: {exc}")

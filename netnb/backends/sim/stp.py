@@ -24,8 +24,7 @@ if TYPE_CHECKING:
 
 STP_GROUP = bytes.fromhex("0180c2000000")
 PRIORITY = 0x8000
-PORT_PRIORITY = 0x80
-PATH_COST = 2            # a 10 Gb/s veth, as br_stp_if.c's port_cost()
+PORT_BITS = 10           # a port id is its priority (0-63, default 32) above a 10-bit port number
 HELLO_NS = 2 * NS
 HOLD_NS = 1 * NS
 MAX_AGE_NS = 20 * NS
@@ -39,10 +38,10 @@ def vector(*parts: object) -> tuple[object, ...]:
 class Port:
     """One port's STP information."""
 
-    def __init__(self, device: Device, number: int, bridge_id: bytes) -> None:
+    def __init__(self, device: Device, number: int, bridge_id: bytes, priority: int) -> None:
         self.device = device
         self.number = number
-        self.port_id = (PORT_PRIORITY << 8) | number
+        self.port_id = (priority << PORT_BITS) | number
         self.state = "blocking"
         self.designated_root = bridge_id
         self.designated_cost = 0
@@ -83,7 +82,7 @@ class Stp:
         found = self.ports.get(id(device))
         if found is None:
             self.numbers += 1
-            found = Port(device, self.numbers, self.bridge_id)
+            found = Port(device, self.numbers, self.bridge_id, self.bridge.port_flags(device).priority)
             self.ports[id(device)] = found
         return found
 
@@ -111,6 +110,18 @@ class Stp:
         if self.hello is None and self.bridge.admin_up:
             self.hello = self.clock.after(0, self._hello)
 
+    def port_changed(self, device: Device) -> None:
+        """A port's priority or path cost was set: br_stp_set_port_priority / br_stp_set_path_cost."""
+        p = self.port(device)
+        new_id = (self.bridge.port_flags(device).priority << PORT_BITS) | p.number
+        if p.designated_bridge == self.bridge_id and p.designated_port == p.port_id:
+            p.designated_port = new_id
+        p.port_id = new_id
+        self._update()
+
+    def _cost(self, p: Port) -> int:
+        return self.bridge.port_flags(p.device).cost
+
     def _stop(self, p: Port) -> None:
         for t in (p.timer, p.age_timer, p.pending):
             if t is not None:
@@ -130,16 +141,16 @@ class Stp:
                 continue  # our own information
             if p.designated_root >= own:
                 continue
-            if best is None or vector(p.designated_root, p.designated_cost + PATH_COST, p.designated_bridge,
+            if best is None or vector(p.designated_root, p.designated_cost + self._cost(p), p.designated_bridge,
                                       p.designated_port, p.port_id) < vector(
-                    best.designated_root, best.designated_cost + PATH_COST, best.designated_bridge,
+                    best.designated_root, best.designated_cost + self._cost(best), best.designated_bridge,
                     best.designated_port, best.port_id):
                 best = p
         self.root_port = best
         if best is None:
             self.root_id, self.root_cost = own, 0
         else:
-            self.root_id, self.root_cost = best.designated_root, best.designated_cost + PATH_COST
+            self.root_id, self.root_cost = best.designated_root, best.designated_cost + self._cost(best)
         for p in self._enabled():
             if p is self.root_port:
                 continue

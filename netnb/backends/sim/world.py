@@ -200,6 +200,22 @@ class Tap(Device):
         self.receive(frame)
 
 
+@dataclass
+class PortFlags:
+    """How a bridge treats one port (the kernel's BR_HAIRPIN_MODE, BR_ISOLATED, BR_LEARNING, BR_FLOOD flags,
+    and its STP path cost and port priority), with the kernel's defaults for a veth."""
+
+    hairpin: bool = False
+    isolated: bool = False
+    learning: bool = True
+    flood: bool = True
+    cost: int = 2
+    priority: int = 32
+
+
+_DEFAULT_PORT = PortFlags()
+
+
 class Bridge(Device):
     """A Linux bridge: ports, a forwarding database with ageing, the bridge's own device as a port to the
     stack above it."""
@@ -210,7 +226,7 @@ class Bridge(Device):
         super().__init__(stack, name, index, mac)
         self.ageing_cs = ageing_cs
         self.ports: list[Device] = []
-        self.hairpin: set[str] = set()
+        self._flags: dict[int, PortFlags] = {}  # id(port) -> its flags, once one was changed
         self._port_macs: set[bytes] | None = None
         self.stp: Stp | None = None
         #: The bridge priority in its STP bridge id (``priority``; Linux's default 32768).
@@ -241,10 +257,24 @@ class Bridge(Device):
         self.ports.append(port)
         self.pick_mac()
 
+    def port_flags(self, port: Device) -> PortFlags:
+        """The port's flags (the defaults until one is set)."""
+        return self._flags.get(id(port), _DEFAULT_PORT)
+
+    def set_port(self, port: Device, **options: bool | int) -> None:
+        """``ip link set dev PORT type bridge_slave ...``: set flags; a new cost or priority elects again."""
+        if port.master is not self:
+            raise BackendError(f"{port.name} is no port of bridge {self.name}")
+        flags = self._flags.setdefault(id(port), PortFlags())
+        for name, value in options.items():
+            setattr(flags, name, value)
+        if self.stp is not None and ("cost" in options or "priority" in options):
+            self.stp.port_changed(port)
+
     def del_port(self, port: Device) -> None:
         self.ports.remove(port)
         port.master = None
-        self.hairpin.discard(port.name)
+        self._flags.pop(id(port), None)
         self.learned = {m: v for m, v in self.learned.items() if v[0] is not port}
         self.pick_mac()
 
@@ -283,14 +313,14 @@ class Bridge(Device):
         if self.stp is not None and dst == b"\x01\x80\xc2\x00\x00\x00":
             # (with STP off, BPDUs are flooded like any frame). As __br_handle_local_finish: a port that
             # learns learns a BPDU's source too.
-            if self.ageing_cs > 0 and self.port_state(port) in ("learning", "forwarding"):
+            if self.ageing_cs > 0 and self.port_flags(port).learning and self.port_state(port) in ("learning", "forwarding"):
                 self.learned[src] = (port, self.stack.world.clock.now)
             self.stp.receive(port, frame)
             return
         state = self.port_state(port)
         if state not in ("learning", "forwarding"):
             return
-        if self.ageing_cs > 0 and not src[0] & 1 and not self._local(src):
+        if self.ageing_cs > 0 and self.port_flags(port).learning and not src[0] & 1 and not self._local(src):
             self.learned[src] = (port, self.stack.world.clock.now)
         if state != "forwarding":
             return
@@ -305,8 +335,8 @@ class Bridge(Device):
             return
         out = self._fresh(dst)
         if out is None:
-            self._flood(frame, port)
-        elif out is not port or port.name in self.hairpin:
+            self._flood(frame, port, unicast=True)
+        elif (out is not port or self.port_flags(port).hairpin) and not self._isolated(port, out):
             self._forward(out, frame)
 
     def _up(self, frame: bytes) -> None:
@@ -319,13 +349,20 @@ class Bridge(Device):
         if self.port_state(port) == "forwarding":
             port.transmit(frame)
 
-    def _flood(self, frame: bytes, ingress: Device | None) -> None:
+    def _isolated(self, ingress: Device | None, out: Device) -> bool:
+        """br_skb_isolated: a frame from an isolated port never leaves by another isolated port."""
+        return ingress is not None and self.port_flags(ingress).isolated and self.port_flags(out).isolated
+
+    def _flood(self, frame: bytes, ingress: Device | None, unicast: bool = False) -> None:
+        """br_flood: every port but the ingress (unless it is a hairpin port), of those that forward; an
+        unknown unicast destination only to ports that flood."""
         if not self.admin_up:
             return
         stp = self.stp
         for port in list(self.ports):
-            if (port is not ingress or (ingress is not None and port.name in self.hairpin)) and port.admin_up \
-                    and port.carrier() and (stp is None or stp.state(port) == "forwarding"):
+            if (port is not ingress or (ingress is not None and self.port_flags(ingress).hairpin)) and port.admin_up \
+                    and port.carrier() and (stp is None or stp.state(port) == "forwarding") \
+                    and (not unicast or self.port_flags(port).flood) and not self._isolated(ingress, port):
                 port.transmit(frame)
 
     def wire(self, frame: bytes) -> None:
@@ -333,7 +370,7 @@ class Bridge(Device):
         dst = frame[:6]
         out = None if dst[0] & 1 else self._fresh(dst)
         if out is None:
-            self._flood(frame, None)
+            self._flood(frame, None, unicast=not dst[0] & 1)
         else:
             self._forward(out, frame)
 
