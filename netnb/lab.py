@@ -235,7 +235,8 @@ class Lab:
              ifname: str | tuple[str | None, str | None] | None = None, mtu: int | None = None,
              subnet: str | None = None, master: tuple[str | None, str | None] | None = None,
              mac: tuple[str | None, str | None] | None = None,
-             port: PortOptions | tuple[PortOptions | None, PortOptions | None] | None = None) -> LinkSpec:
+             port: PortOptions | tuple[PortOptions | None, PortOptions | None] | None = None,
+             rate: str | int | tuple[str | int | None, str | int | None] | None = None) -> LinkSpec:
         """Connect two nodes with a veth pair.
 
         ``ip`` is the address of the one IP end (host/router to switch), or a pair for two IP ends; left
@@ -244,13 +245,14 @@ class Lab:
         b's end a port of b's bridge ``br0`` (``b.bridge("br0")``); ``mac=("02:00:00:00:00:01", None)``
         fixes a's MAC (either end may have one). ``port=PortOptions(isolated=True)`` sets options of the
         end(s) that are a bridge's port (a switch's end, an end with ``master=``): hairpin, isolated,
-        learning, flood, STP cost and priority; a pair sets each end's.
+        learning, flood, STP cost and priority; a pair sets each end's. ``rate="10mbit"`` limits what each
+        end sends (a tbf qdisc: 10 ms of bucket, 50 ms of queue; ``("10mbit", None)`` limits a's only).
 
         Example: ``lab.link(a, host, master=(None, "br0"))``; ``lab.link(s1, s2, port=PortOptions(cost=100))``
         """
         self.require_not_running("add a link")
         spec = LinkSpec(self._node_name(a), self._node_name(b), ip=ip, ifname=ifname, mtu=mtu, subnet=subnet,
-                        bridge=master, mac=mac, port=port)
+                        bridge=master, mac=mac, port=port, rate=rate)
         self.topology.add_link(spec)
         return spec
 

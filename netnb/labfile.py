@@ -17,7 +17,7 @@ Format: ``name``; ``nodes`` maps a name to a kind (host, router, switch, hub) or
 ``kind`` and, for switches, ``subnet``/``ageing``/``stp``/``priority``, for hosts and routers ``addresses`` (besides their
 links': ``10.255.0.1/32`` on loopback, or ``{ip: 10.0.0.11/24, dev: eth0}``); ``links`` are ``[a, b]`` pairs or mappings with
 ``a``, ``b`` and the options of ``Lab.link`` (``ip``, ``ifname``, ``mtu``, ``subnet``, ``port``: a switch port's
-``{hairpin, isolated, learning, flood, cost, priority}``, or a pair); ``routes`` maps
+``{hairpin, isolated, learning, flood, cost, priority}``, or a pair; ``rate``: ``10mbit``, or a pair); ``routes`` maps
 a node to a list of ``{dest, via, dev}`` (``via`` a list of gateways for a multipath route); ``startup`` maps a node to the commands it runs once the lab is
 up (a list, or a block of lines as a Kathará ``.startup`` file); ``firewall`` maps a host or router to its
 iptables lines (``-P FORWARD DROP``, ``-t nat -A POSTROUTING -o eth1 -j MASQUERADE``: a list or a block); ``files``
@@ -309,7 +309,7 @@ def _build(data: dict[str, Any], tree: YamlTree, bad: set[_Path], backend: str |
         if {link["a"], link["b"]} & skipped:
             continue
         options = {k: tuple(v) if isinstance(v, list) else v for k, v in link.items()
-                   if k in ("ip", "ifname", "mtu", "subnet")}
+                   if k in ("ip", "ifname", "mtu", "subnet", "rate")}
         if "port" in link:  # (unknown options were reported already: left out)
             def port_options(given: dict[str, Any]) -> PortOptions:
                 return PortOptions(**{k: v for k, v in given.items() if k in PORT_DEFAULTS})

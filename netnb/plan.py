@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from netnb.model.firewall import Chain, Rule, join_args
+from netnb.model.shaping import Tbf
 from netnb.model.topology import PORT_DEFAULTS
 from netnb.model.words import plural
 
@@ -480,6 +481,49 @@ class SetBridgePort(Operation):
         return [f"{_ns(self.node)} link set dev {self.ifname} type bridge_slave {' '.join(words)}"]
 
 
+@dataclass(frozen=True)
+class AddShaper(Operation):
+    """Limit what an interface sends to ``rate`` bit/s: a tbf qdisc at its root (``burst`` and ``limit``
+    in bytes; see netnb.model.shaping)."""
+
+    kind: ClassVar[str] = "add_tbf"
+    ifname: str
+    rate: int
+    burst: int
+    limit: int
+
+    def tbf(self) -> Tbf:
+        """The qdisc's numbers."""
+        return Tbf(self.rate, self.burst, self.limit)
+
+    def reverse(self) -> Operation:
+        return DelShaper(self.node, self.ifname, self.rate, self.burst, self.limit)
+
+    def commands(self) -> list[str]:
+        return [f"tc -n {shlex.quote(self.node)} qdisc add dev {self.ifname} root tbf {self.tbf().words()}"]
+
+
+@dataclass(frozen=True)
+class DelShaper(Operation):
+    """Remove an interface's tbf qdisc (it sends unlimited again)."""
+
+    kind: ClassVar[str] = "del_tbf"
+    ifname: str
+    rate: int
+    burst: int
+    limit: int
+
+    def tbf(self) -> Tbf:
+        """The qdisc's numbers."""
+        return Tbf(self.rate, self.burst, self.limit)
+
+    def reverse(self) -> Operation:
+        return AddShaper(self.node, self.ifname, self.rate, self.burst, self.limit)
+
+    def commands(self) -> list[str]:
+        return [f"tc -n {shlex.quote(self.node)} qdisc del dev {self.ifname} root"]
+
+
 class IptablesOperation(Operation):
     """An ``iptables`` command inside a node (iptables-nft): subclasses give its arguments."""
 
@@ -597,6 +641,12 @@ def _route_words(dest: str, via: str | None, dev: str | None, nexthops: tuple[st
     for hop in nexthops:
         words += ["nexthop", "via", hop] + (["dev", dev] if dev else [])
     return " ".join(words)
+
+
+def shaper(node: str, ifname: str, rate: int) -> AddShaper:
+    """The operation that limits ``ifname`` to ``rate`` bit/s with netnb's bucket and queue."""
+    tbf = Tbf.for_rate(rate)
+    return AddShaper(node, ifname, tbf.rate, tbf.burst, tbf.limit)
 
 
 def route_operation(route: ResolvedRoute) -> AddRoute:
@@ -737,6 +787,7 @@ def compile_plan(lab: ResolvedLab) -> Plan:
                            second.mac, first.mac))
         ops += [SetBridgePort(end.node, end.name, **end.port.given()) for end in (first, second)  # type: ignore[arg-type]
                 if end.port is not None and end.port.given()]
+        ops += [shaper(end.node, end.name, end.rate) for end in (link.a, link.b) if end.rate is not None]
     for node in lab.nodes:  # after the links: a VXLAN device is made on its underlay interface
         ops += [AddVxlan(v.underlay, v.name, v.vni, v.local, v.port, v.master,
                          node.name if v.underlay != node.name else None, v.remote, interface_holding(lab, v.underlay, v.local))

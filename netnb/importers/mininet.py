@@ -22,8 +22,9 @@ What maps to what (the README has the table):
 - A host class's ``config()`` runs against a recording node: what it runs with ``self.cmd(...)`` becomes the
   node's startup commands (so Mininet's ``LinuxRouter``, which turns forwarding on, is a router);
   addresses and routes in the plain forms become part of the description.
-- ``TCLink``'s ``bw`` becomes an HTB qdisc on both ends, as Mininet sets it (startup ``tc`` commands);
-  ``delay``, ``jitter`` and ``loss`` a netem qdisc, which some kernels lack (the start then says so).
+- ``TCLink``'s ``bw`` alone becomes the link's ``rate`` (a tbf qdisc on both ends, simulated too); with
+  ``delay``, ``jitter`` or ``loss`` the link gets Mininet's own commands (HTB for ``bw``, netem for the rest)
+  as startup commands — netem, which some kernels lack (the start then says so).
 - ``NAT`` nodes are refused: they connect the lab to the machine's network, which netnb never touches.
 
 Hand-written: Mininet itself needs root, Open vSwitch and a live network to import; this shim needs nothing.
@@ -287,9 +288,10 @@ def topo_lab(topo: Topo, name: str = "mininet", *, backend: str | None = None, o
             a, b, ia, ib, ip_a, ip_b, mac_a, mac_b = b, a, ib, ia, ip_b, ip_a, mac_b, mac_a
         both_ip = not topo.isSwitch(a) and not topo.isSwitch(b)
         ip: Any = (ip_a, ip_b) if both_ip and (ip_a or ip_b) else (ip_a if not both_ip else None)
-        lab.link(a, b, ifname=(ia, ib), ip=ip, mac=(mac_a, mac_b) if mac_a or mac_b else None)
         shaped = {k: info[k] for k in ("bw", "delay", "jitter", "loss", "max_queue_size") if info.get(k) is not None}
-        if shaped:
+        rate = f"{shaped['bw']}mbit" if set(shaped) == {"bw"} else None  # bandwidth alone: the link's own rate
+        lab.link(a, b, ifname=(ia, ib), ip=ip, mac=(mac_a, mac_b) if mac_a or mac_b else None, rate=rate)
+        if shaped and rate is None:
             tc += [(a, ia, shaped), (b, ib, shaped)]
     for name_, into in recorded.items():
         host = lab[name_]
@@ -309,8 +311,9 @@ def topo_lab(topo: Topo, name: str = "mininet", *, backend: str | None = None, o
         for command in _tc_commands(ifname, shaped):
             lab[node_name].startup(command)
     if tc:
-        found.note(where, "TCLink parameters are tc qdiscs set by startup commands (bw: HTB; delay, jitter, loss: "
-                          "netem, which some kernels lack; the simulation has no tc)")
+        found.note(where, "TCLink delay, jitter and loss are netem qdiscs set by startup commands (with bw, under "
+                          "Mininet's HTB); some kernels lack netem (this one's start then says so), and the simulation "
+                          "has neither")
     return found.finish(lab)
 
 

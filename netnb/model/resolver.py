@@ -26,6 +26,7 @@ from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 from netnb.errors import TopologyError, UsageError
 from netnb.model import checks
 from netnb.model.kinds import KINDS
+from netnb.model.shaping import parse_rate
 from netnb.model.firewall import TABLES, Chain, Rule, check_rule
 from netnb.model.topology import (
     DEFAULT_AGEING_S,
@@ -61,6 +62,8 @@ class ResolvedInterface:
     mac: str | None = None
     #: Options of the bridge port this end is (``bridge`` set), when any were given.
     port: PortOptions | None = None
+    #: The rate limit of what this end sends, in bit/s (a tbf qdisc), when the link has one.
+    rate: int | None = None
 
 
 @dataclass(frozen=True)
@@ -257,6 +260,7 @@ class _End:
     bridge: str | None = None
     mac: str | None = None
     port: PortOptions | None = None
+    rate: int | None = None
 
 
 def _seg_key(e: _End) -> object:
@@ -334,6 +338,29 @@ def _port_options(link: LinkSpec, ends: tuple[_End, _End], where: str, problems:
                 bad = True
         if not bad and end.bridge:
             end.port = options
+
+
+#: Rates a link may be limited to, in bit/s.
+_RATE_RANGE = (1000, 100 * 1000**3)
+
+
+def _rates(link: LinkSpec, ends: tuple[_End, _End], where: str, problems: _Problems) -> None:
+    """``rate=``: a limit for what each end sends (both, or a pair per end)."""
+    if link.rate is None:
+        return
+    given = link.rate if isinstance(link.rate, tuple) else (link.rate, link.rate)
+    if len(given) != 2:
+        problems.add(f"{where}: rate= takes one rate or a pair (a-side, b-side), not {link.rate!r}")
+        return
+    for end, value in zip(ends, given):
+        if value is None:
+            continue
+        bits = parse_rate(value)
+        if bits is None or not _RATE_RANGE[0] <= bits <= _RATE_RANGE[1]:
+            problems.add(f"{where}: rate {value!r} is not a rate from 1kbit to 100gbit: write it as tc does "
+                         f"('10mbit', '500kbit', '1gbit') or as bit/s")
+        else:
+            end.rate = bits
 
 
 def _ip_pair(link: LinkSpec, ends: tuple[_End, _End], where: str, problems: _Problems) -> None:
@@ -645,6 +672,7 @@ def _link_ends(topo: Topology, nodes: dict[str, NodeSpec],
             if e.node.kind.is_l2:
                 e.bridge = e.node.name
         _port_options(link, ends, where, problems)
+        _rates(link, ends, where, problems)
         pairs.append((ends[0], ends[1], link, where, link_net))
 
     _auto_names(ends_by_node, nodes, {a.link_index: where for a, _b, _link, where, _net in pairs}, problems)
@@ -1017,9 +1045,9 @@ def _freeze(
     links = []
     for a, b, link, _, _ in pairs:
         ia = ResolvedInterface(a.node.name, a.name or "", a.address, link.mtu, a.bridge, b.node.name, b.name or "",
-                               a.mac, a.port)
+                               a.mac, a.port, a.rate)
         ib = ResolvedInterface(b.node.name, b.name or "", b.address, link.mtu, b.bridge, a.node.name, a.name or "",
-                               b.mac, b.port)
+                               b.mac, b.port, b.rate)
         frozen[id(a)], frozen[id(b)] = ia, ib
         links.append(ResolvedLink(ia, ib, link.mtu))
     out_nodes = []

@@ -189,6 +189,8 @@ class LinkSpec:
     mac: tuple[str | None, str | None] | None = None
     #: Bridge port options: for every end that is a bridge's port, or per end (a pair).
     port: PortOptions | tuple[PortOptions | None, PortOptions | None] | None = None
+    #: A rate limit (``"10mbit"`` or bit/s) for what each end sends, or per end (a pair: a's, b's).
+    rate: str | int | tuple[str | int | None, str | int | None] | None = None
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """Lists of read-back records that show themselves as tables (and stay ordinary lists).
 
 >>> from netnb.model import RouteEntry
->>> rows = RecordList([RouteEntry("default", "10.0.0.1", "eth0", "static", "global")], "routes of A")
+>>> rows = RecordList([RouteEntry("default", "10.0.0.1", "eth0", "static", "global")], "routes of A",
+...                   hide=("nexthops",))
 >>> print(rows.table().text())
 routes of A
 dest     via       dev   proto   scope   src

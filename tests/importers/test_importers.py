@@ -213,9 +213,13 @@ def test_a_mininet_file_with_a_linux_router():
     script = lab.plan().script()
     for line in ("ip -n r0 addr add 192.168.1.1/24 dev r0-eth1", "ip -n r0 addr add 172.16.0.1/12 dev r0-eth2",
                  "ip -n h2 route add default via 172.16.0.1", "peer name h10-eth0 address 00:00:00:00:00:10",
-                 "ip netns exec h10 sh -c 'tc class add dev h10-eth0 parent 5:0 classid 5:1 htb rate 10Mbit burst 15k'",
+                 "tc -n h10 qdisc add dev h10-eth0 root tbf rate 10mbit burst 12500 latency 50ms",
                  "ip netns exec r0 sh -c 'sysctl net.ipv4.ip_forward=1'"):
         assert line in script, line
+    assert "htb" not in script  # TCLink(bw=10) alone: the link's own rate, which the simulation runs too
+    with lab:
+        assert all_answer(lab)
+        assert "rate 10Mbit burst 12500b lat 50ms" in lab["h10"].run("tc qdisc show dev h10-eth0").stdout
     assert "mininet" not in sys.modules  # the shim answered the imports only while the file ran
     with netnb.load(os.path.join(MININET, "switch.py"), backend="sim") as lab:
         assert lab["s1"].spec.stp and all_answer(lab)

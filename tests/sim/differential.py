@@ -26,6 +26,8 @@ TIMES = [
     (re.compile(r"\d+\.\d{3} ms"), "T ms"),
     (re.compile(r"\bid=\d+"), "id=N"),  # ICMP identifiers (conntrack lines)
     (re.compile(r"after \d+ ms"), "after T ms"),  # curl's "Failed to connect ... after 1 ms" (0 or 1 by timing)
+    (re.compile(r"qdisc (\w+) [0-9a-f]+:"), r"qdisc \1 N:"),  # qdisc handles: one counter for all namespaces
+    (re.compile(r'"handle":"[0-9a-f]+:"'), '"handle":"N:"'),
 ]
 KEEP = ("01:00:5e:", "33:33:", "ff:ff:ff:ff:ff:ff", "00:00:00:00:00:00")
 

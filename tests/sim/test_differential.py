@@ -163,6 +163,39 @@ def test_a_multipath_route():
     _check(lambda backend: labs.ecmp(f"mp-{backend[0]}", backend=backend), script)
 
 
+def test_a_rate_limited_link_as_tc_shows_it():
+    """rate= on a link: the tbf qdiscs as tc and ip show them (text, JSON, counters after pings), changed
+    and removed with tc, and what tc says of a qdisc this kernel lacks."""
+    one = {"count": 1, "timeout": 1.0}
+    script = [("run", "A", "tc qdisc show; tc -j qdisc show; ip link show eth0"), ("run", "R", "tc qdisc show"),
+              ("ping", "A", "10.0.2.2", {"count": 2, "interval": 0.2, "timeout": 1.0}),
+              ("run", "A", "tc -s qdisc show dev eth0; tc -s -j qdisc show dev eth0"),
+              ("run", "R", "tc qdisc replace dev eth0 root tbf rate 1234567bit burst 4096 latency 20ms; tc qdisc show "
+                           "dev eth0; tc qdisc add dev eth0 root tbf rate 1mbit burst 4k limit 20000; "
+                           "tc qdisc add dev eth1 root netem delay 10ms; tc qdisc del dev eth1 root; "
+                           "tc qdisc add dev eth1 root tbf rate 64kbit burst 3028 latency 1s; tc qdisc show"),
+              ("run", "R", "tc qdisc del dev eth0 root; tc qdisc del dev eth1 root; tc -s qdisc show; ip -br link"),
+              ("ping", "A", "10.0.2.2", one)]
+    _check(lambda backend: labs.rated(f"rt-{backend[0]}", backend=backend), script)
+
+
+def test_a_rate_limited_download_takes_as_long():
+    """500 kB from B to A through R, whose end towards A sends 2 Mbit/s: about 2 s on both backends (the
+    kernel's TCP loses segments at the queue and sends them again; the simulation's waits — see
+    netnb.backends.sim.world.Shaper), and the same bytes reach A."""
+    took = {}
+    for backend in ("kernel", "sim"):
+        with labs.rated(f"rd-{backend[0]}", backend=backend) as lab:
+            lab["B"].popen("python3 -m http.server 8080 --directory /srv").wait_listening(8080)
+            out = lab["A"].run("curl -s -o /dev/null -w '%{time_total} %{size_download}' http://10.0.2.2:8080/big",
+                               check=True).stdout.split()
+            assert out[1] == "500000", (backend, out)
+            took[backend] = float(out[0])
+    ideal = 500_000 * 8 / 2_000_000
+    assert all(ideal * 0.95 < t < ideal * 1.25 for t in took.values()), took
+    assert abs(took["kernel"] - took["sim"]) < 0.2 * ideal, took
+
+
 def test_node_files():
     """A node's own files (given in the description, written by redirections, removed), and a web server
     serving them to another node; the other node has none of them."""

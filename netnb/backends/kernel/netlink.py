@@ -32,6 +32,7 @@ from netnb.plan import (
     AddFdb,
     AddNamespace,
     AddRoute,
+    AddShaper,
     AddTap,
     AddVeth,
     AddVxlan,
@@ -40,6 +41,7 @@ from netnb.plan import (
     DelLink,
     DelNamespace,
     DelRoute,
+    DelShaper,
     DelVeth,
     IptablesOperation,
     Operation,
@@ -277,13 +279,27 @@ class Dataplane:
                        lladdr=op.mac, dst=op.dst)
         elif isinstance(op, IptablesOperation):
             self._iptables(ns, op.argv())
+        elif isinstance(op, (AddShaper, DelShaper)):
+            # tc itself (as the plan shows): it hands the kernel the bucket in bytes (TCA_TBF_BURST) and so
+            # reads back what the simulation prints; pyroute2 sends it as a time, rounded differently.
+            argv = ["qdisc", "add", "dev", op.ifname, "root", "tbf", *op.tbf().words().split()] \
+                if isinstance(op, AddShaper) else ["qdisc", "del", "dev", op.ifname, "root"]
+            proc = self._tool(ns, ["tc", *argv])
+            if proc.returncode != 0:
+                error = FeatureMissingError if "qdisc kind is unknown" in proc.stderr else BackendError
+                raise error(f"tc {' '.join(argv)}: {proc.stderr.strip()}"
+                            + (" (this kernel has no tbf qdisc: rate= needs it)" if error is FeatureMissingError else ""))
         else:
             raise BackendError(f"the kernel backend cannot run {type(op).__name__} yet")
 
+    def _tool(self, ns: Namespace, argv: list[str]) -> subprocess.CompletedProcess[str]:
+        """Run a tool of the machine (iptables, tc) inside the namespace."""
+        with nsutil.inside(ns.fd, self.home):
+            return subprocess.run(argv, capture_output=True, text=True, env=_TOOL_ENV)
+
     def _iptables(self, ns: Namespace, argv: list[str]) -> str:
         """Run the real ``iptables`` (iptables-nft) inside the namespace; rules are netfilter's to keep."""
-        with nsutil.inside(ns.fd, self.home):
-            proc = subprocess.run(["iptables", "-w", *argv], capture_output=True, text=True, env=_TOOL_ENV)
+        proc = self._tool(ns, ["iptables", "-w", *argv])
         if proc.returncode != 0:
             raise BackendError(f"iptables {' '.join(argv)}: {proc.stderr.strip()}")
         return proc.stdout
@@ -293,9 +309,7 @@ class Dataplane:
         def run() -> str:
             ns = self.ns(node)
             if argv[:1] == ["save"]:
-                with nsutil.inside(ns.fd, self.home):
-                    proc = subprocess.run(["iptables-save", *argv[1:]], capture_output=True, text=True,
-                                          env=_TOOL_ENV)
+                proc = self._tool(ns, ["iptables-save", *argv[1:]])
                 if proc.returncode != 0:
                     raise BackendError(f"iptables-save: {proc.stderr.strip()}")
                 return proc.stdout

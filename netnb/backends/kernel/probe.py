@@ -52,6 +52,15 @@ def probe_features(dataplane: Dataplane, processes: Processes | None = None) -> 
             if kind == "gre":
                 extra = {"gre_local": "127.0.0.1", "gre_remote": "127.0.0.2"}
             result[kind] = attempt(lambda k=kind, e=extra: ipr.link("add", ifname=f"p{k[:8]}0", kind=k, **e))
+        # Qdiscs, each on a device of its own: tbf carries rate= (these kernels have it); netem (delay,
+        # loss) and htb are what Mininet's TCLink asks for.
+        qdiscs: list[tuple[str, str, dict[str, Any]]] = [
+            ("tbf", "pv0", {"rate": "1mbit", "burst": 3028, "latency": "50ms"}), ("htb", "pv1", {"default": 1}),
+            ("netem", "pbr0", {"delay": 10000})]
+        for kind, device, options in qdiscs:
+            def add(k: str = kind, d: str = device, o: dict[str, Any] = options) -> None:
+                ipr.tc("add", k, (ipr.link_lookup(ifname=d) or [0])[0], **o)
+            result[f"{kind} qdisc"] = attempt(add)
         result["tun/tap"] = _tap_possible()
         if processes is not None:
             result["node's own files"] = _own_files(processes, ns.fd)

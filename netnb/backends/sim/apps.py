@@ -236,7 +236,7 @@ def curl(ctx: Ctx) -> Run:
         if not silent or show_errors:
             ctx.error(f"curl: ({code}) {text}")
         if write_out:
-            ctx.write(_write_out(write_out, 0))
+            ctx.write(_write_out(write_out, 0, clock.now - began))
         return code
 
     address = resolve_name(ctx, host)
@@ -283,7 +283,7 @@ def curl(ctx: Ctx) -> Run:
     if out_file not in ("/dev/null",):
         ctx.write(shown.decode("utf-8", "replace"))
     if write_out:
-        ctx.write(_write_out(write_out, status))
+        ctx.write(_write_out(write_out, status, clock.now - began, 0 if head else len(body)))
     return 0
 
 
@@ -301,9 +301,14 @@ def _whole(response: bytes, head: bool) -> bool:
     return False
 
 
-def _write_out(fmt: str, status: int) -> str:
+def _write_out(fmt: str, status: int, elapsed_ns: int = 0, size: int = 0) -> str:
+    """curl's ``-w``: the response code, ``time_total`` (seconds, 6 decimals), ``size_download`` (bytes of
+    body) and ``speed_download`` (bytes a second, whole)."""
+    seconds = elapsed_ns / NS
+    speed = int(size / seconds) if seconds > 0 else 0
     return fmt.replace("%{http_code}", f"{status:03d}").replace("%{response_code}", f"{status:03d}") \
-        .replace("\\n", "\n")
+        .replace("%{time_total}", f"{seconds:.6f}").replace("%{size_download}", str(size)) \
+        .replace("%{speed_download}", str(speed)).replace("\\n", "\n")
 
 
 # -- nc (netcat-openbsd) ----------------------------------------------------------------------------------

@@ -56,6 +56,7 @@ from netnb.plan import (
     AddFdb,
     AddNamespace,
     AddRoute,
+    AddShaper,
     AddTap,
     AddVeth,
     AddVxlan,
@@ -64,6 +65,7 @@ from netnb.plan import (
     DelLink,
     DelNamespace,
     DelRoute,
+    DelShaper,
     IptablesOperation,
     Operation,
     SetBridgePort,
@@ -213,6 +215,8 @@ class SimBackend:
                     _bridge(end.stack, master).add_port(end)
             stack.set_up(a.name, True)
             other.set_up(b.name, True)
+        elif isinstance(op, (AddShaper, DelShaper)):
+            world.shape(stack.device(op.ifname), op.tbf() if isinstance(op, AddShaper) else None)
         elif isinstance(op, SetBridgePort):
             port = stack.device(op.ifname)
             if port.master is None:

@@ -22,6 +22,7 @@ from netnb.backends.sim import frames as fr
 from netnb.backends.sim.shell import Ctx, Run, program
 from netnb.backends.sim.world import Bridge, Device, Loopback, Stack, Tap, Veth, Vxlan, secondary
 from netnb.errors import BackendError
+from netnb.model.shaping import Tbf, parse_rate
 
 _MULTICAST_SELF = {  # what `bridge fdb show` lists as each device's own multicast addresses (IPv4 on, IPv6 off)
     "bridge": ["33:33:00:00:00:01", "01:00:5e:00:00:6a", "33:33:00:00:00:6a", "01:00:5e:00:00:01"],
@@ -52,6 +53,8 @@ def local_label(dev: Device) -> str:
 def _qdisc(dev: Device) -> str:
     if not dev.admin_up:
         return "noop"
+    if dev.shaper is not None:
+        return "tbf"
     return "pfifo_fast" if isinstance(dev, Tap) else "noqueue"
 
 
@@ -650,6 +653,173 @@ def _tuntap(ctx: Ctx, args: list[str]) -> int:
     if name is None or "tap" not in words:
         raise _Usage("ip tuntap: only `ip tuntap add dev NAME mode tap` is simulated")
     ctx.stack.add_tap(name)
+    return 0
+
+
+# -- tc ---------------------------------------------------------------------------------------------------
+_PRIOMAP = [1, 2, 2, 2, 1, 2, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1]
+#: Qdiscs this machine's kernel lacks (tc says so); others than tbf are real but not simulated.
+_ABSENT_QDISCS = {"netem", "prio", "fq_codel"}
+
+
+@program("tc")
+def tc_command(ctx: Ctx) -> Run:
+    """``tc [-s] [-j] qdisc [show [dev X]]``, ``tc qdisc add|replace|change dev X root tbf rate R burst B
+    latency T|limit N``, ``tc qdisc del dev X root``: the token bucket filter is the qdisc simulated."""
+    args = ctx.argv[1:]
+    stats = as_json = False
+    while args and args[0].startswith("-"):
+        option = args.pop(0).lstrip("-")
+        stats |= option in ("s", "stats", "statistics")
+        as_json |= option in ("j", "json")
+    if not args or not "qdisc".startswith(args[0]):
+        ctx.error(f"tc: {' '.join(args) or 'that'} is not simulated (it needs a real kernel): only qdiscs are")
+        return 2
+    rest = args[1:]
+    verb = rest.pop(0) if rest else "show"
+    try:
+        if verb in ("show", "list", "ls"):
+            return _tc_show(ctx, rest, stats, as_json)
+        if verb in ("add", "replace", "change", "del", "delete"):
+            return _tc_change(ctx, verb, rest)
+    except _Usage as exc:
+        ctx.error(str(exc))
+        return 1
+    except BackendError as exc:
+        ctx.error(str(exc))
+        return 2
+    ctx.error(f'Command "{verb}" is unknown, try "tc qdisc help".')
+    return 1
+    yield
+
+
+def _tc_device(stack: Stack, words: list[str]) -> Device | None:
+    if "dev" not in words:
+        return None
+    at = words.index("dev")
+    if at + 1 >= len(words):
+        raise _Usage('Device name is missing after "dev"')
+    name = words[at + 1]
+    dev = stack.devices.get(name)
+    if dev is None:
+        raise _Usage(f'Cannot find device "{name}"')
+    return dev
+
+
+def _tc_show(ctx: Ctx, words: list[str], stats: bool, as_json: bool) -> int:
+    only = _tc_device(ctx.stack, words)
+    devs = [only] if only is not None else sorted(ctx.stack.devices.values(), key=lambda d: d.index)
+    rows = []
+    for dev in devs:
+        if not dev.admin_up:
+            continue  # (a device that is down has the noop qdisc, which tc leaves out)
+        shaper = dev.shaper
+        if shaper is not None:
+            kind, handle, refcnt = "tbf", f"{shaper.handle:x}:", 1 + (2 if isinstance(dev, Veth) else 1)
+            text = shaper.tbf.shown() + " "
+            options: dict[str, Any] = {"rate": shaper.tbf.bytes_per_s, "burst": shaper.tbf.shown_burst(),
+                                       "lat": shaper.tbf.latency_us()}
+            counts = (shaper.sent_bytes, shaper.sent_packets, shaper.drops, shaper.overlimits, shaper.backlog,
+                      len(shaper.queue))
+        elif isinstance(dev, Tap):
+            kind, handle, refcnt = "pfifo_fast", "0:", 2
+            text = "bands 3 priomap " + " ".join(map(str, _PRIOMAP))
+            options = {"bands": 3, "priomap": _PRIOMAP, "multiqueue": False}
+            counts = (dev.qdisc_bytes, dev.qdisc_packets, 0, 0, 0, 0)
+        else:
+            kind, handle, refcnt, text, options, counts = "noqueue", "0:", 2, "", {}, (0, 0, 0, 0, 0, 0)
+        if as_json:
+            row: dict[str, Any] = {"kind": kind, "handle": handle, **({"dev": dev.name} if only is None else {}),
+                                   "root": True, "refcnt": refcnt, "options": options}
+            if stats:
+                row.update(zip(("bytes", "packets", "drops", "overlimits"), counts[:4]))
+                row.update({"requeues": 0, "backlog": counts[4], "qlen": counts[5]})
+            rows.append(row)
+            continue
+        where = f"dev {dev.name} " if only is None else ""
+        ctx.print(f"qdisc {kind} {handle} {where}root refcnt {refcnt} {text}")
+        if stats:
+            ctx.print(f" Sent {counts[0]} bytes {counts[1]} pkt (dropped {counts[2]}, overlimits {counts[3]} "
+                      f"requeues 0) ")
+            ctx.print(f" backlog {counts[4]}b {counts[5]}p requeues 0")
+    if as_json:
+        ctx.print(_json(rows))
+    return 0
+
+
+_SIZE_UNITS = {"": 1, "b": 1, "k": 1024, "kb": 1024, "m": 1024**2, "mb": 1024**2, "g": 1024**3, "gb": 1024**3,
+               "kbit": 1024 // 8, "mbit": 1024**2 // 8, "gbit": 1024**3 // 8}
+_TIME_UNITS = {"": 1, "us": 1, "usec": 1, "usecs": 1, "ms": 1000, "msec": 1000, "msecs": 1000,
+               "s": 1_000_000, "sec": 1_000_000, "secs": 1_000_000}
+
+
+def _amount(text: str, units: dict[str, int]) -> int | None:
+    """A size or time as tc reads one (a number and a unit)."""
+    digits = text.rstrip("abcdefghijklmnopqrstuvwxyz")
+    try:
+        value = float(digits)
+    except ValueError:
+        return None
+    unit = units.get(text[len(digits):].lower())
+    return None if unit is None or value < 0 else int(value * unit)
+
+
+def _tc_change(ctx: Ctx, verb: str, words: list[str]) -> int:
+    dev = _tc_device(ctx.stack, words)
+    if dev is None:
+        raise _Usage('Error: "dev" is required (tc qdisc ... dev NAME root ...)')
+    at = words.index("dev")
+    words = words[:at] + words[at + 2:]
+    if "root" not in words:
+        ctx.error("tc: only root qdiscs are simulated (parent/handle trees need a real kernel)")
+        return 2
+    words.remove("root")
+    if "handle" in words:  # (a handle of one's choosing: the qdisc is the same)
+        at = words.index("handle")
+        del words[at:at + 2]
+    if verb in ("del", "delete"):
+        if dev.shaper is None:
+            ctx.error("Error: Cannot delete qdisc with handle of zero.")
+            return 2
+        ctx.world.shape(dev, None)
+        return 0
+    kind = words.pop(0) if words else ""
+    if kind in _ABSENT_QDISCS:
+        ctx.error("Error: Specified qdisc kind is unknown.")
+        return 2
+    if kind != "tbf":
+        ctx.error(f"tc: qdisc {kind or '(none)'} is not simulated (it needs a real kernel): tbf is")
+        return 2
+    given = dict(zip(words[::2], words[1::2]))
+    rate = parse_rate(given.get("rate", ""))
+    burst = _amount(given.get("burst", given.get("buffer", given.get("maxburst", ""))), _SIZE_UNITS)
+    latency = _amount(given["latency"], _TIME_UNITS) if "latency" in given else None
+    limit = _amount(given["limit"], _SIZE_UNITS) if "limit" in given else None
+    if len(words) % 2 or set(given) - {"rate", "burst", "buffer", "maxburst", "latency", "limit"}:
+        raise _Usage("Usage: ... tbf limit BYTES burst BYTES[/BYTES] rate KBPS [ latency TIME ] (what is simulated)")
+    if not burst or rate is None or (latency is None and limit is None):
+        problems = ([] if burst else ['tbf: the "burst" parameter is mandatory.']) + \
+            ([] if rate is not None else ['tbf: the "rate" parameter is mandatory.']) + \
+            ([] if latency is not None or limit is not None else ['tbf: either "limit" or "latency" is required.'])
+        raise _Usage("\n".join(problems))
+    if limit is None:
+        limit = int(rate // 8 * (latency or 0) / 1_000_000 + burst)
+    tbf = Tbf(rate, burst, limit)
+    if dev.shaper is not None and verb == "add":
+        ctx.error("Error: Exclusivity flag on, cannot modify.")
+        return 2
+    if dev.shaper is None and verb == "change":
+        ctx.error("Error: Specified qdisc not found.")
+        return 2
+    if dev.shaper is not None:  # replace, change: the same qdisc (its handle, its counters) with new numbers
+        kept = dev.shaper
+        ctx.world.shape(dev, tbf)
+        assert dev.shaper is not None
+        dev.shaper.handle = kept.handle
+        for name in ("sent_bytes", "sent_packets", "drops", "overlimits"):
+            setattr(dev.shaper, name, getattr(kept, name))
+    else:
+        ctx.world.shape(dev, tbf)
     return 0
 
 

@@ -17,6 +17,7 @@ when read, from timestamps; only what puts frames on a wire is scheduled on the 
 
 from __future__ import annotations
 
+import collections
 import ipaddress
 import itertools
 import random
@@ -27,9 +28,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from netnb.backends.sim import frames as fr
-from netnb.backends.sim.clock import NS, Clock, Task
+from netnb.backends.sim.clock import NS, Clock, Task, Timer
 from netnb.backends.sim.transport import Tcp, Udp
 from netnb.errors import BackendError
+from netnb.model.shaping import Tbf, mult_shift
 
 if TYPE_CHECKING:
     from netnb.backends.sim.netfilter import Netfilter
@@ -74,6 +76,64 @@ def secondary(dev: Device, address: Iface) -> bool:
     return False
 
 
+class Shaper:
+    """A tbf qdisc on a device, as the kernel's sch_tbf runs it: a bucket of ``burst`` bytes' worth of time
+    refilled at the rate (tokens in nanoseconds, a frame costing ``len * mult >> shift``), frames waiting in
+    a queue of ``limit`` bytes while the bucket is short and dropped when it is full; sent, dropped and
+    overlimit counts as ``tc -s`` shows them.
+
+    One difference, on purpose: TCP segments wait however long the queue grows, where the kernel drops
+    them at a full queue and the sender's TCP sends them again, slowing down — the simulation's TCP does
+    not retransmit (nor slow down). A TCP transfer takes as long on both (its size over the rate); the
+    kernel's drop count after one is not matched. UDP and ICMP beyond the queue are dropped as the kernel
+    drops them."""
+
+    def __init__(self, dev: Device, tbf: Tbf, handle: int) -> None:
+        self.dev, self.tbf, self.handle = dev, tbf, handle
+        self.mult, self.shift = mult_shift(tbf.bytes_per_s)
+        self.buffer_ns = tbf.bucket_ns()
+        self.tokens = self.buffer_ns
+        self.checked = dev.stack.world.clock.now
+        self.queue: collections.deque[bytes] = collections.deque()
+        self.backlog = 0
+        self.sent_bytes = self.sent_packets = self.drops = self.overlimits = 0
+        self.timer: Timer | None = None
+
+    def enqueue(self, frame: bytes) -> None:
+        tcp = frame[12:14] == b"\x08\x00" and len(frame) > 23 and frame[23] == 6
+        if len(frame) > self.tbf.burst or (not tcp and self.backlog + len(frame) > self.tbf.limit):
+            self.drops += 1
+            return
+        self.queue.append(frame)
+        self.backlog += len(frame)
+        if self.timer is None:
+            self.dequeue()
+
+    def dequeue(self) -> None:
+        self.timer = None
+        clock = self.dev.stack.world.clock
+        while self.queue:
+            frame = self.queue[0]
+            now = clock.now
+            tokens = min(self.tokens + now - self.checked, self.buffer_ns) - ((len(frame) * self.mult) >> self.shift)
+            if tokens < 0:
+                self.overlimits += 1
+                self.timer = clock.after(-tokens, self.dequeue)
+                return
+            self.tokens, self.checked = tokens, now
+            self.queue.popleft()
+            self.backlog -= len(frame)
+            self.sent_bytes += len(frame)
+            self.sent_packets += 1
+            self.dev.send_now(frame)
+
+    def stop(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+        self.queue.clear()
+        self.backlog = 0
+
+
 class Device:
     """A network device in a stack."""
 
@@ -88,6 +148,9 @@ class Device:
         self.tx_packets = 0
         self.hooks: list[CaptureHook] = []
         self.mac_set = False  # given explicitly (a bridge then keeps it)
+        self.shaper: Shaper | None = None
+        #: What its default qdisc sent (pfifo_fast on a TAP counts; noqueue devices have none).
+        self.qdisc_bytes = self.qdisc_packets = 0
 
     # what `ip link` says
     def carrier(self) -> bool:
@@ -118,9 +181,20 @@ class Device:
             hook(stamp, frame, outgoing)
 
     def transmit(self, frame: bytes) -> None:
-        """Put a frame on this device (from the stack or a bridge)."""
+        """Put a frame on this device (from the stack or a bridge): through its tbf qdisc when it has one."""
         if not self.admin_up or not self.carrier():
             return
+        if self.shaper is not None:
+            self.shaper.enqueue(frame)
+            return
+        self.send_now(frame)
+
+    def send_now(self, frame: bytes) -> None:
+        """The frame leaves: counted, seen by captures (after the qdisc, as AF_PACKET sees it), on the wire."""
+        if not self.admin_up or not self.carrier():
+            return
+        self.qdisc_bytes += len(frame)
+        self.qdisc_packets += 1
         self.tx_packets += 1
         if self.hooks:
             self._seen(frame, True)
@@ -636,6 +710,8 @@ class Stack:
             dev.master.del_port(dev)
         self.devices.pop(dev.name, None)
         self.changed()
+        if dev.shaper is not None:
+            dev.shaper.stop()
         self.routes = [r for r in self.routes if not r.uses(dev)]  # (a multipath route goes whole, as the kernel's)
         for key in [k for k, n in self.neigh.items() if n.dev is dev]:
             self._drop_neighbour(key)
@@ -1299,6 +1375,14 @@ class World:
         self.folder = ""
         #: The pid each background program was given -> its node (``ip link ... netns PID``).
         self.pids: dict[int, Stack] = {}
+        #: The kernel numbers qdiscs made without a handle from one counter for all namespaces.
+        self.qdisc_handles = itertools.count(0x8001)
+
+    def shape(self, dev: Device, tbf: Tbf | None) -> None:
+        """Give ``dev`` a tbf qdisc (a new one, with a new handle), or take it away (None)."""
+        if dev.shaper is not None:
+            dev.shaper.stop()
+        dev.shaper = None if tbf is None else Shaper(dev, tbf, next(self.qdisc_handles))
 
     def stack_by_pid(self, text: str) -> Stack | None:
         """The node of a pid (or the node named ``text``, as ``ip netns`` names would)."""
