@@ -82,3 +82,38 @@ def test_startup_commands_run_in_the_nodes_own_view():
     with lab:
         assert lab.startup_results[-1].stdout == "1\n"
     assert fingerprint(["/etc/hosts"]) == before
+
+
+def _top_level() -> dict[str, tuple[int, int, int]]:
+    """The machine's top-level entries and its basic devices: name -> (mode, owner, group)."""
+    seen = {}
+    for name in os.listdir("/"):
+        info = os.lstat("/" + name)
+        seen["/" + name] = (info.st_mode, info.st_uid, info.st_gid)
+    for name in ("null", "zero", "urandom", "tty"):
+        info = os.stat("/dev/" + name)
+        seen["/dev/" + name] = (info.st_mode, info.st_uid, info.st_gid)
+    return seen
+
+
+def test_a_node_has_a_root_and_devices_of_its_own():
+    """What a node does at the top of the tree (new folders such as Kathará's /shared, removing a file of
+    the machine's) and to its devices (``tcpdump -w /dev/null`` gives /dev/null to the user tcpdump) stays in
+    the node."""
+    before = _top_level()
+    lab = labs.web_files("kroot", backend="kernel")
+    with lab:
+        web, client = lab["web"], lab["client"]
+        web.run("mkdir /netnb-own-top && echo x > /netnb-own-top/f && touch /netnb-own-file", check=True)
+        web.write_file("/shared/banner", b"hello\n")
+        assert web.run("cat /netnb-own-top/f /shared/banner").stdout == "x\nhello\n"
+        assert client.run("ls /netnb-own-top /shared").rc != 0
+        r = web.run("chown nobody /dev/null /dev/zero; chmod 600 /dev/urandom; echo gone > /dev/null; "
+                    "head -c 3 /dev/zero | wc -c; ls -l /dev/null")
+        assert r.stdout.split("\n")[0] == "3" and " nobody " in r.stdout, r
+        for name in os.listdir("/"):
+            if os.path.isfile("/" + name) and not os.path.islink("/" + name):
+                assert web.run(f"rm -f /{name}").rc != 0, name  # the machine's files at the top: read-only
+        assert web.run("ls -d /proc/self /sys/class/net/eth0 /bin/sh").rc == 0
+        assert _top_level() == before
+    assert _top_level() == before

@@ -1,4 +1,4 @@
-"""Linux namespace system calls for the agent: unshare, setns, prctl.
+"""Linux namespace system calls for the agent: unshare, setns, mount, pivot_root, prctl.
 
 Written by hand with ctypes because Python 3.11 has no ``os.unshare``/``os.setns`` (they arrive in
 3.12, and are used when present). Network namespace changes are per thread: a thread that enters a
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import platform
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -67,6 +68,18 @@ MNT_DETACH = 2
 def umount(target: str, flags: int = 0) -> None:
     """umount2(2); used only inside a private mount namespace."""
     _check(_libc.umount2(target.encode(), flags), f"umount {target}")
+
+
+#: pivot_root(2)'s number (glibc has no wrapper for it).
+_SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "riscv64": 41, "ppc64le": 203, "s390x": 217}
+
+
+def pivot_root(new_root: str, put_old: str) -> None:
+    """pivot_root(2), for the calling thread's (private) mount namespace."""
+    number = _SYS_PIVOT_ROOT.get(platform.machine())
+    if number is None:
+        raise OSError(38, f"pivot_root: netnb does not know its number on {platform.machine()}")
+    _check(_libc.syscall(number, new_root.encode(), put_old.encode()), "pivot_root")
 
 
 def sethostname(name: str) -> None:

@@ -303,7 +303,7 @@ def _node_view(node: str, ns_fd: int, homes: tuple[int, int, int], store: str, s
                 nsutil.mount("sysfs", "/sys", "sysfs", nsutil.MS_NOSUID | nsutil.MS_NODEV | nsutil.MS_NOEXEC)
             except OSError:
                 pass
-            views.cover(store, shared, views.covered_folders())
+            views.cover(store, shared)
             views.write_file("/etc/hostname", f"{hostname}\n".encode(), 0o644)
             # Its name resolves to itself, as in a container (else a lookup of it, which e.g. http.server makes,
             # would wait for DNS servers the lab cannot reach).
