@@ -16,6 +16,7 @@ namespaces owned by a per-lab agent process, and :meth:`Lab.stop` removes all of
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 import weakref
 from collections.abc import Callable, Iterator, Sequence
@@ -32,8 +33,8 @@ from netnb.model import checks
 from netnb.model.firewall import Rule
 from netnb.model.state import CapturePoint
 from netnb.model.words import plural
-from netnb.model.topology import PortOptions, TapSpec
-from netnb.nodes import Host, Node, Router, Switch
+from netnb.model.topology import PortOptions, ShareSpec, TapSpec
+from netnb.nodes import Host, Node, Router, Switch, folder_files
 from netnb.plan import Operation, Plan, compile_plan, teardown_of
 from netnb.view.table import Table
 
@@ -231,6 +232,20 @@ class Lab:
         self.on_start(net.serve)
         return net
 
+    def share(self, at: str = "/shared", *, source: str | os.PathLike[str] | None = None) -> None:
+        """One folder every node sees at ``at`` — the same folder, not a copy each (Kathará's ``/shared``):
+        what one node writes there the others read. ``source``'s files (read now) are in it when the lab
+        starts. On the kernel it is ``shares/NAME`` in the lab's folder (``lab.folder``; NAME is ``at``
+        without its slashes), where the notebook reads it too; like the rest of the lab's folder, it goes with
+        the lab.
+
+        Example: ``lab.share("/shared", source="mylab/shared")``
+        """
+        self.require_not_running("add a shared folder")
+        place = checks.file_path(at, "at")
+        spec = ShareSpec(place, folder_files(source, place) if source is not None else {})
+        self.topology.shares.append(spec)
+
     def link(self, a: Node | str, b: Node | str, *, ip: str | tuple[str | None, str | None] | None = None,
              ifname: str | tuple[str | None, str | None] | None = None, mtu: int | None = None,
              subnet: str | None = None, master: tuple[str | None, str | None] | None = None,
@@ -390,6 +405,12 @@ class Lab:
         self._live_ops = []
         try:
             t4 = time.perf_counter()
+            for share in resolved.shares:
+                for node in resolved.nodes:
+                    backend.share(node.name, share.name, share.at)
+                if share.files and resolved.nodes:  # written once, by the first node: all of them see it
+                    backend.write_files(resolved.nodes[0].name,
+                                        [(f.path, f.content, f.mode) for f in share.files.values()])
             for node in resolved.nodes:
                 if node.files:
                     backend.write_files(node.name, [(f.path, f.content, f.mode) for f in node.files])

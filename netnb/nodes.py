@@ -47,6 +47,30 @@ class Addressed(Protocol):
     def addresses(self) -> list[ipaddress.IPv4Interface]: ...
 
 
+def folder_files(folder: str | os.PathLike[str], to: str = "/") -> dict[str, FileSpec]:
+    """Every file and empty folder under ``folder`` (of this machine, read now) as files at the same place
+    under ``to``, modes kept, symbolic links followed (what :meth:`Host.files_from` and :meth:`Lab.share` give)."""
+    base = checks.file_path(to, "to") if to != "/" else ""
+    root = os.fspath(folder)
+    if not os.path.isdir(root):
+        raise UsageError(f"{root!r} is not a folder of this machine; give the folder whose files the node gets")
+    found: dict[str, FileSpec] = {}
+    for here, dirs, names in os.walk(root, followlinks=True):
+        dirs.sort()
+        rel = os.path.relpath(here, root)
+        inside = base + ("" if rel == "." else "/" + rel.replace(os.sep, "/"))
+        if inside and not dirs and not names:  # an empty folder (others are made for their files)
+            found[inside] = FileSpec(checks.file_path(inside, f"folder {here!r} as"), None,
+                                     stat.S_IMODE(os.stat(here).st_mode), f"from {here}")
+        for name in sorted(names):
+            source = os.path.join(here, name)
+            with open(source, "rb") as f:
+                data = f.read()
+            path = checks.file_path(f"{inside}/{name}", f"file {source!r} as")
+            found[path] = FileSpec(path, data, stat.S_IMODE(os.stat(source).st_mode), f"from {source}")
+    return found
+
+
 class Node:
     """A node of a lab. What it can do depends on its kind (see Host, Router, Switch)."""
 
@@ -114,24 +138,7 @@ class Node:
         Example: ``lab["pc1"].files_from("mylab/pc1")``
         """
         self.lab.require_not_running("add files")
-        base = checks.file_path(to, "to") if to != "/" else ""
-        root = os.fspath(folder)
-        if not os.path.isdir(root):
-            raise UsageError(f"{root!r} is not a folder of this machine; give the folder whose files the node gets")
-        found: dict[str, FileSpec] = {}
-        for here, dirs, names in os.walk(root, followlinks=True):
-            dirs.sort()
-            rel = os.path.relpath(here, root)
-            inside = base + ("" if rel == "." else "/" + rel.replace(os.sep, "/"))
-            if inside and not dirs and not names:  # an empty folder (others are made for their files)
-                found[inside] = FileSpec(checks.file_path(inside, f"folder {here!r} as"), None,
-                                         stat.S_IMODE(os.stat(here).st_mode), f"from {here}")
-            for name in sorted(names):
-                source = os.path.join(here, name)
-                with open(source, "rb") as f:
-                    data = f.read()
-                path = checks.file_path(f"{inside}/{name}", f"file {source!r} as")
-                found[path] = FileSpec(path, data, stat.S_IMODE(os.stat(source).st_mode), f"from {source}")
+        found = folder_files(folder, to)
         self.spec.files.update(found)
         return sum(1 for f in found.values() if f.content is not None)
 

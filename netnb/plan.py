@@ -482,11 +482,9 @@ class SetBridgePort(Operation):
 
 
 @dataclass(frozen=True)
-class AddShaper(Operation):
-    """Limit what an interface sends to ``rate`` bit/s: a tbf qdisc at its root (``burst`` and ``limit``
-    in bytes; see netnb.model.shaping)."""
+class _TbfOperation(Operation):
+    """An interface's tbf qdisc: ``rate`` in bit/s, ``burst`` and ``limit`` in bytes (netnb.model.shaping)."""
 
-    kind: ClassVar[str] = "add_tbf"
     ifname: str
     rate: int
     burst: int
@@ -495,6 +493,13 @@ class AddShaper(Operation):
     def tbf(self) -> Tbf:
         """The qdisc's numbers."""
         return Tbf(self.rate, self.burst, self.limit)
+
+
+@dataclass(frozen=True)
+class AddShaper(_TbfOperation):
+    """Limit what an interface sends to ``rate`` bit/s: a tbf qdisc at its root."""
+
+    kind: ClassVar[str] = "add_tbf"
 
     def reverse(self) -> Operation:
         return DelShaper(self.node, self.ifname, self.rate, self.burst, self.limit)
@@ -504,18 +509,10 @@ class AddShaper(Operation):
 
 
 @dataclass(frozen=True)
-class DelShaper(Operation):
+class DelShaper(_TbfOperation):
     """Remove an interface's tbf qdisc (it sends unlimited again)."""
 
     kind: ClassVar[str] = "del_tbf"
-    ifname: str
-    rate: int
-    burst: int
-    limit: int
-
-    def tbf(self) -> Tbf:
-        """The qdisc's numbers."""
-        return Tbf(self.rate, self.burst, self.limit)
 
     def reverse(self) -> Operation:
         return AddShaper(self.node, self.ifname, self.rate, self.burst, self.limit)
@@ -670,6 +667,11 @@ class Plan:
     #: The nodes' own files as (node, path, mode, size; None for a folder), written into each node's view of
     #: the filesystem once the lab is up, before the startup commands. Gone with the lab.
     files: tuple[tuple[str, str, int, int | None], ...] = ()
+    #: The folders every node shares, as (where nodes see it, its name in the lab's folder: shares/NAME),
+    #: made once the lab is up, before the files are written.
+    shares: tuple[tuple[str, str], ...] = ()
+    #: Every node's name (the nodes a shared folder is bound into).
+    nodes: tuple[str, ...] = ()
 
     def __iter__(self) -> Iterator[Operation]:
         return iter(self.operations)
@@ -688,6 +690,10 @@ class Plan:
     def script(self) -> str:
         """The whole plan as commands, one per line (the nodes' startup commands last)."""
         lines = [cmd for op in self.operations for cmd in op.commands()]
+        if self.shares:
+            lines.append("# shared folders: one folder of the lab's ($LAB: lab.folder) seen by every node")
+            lines += [f"ip netns exec {node} mount --bind \"$LAB/shares/{name}\" {shlex.quote(at)}"
+                      for at, name in self.shares for node in self.nodes]
         if self.files:
             lines.append("# files, in each node's own view of the filesystem (never the machine's)")
             lines += [f"ip netns exec {node} mkdir -p -m {mode:o} {shlex.quote(path)}" if size is None else
@@ -801,6 +807,9 @@ def compile_plan(lab: ResolvedLab) -> Plan:
         ops.extend(route_operation(r) for r in node.routes)
     for node in lab.nodes:
         ops.extend(firewall_operations(node.name, node.chains, node.rules))
+    writer = lab.nodes[0].name if lab.nodes else ""  # (a shared folder's files: written once, by the first node)
+    files = [(writer, f) for share in lab.shares for f in share.files.values()] + \
+        [(n.name, f) for n in lab.nodes for f in n.files]
     return Plan(lab.name, tuple(ops), tuple((n.name, c.command) for n in lab.nodes for c in n.startup),
-                tuple((n.name, f.path, f.mode, None if f.content is None else len(f.content))
-                      for n in lab.nodes for f in n.files))
+                tuple((who, f.path, f.mode, None if f.content is None else len(f.content)) for who, f in files),
+                tuple((s.at, s.name) for s in lab.shares), tuple(n.name for n in lab.nodes))

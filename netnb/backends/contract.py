@@ -87,6 +87,11 @@ class Backend(Protocol):
     def read_file(self, node: str, path: str) -> bytes:
         """A file as the node sees it."""
 
+    def share(self, node: str, name: str, at: str) -> None:
+        """Make the lab's shared folder ``name`` appear at ``at`` in the node's own view: every node given the
+        same name sees the same files there (the kernel backend keeps it as ``shares/NAME`` in the lab's
+        folder)."""
+
     def process_state(self, handle: int) -> ProcessState:
         """Whether a background command still runs."""
 

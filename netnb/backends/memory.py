@@ -112,6 +112,9 @@ class MemoryBackend:
         self._processes: dict[int, tuple[str, str, ProcessEnd | None]] = {}
         self._sockets: dict[int, list[SocketEntry]] = {}
         self._captures = itertools.count(1)
+        #: Shared folders: name -> the (node, place) pairs that see it, and what it holds (path -> content).
+        self.shares: dict[str, set[tuple[str, str]]] = {}
+        self.share_files: dict[str, dict[str, bytes]] = {}
 
     def _note(self, method: str, *args: Any) -> None:
         self.calls.append((method, args))
@@ -283,15 +286,32 @@ class MemoryBackend:
                                  for proto, port in (self.services(node, text) if self.services else [])]
         return 1000 + handle, handle
 
+    def _store(self, node: str, path: str) -> tuple[dict[str, bytes], str]:
+        """Where ``path`` of ``node`` is kept: a shared folder it sees (by the path inside it), or its own."""
+        for name, seen in self.shares.items():
+            for who, at in seen:
+                if who == node and (path == at or path.startswith(at + "/")):
+                    return self.share_files.setdefault(name, {}), path[len(at):]
+        return self._node(node).files, path
+
     def write_files(self, node: str, files: Sequence[tuple[str, bytes | None, int]]) -> None:
-        own = self._node(node).files
         self._note("write_files", node, [path for path, _, _ in files])
-        own.update({checks.file_path(path): data for path, data, _ in files if data is not None})
+        self._node(node)
+        for path, data, _ in files:
+            if data is not None:
+                store, key = self._store(node, checks.file_path(path))
+                store[key] = data
+
+    def share(self, node: str, name: str, at: str) -> None:
+        self._note("share", node, name, at)
+        self._node(node)
+        self.shares.setdefault(name, set()).add((node, checks.file_path(at)))
 
     def read_file(self, node: str, path: str) -> bytes:
         self._note("read_file", node, path)
+        store, key = self._store(node, checks.file_path(path))
         try:
-            return self._node(node).files[checks.file_path(path)]
+            return store[key]
         except KeyError:
             raise NetnbError(f"cannot read {path} in node {node!r}: No such file or directory") from None
 

@@ -15,8 +15,9 @@ What maps to what (the README has the table):
   them. Lines that would change the machine (kernel modules, settings outside ``net.``) are refused;
   ``systemctl start X`` runs ``/etc/init.d/X start`` (nodes have no systemd); a service this machine lacks,
   and routing daemons, are refused with the line.
-- ``DEV/`` is copied into the node's own files at ``/``, ``shared/`` at ``/shared`` in every node, and the
-  lab folder at ``/hostlab`` where a startup file mentions it; ``lab.dep`` orders the startup.
+- ``DEV/`` is copied into the node's own files at ``/``; ``shared/`` is one folder every node shares at
+  ``/shared`` (a copy, in the lab's folder: what one node writes there the others read), and so is the lab
+  folder at ``/hostlab`` where a startup file mentions it; ``lab.dep`` orders the startup.
 - ``dev[sysctl]=net.…`` runs ``sysctl -w`` first; ``dev[ipv6]=true`` turns IPv6 on for the lab.
 - ``[image]``: Kathará's base image and plain Linux images run as plain nodes; others are refused, as are
   ``bridged`` and ``port`` (they connect to the machine's network, which netnb never touches). ``mem``,
@@ -213,20 +214,20 @@ def _build(lab: Lab, folder: str, conf: str, devices: dict[str, _Device], order:
         try:
             if os.path.isdir(os.path.join(folder, name)):
                 node.files_from(os.path.join(folder, name))
-            if os.path.isdir(os.path.join(folder, "shared")):
-                node.files_from(os.path.join(folder, "shared"), to="/shared")
-            if hostlab:
-                node.files_from(folder, to="/hostlab")
         except (OSError, NetnbError) as exc:
             found.problem(os.path.join(folder, name), f"its files cannot be copied into node {name!r}: {exc}")
         if dl.quagga:
             quagga_files(node, dl.quagga)
         per_daemon_configs(node)
-    if hostlab:
-        found.note(folder, "copied to /hostlab in every node, where Kathará mounts it (startup commands use it)")
-    if os.path.isdir(os.path.join(folder, "shared")):
-        found.note(os.path.join(folder, "shared"), "copied to /shared in every node: a copy each, not one folder "
-                                                   "they share")
+    for at, source, what in (("/shared", os.path.join(folder, "shared"), "shared/"), ("/hostlab", folder, "the lab folder")):
+        if (at == "/shared" and os.path.isdir(source)) or (at == "/hostlab" and hostlab):
+            try:
+                lab.share(at, source=source)
+            except (OSError, NetnbError) as exc:
+                found.problem(source, f"its files cannot be shared at {at}: {exc}")
+                continue
+            found.note(source, f"{what} is one folder every node shares at {at}, as Kathará mounts it (a copy of "
+                               f"it, in the lab's folder: shares/{at.strip('/')}; the folder here is never written)")
     used = set(lab.nodes)
     for cd, ends in members.items():
         def first_ip(dev: str, number: int) -> str | None:

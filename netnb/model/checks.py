@@ -55,6 +55,17 @@ def file_path(value: object, what: str = "path") -> str:
     return value
 
 
+def share_name(value: object) -> str:
+    """``value`` if it can name a shared folder in the lab's folder (no slashes, not a dot name).
+
+    >>> share_name("shared")
+    'shared'
+    """
+    if not isinstance(value, str) or not value or "/" in value or value.startswith(".") or "\0" in value:
+        raise UsageError(f"a shared folder's name is a plain folder name (like 'shared'), not {value!r}")
+    return value
+
+
 def file_mode(value: object) -> int:
     """``value`` if it is a file mode (``0o644``, ``0o755``); else a UsageError.
 

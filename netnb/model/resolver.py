@@ -35,6 +35,7 @@ from netnb.model.topology import (
     NodeKind,
     NodeSpec,
     PortOptions,
+    ShareSpec,
     StartupCommand,
     Topology,
     VxlanSpec,
@@ -173,6 +174,8 @@ class ResolvedLab:
     ipv6: bool
     nodes: tuple[ResolvedNode, ...]
     links: tuple[ResolvedLink, ...]
+    #: Folders every node shares (each at one place in every node).
+    shares: tuple[ShareSpec, ...] = ()
 
     def node(self, name: str) -> ResolvedNode:
         """The node called ``name`` (KeyError if there is none)."""
@@ -505,9 +508,26 @@ def resolve(topo: Topology) -> ResolvedLab:
     _check_rule_interfaces(nodes, ends_by_node, bridges, inner, problems)
     extra = _resolve_extra(nodes, ends_by_node, bridges, inner, problems)
     routes = _resolve_routes(nodes, ends_by_node, bridges, problems, inner, extra)
+    _check_shares(topo, problems)
     if problems.items:
         raise TopologyError(problems.items)
     return _freeze(topo, nodes, pairs, ends_by_node, routes, bridges, inner, extra)
+
+
+def _check_shares(topo: Topology, problems: _Problems) -> None:
+    """Shared folders: each at a place of its own, none inside another, each named apart in the lab's folder."""
+    seen: dict[str, str] = {}
+    for share in topo.shares:
+        where = (f"{share.origin}: " if share.origin else "") + f"shared folder {share.at!r}"
+        for other in topo.shares:
+            if other is not share and share.at.startswith(other.at.rstrip("/") + "/"):
+                problems.add(f"{where}: it is inside the shared folder {other.at!r}; share one or the other")
+        if share.name in seen and seen[share.name] != share.at:
+            problems.add(f"{where}: its folder in the lab's folder, shares/{share.name}, is also "
+                         f"{seen[share.name]!r}'s; move one")
+        elif share.at in seen.values():
+            problems.add(f"{where}: shared twice; share it once")
+        seen.setdefault(share.name, share.at)
 
 
 _Pair = tuple["_End", "_End", LinkSpec, str, "IPv4Network | None"]
@@ -1063,4 +1083,4 @@ def _freeze(
                                       node.role, tuple(inner.get(node.name, [])), tuple(node.vxlans),
                                       node.bridge_netfilter, tuple(node.startup), tuple(extra.get(node.name, [])),
                                       tuple(node.files.values())))
-    return ResolvedLab(topo.name, topo.ipv6, tuple(out_nodes), tuple(links))
+    return ResolvedLab(topo.name, topo.ipv6, tuple(out_nodes), tuple(links), tuple(topo.shares))

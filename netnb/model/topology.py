@@ -225,6 +225,22 @@ PORT_DEFAULTS: dict[str, bool | int] = {"hairpin": False, "isolated": False, "le
 
 
 @dataclass
+class ShareSpec:
+    """A folder every node sees at ``at`` — one folder, not a copy each: what one node writes there the
+    others (and the notebook, under ``lab.folder``) see. ``files`` are what it holds when the lab starts."""
+
+    at: str
+    files: dict[str, FileSpec] = field(default_factory=dict)
+    #: Where it came from (a Kathará lab's ``shared/`` folder); empty for code.
+    origin: str = ""
+
+    @property
+    def name(self) -> str:
+        """Its folder's name in the lab's folder (``shares/NAME``): the path without slashes."""
+        return self.at.strip("/").replace("/", "_")
+
+
+@dataclass
 class Topology:
     """Everything a lab is made of, in the order the user described it."""
 
@@ -232,6 +248,7 @@ class Topology:
     ipv6: bool = False
     nodes: list[NodeSpec] = field(default_factory=list)
     links: list[LinkSpec] = field(default_factory=list)
+    shares: list[ShareSpec] = field(default_factory=list)
 
     def add_node(self, node: NodeSpec) -> None:
         """Append a node (duplicates are reported by validation, not here)."""

@@ -33,7 +33,8 @@ def test_a_kathara_lab_becomes_a_description():
         f"{KATHARA}/lab.conf:20: wireshark (Wireshark) is left out: netnb captures anywhere itself "
         "(lab.capture(...), then .table() or .pcap())",
         f"{KATHARA}/lab.conf:18: pc3[mem] has nothing to act on in netnb and is left out",
-        f"{KATHARA}/shared: copied to /shared in every node: a copy each, not one folder they share"]
+        f"{KATHARA}/shared: shared/ is one folder every node shares at /shared, as Kathará mounts it (a copy of it, "
+        "in the lab's folder: shares/shared; the folder here is never written)"]
     script = lab.plan().script()
     # addresses and routes of the .startup files are the description's (r2's written with ifconfig and route)
     for line in ("ip -n r1 addr add 10.1.0.1/24 dev eth0", "ip -n r1 addr add 10.255.0.1/32 dev lo",
@@ -53,16 +54,27 @@ def test_a_kathara_lab_becomes_a_description():
         ("r1", "hostname"), ("r2", "sysctl -w net.ipv4.conf.all.rp_filter=0"), ("r2", "hostname"),
         ("pc1", "hostname"), ("pc2", "hostname"))
     assert lab["r1"].spec.routes[0].origin == f"{KATHARA}/r1.startup:4"
-    assert {f.path for f in lab["pc1"].spec.files.values()} == {"/shared/banner"}
+    assert not lab["pc1"].spec.files and [(s.at, sorted(s.files)) for s in lab.topology.shares] == \
+        [("/shared", ["/shared/banner"])]
+    assert "ip netns exec pc1 mount --bind \"$LAB/shares/shared\" /shared" in script
 
 
-def test_a_kathara_lab_runs_in_the_simulation():
-    with netnb.load(KATHARA, backend="sim") as lab:
+@pytest.mark.parametrize("backend", ["sim", pytest.param("kernel", marks=pytest.mark.kernel)])
+def test_a_kathara_lab_runs_and_its_nodes_share_one_folder(backend):
+    before = os.path.exists("/shared")
+    with netnb.load(KATHARA, backend=backend) as lab:
         assert all_answer(lab)
         out = {(r.node, r.command): r.stdout for r in lab.startup_results}
         assert out[("pc3", "cat /etc/motd.lab /shared/banner /etc/hostname")] == \
             "welcome to pc3\na banner every node has\npc3\n"
         assert out[("r2", "hostname")] == "r2\n"
+        lab["pc1"].run("echo from pc1 > /shared/note", check=True)
+        assert lab["r2"].run("cat /shared/note").stdout == "from pc1\n"
+        assert lab["pc2"].read_file("/shared/note") == b"from pc1\n"
+        if backend == "kernel":  # the notebook sees it in the lab's folder; the lab folder's shared/ is untouched
+            assert open(os.path.join(lab.folder, "shares", "shared", "note")).read() == "from pc1\n"
+            assert not os.path.exists(os.path.join(KATHARA, "shared", "note"))
+    assert os.path.exists("/shared") == before
 
 
 def test_what_a_kathara_lab_cannot_do_is_named_with_its_line():

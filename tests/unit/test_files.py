@@ -87,3 +87,40 @@ def test_simulated_redirections_write_the_nodes_own_files():
         assert r.stdout == "a\nb\nc\ncat: /nope: No such file or directory\n" and r.stderr == ""
         assert web.run("echo x > relative").stderr.startswith("sh: relative: the simulation writes files by absolute")
         assert web.run("echo gone > /dev/null").stdout == ""
+
+
+def test_a_shared_folder_is_one_folder_for_every_node(tmp_path):
+    (tmp_path / "given").mkdir()
+    (tmp_path / "given" / "hello.txt").write_text("hello\n")
+    lab = labs.three_pcs("shared-sim", backend="sim")
+    lab.share("/shared", source=tmp_path / "given")
+    script = lab.plan().script()
+    assert "ip netns exec B mount --bind \"$LAB/shares/shared\" /shared" in script
+    assert "ip netns exec A install -D -m 644 /dev/stdin /shared/hello.txt  # 6 bytes" in script
+    with lab:
+        a, b, sw = lab["A"], lab["B"], lab["sw"]
+        assert b.read_file("/shared/hello.txt") == b"hello\n" and sw.run("cat /shared/hello.txt").stdout == "hello\n"
+        a.run("echo from A > /shared/a.txt", check=True)
+        assert b.run("cat /shared/a.txt").stdout == "from A\n"
+        b.write_file("/etc/own.txt", "B's own")  # (its own files stay its own)
+        assert a.run("cat /etc/own.txt").rc != 0
+    assert (tmp_path / "given" / "hello.txt").read_text() == "hello\n" and len(os.listdir(tmp_path / "given")) == 1
+
+
+def test_shared_folder_problems_are_named():
+    lab = netnb.Lab("shared-bad", backend="sim")
+    lab.host("A")
+    with pytest.raises(UsageError, match="at must be absolute"):
+        lab.share("shared")
+    with pytest.raises(UsageError, match="not a folder of this machine"):
+        lab.share("/shared", source="/no/such/folder")
+    lab.share("/srv/data")
+    lab.share("/srv/data/inner")
+    lab.share("/srv_data")
+    lab.share("/srv/data")
+    with pytest.raises(TopologyError) as info:
+        lab.resolved()
+    text = "\n".join(info.value.problems)
+    for fragment in ("'/srv/data/inner': it is inside the shared folder '/srv/data'", "shares/srv_data, is also",
+                     "'/srv/data': shared twice"):
+        assert fragment in text, (fragment, text)

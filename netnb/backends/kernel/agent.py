@@ -22,6 +22,7 @@ from typing import Any, NoReturn
 
 from netnb.backends.kernel import nsutil, protocol
 from netnb.errors import BackendError, NetnbError
+from netnb.model import checks
 from netnb.plan import DelNamespace, operation_from_dict
 
 PROCESS_NAME = "netnb-agent"  # what `ps` shows for an agent (the relay and the lab's PID 1)
@@ -137,6 +138,9 @@ class Server:
     def rpc_write_files(self, node: str, files: list[list[Any]]) -> None:
         decoded = [(str(path), None if data is None else base64.b64decode(data), int(mode)) for path, data, mode in files]
         self.processes.write_files(node, self.dataplane.ns(node).fd, decoded)
+
+    def rpc_share(self, node: str, name: str, at: str) -> None:
+        self.processes.share(node, self.dataplane.ns(node).fd, checks.share_name(name), checks.file_path(at))
 
     def rpc_read_file(self, node: str, path: str) -> str:
         return base64.b64encode(self.processes.read_file(node, self.dataplane.ns(node).fd, path)).decode()

@@ -127,6 +127,9 @@ class KernelBackend:
     def read_file(self, node: str, path: str) -> bytes:
         return base64.b64decode(self._call("read_file", node=node, path=path))
 
+    def share(self, node: str, name: str, at: str) -> None:
+        self._call("share", node=node, name=name, at=at)
+
     def process_state(self, handle: int) -> ProcessState:
         raw = self._call("proc_status", handle=handle)
         return ProcessState(bool(raw["running"]), raw["rc"])

@@ -132,6 +132,8 @@ class Processes:
         self.logdir = ""
         self._own_folder = False
         self._view_ids = itertools.count(1)
+        #: node -> the shared folders it sees: (folder in the lab's folder, where in the node)
+        self.binds: dict[str, list[tuple[str, str]]] = {}
         self.background: dict[int, Background] = {}
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
@@ -155,8 +157,22 @@ class Processes:
                 for path in (os.path.dirname(store), store):
                     os.chown(path, owner.st_uid, owner.st_gid)
                 self.views[node] = _node_view(node, ns_fd, (self.home, self.home_mounts, self.home_uts), store,
-                                              self.folder)
+                                              self.folder, self.binds.get(node, []))
             return self.views[node]
+
+    def share(self, node: str, ns_fd: int, name: str, at: str) -> None:
+        """Let ``node`` see the lab's shared folder ``name`` (``shares/NAME`` in the lab's folder) at ``at``:
+        at once if its view exists, else when it is made."""
+        folder = os.path.join(self._folder(), "shares", name)
+        with self._lock:
+            os.makedirs(folder, 0o755, exist_ok=True)
+            self.binds.setdefault(node, []).append((folder, at))
+            made = node in self.views
+        if made:
+            nsutil.unshare(nsutil.CLONE_FS)
+            mounts, _ = self._view_of(node, ns_fd)
+            with nsutil.inside(mounts, self.home_mounts, nsutil.CLONE_NEWNS):
+                views.bind_folder(folder, at)
 
     def _folder(self) -> str:
         """The lab's folder, or (an agent driven without one) a temporary folder of the agent's own."""
@@ -268,6 +284,7 @@ class Processes:
             self.stop(handle, timeout=1.0)
         with self._lock:
             fds = self.views.pop(node, ())
+            self.binds.pop(node, None)
         for fd in fds:
             os.close(fd)
 
@@ -281,7 +298,8 @@ class Processes:
             shutil.rmtree(self.folder, ignore_errors=True)
 
 
-def _node_view(node: str, ns_fd: int, homes: tuple[int, int, int], store: str, shared: str) -> tuple[int, int]:
+def _node_view(node: str, ns_fd: int, homes: tuple[int, int, int], store: str, shared: str,
+               binds: list[tuple[str, str]]) -> tuple[int, int]:
     """New mount and UTS namespaces for ``node``: /sys mounted from inside ``ns_fd`` (where the kernel allows:
     else the agent's, which is the machine's), the node's own view of the files (:mod:`views`), and its own
     hostname (its name, as a container's), so that ``hostname x`` in a node never renames the machine."""
@@ -303,7 +321,7 @@ def _node_view(node: str, ns_fd: int, homes: tuple[int, int, int], store: str, s
                 nsutil.mount("sysfs", "/sys", "sysfs", nsutil.MS_NOSUID | nsutil.MS_NODEV | nsutil.MS_NOEXEC)
             except OSError:
                 pass
-            views.cover(store, shared)
+            views.cover(store, shared, binds=binds)
             views.write_file("/etc/hostname", f"{hostname}\n".encode(), 0o644)
             # Its name resolves to itself, as in a container (else a lookup of it, which e.g. http.server makes,
             # would wait for DNS servers the lab cannot reach).

@@ -56,12 +56,13 @@ def covered_folders(root: str = "/") -> list[str]:
     return found
 
 
-def cover(store: str, shared: str, folders: Iterable[str] | None = None) -> str:
+def cover(store: str, shared: str, folders: Iterable[str] | None = None,
+          binds: Iterable[tuple[str, str]] = ()) -> str:
     """Make the calling thread's new mount namespace the node's own view, and change its root to it (see the
     module docstring): a tmpfs on the empty folder ``store`` (inside the lab's folder) holds the node's root
     and layers; ``folders`` (default: every top-level folder but the kernel's own) are overlays; ``shared``
-    (the lab's folder) is bound back. Returns "overlay", or "read-only" where a folder could only be bound
-    read-only.
+    (the lab's folder) is bound back, and each of ``binds`` (a folder of the lab's, where the node sees it:
+    a shared folder). Returns "overlay", or "read-only" where a folder could only be bound read-only.
 
     Everything is mounted in that namespace only, and goes with it. Raises :class:`ViewError` if a folder
     can be neither overlaid nor made read-only, or the root cannot be changed.
@@ -86,6 +87,8 @@ def cover(store: str, shared: str, folders: Iterable[str] | None = None) -> str:
             how = _entry(name, root, base, name in covered, how)
         if shared_fd >= 0:
             nsutil.mount(f"/proc/self/fd/{shared_fd}", root + shared, None, nsutil.MS_BIND)
+        for folder, at in binds:
+            bind_folder(folder, root + at)
         try:
             nsutil.mount("shm", f"{root}/dev/shm", "tmpfs", nsutil.MS_NOSUID | nsutil.MS_NODEV, "mode=1777")
         except OSError:
@@ -181,6 +184,12 @@ def _own_dev(target: str) -> None:
     for link, to in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
                      ("stderr", "/proc/self/fd/2")):
         os.symlink(to, f"{target}/{link}")
+
+
+def bind_folder(folder: str, at: str) -> None:
+    """Bind ``folder`` (of the lab's) at ``at`` of the view (made in the node's own layers if missing)."""
+    os.makedirs(at, 0o755, exist_ok=True)
+    nsutil.mount(folder, at, None, nsutil.MS_BIND)
 
 
 def _bind(path: str, target: str, read_only: bool) -> None:

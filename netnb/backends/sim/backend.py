@@ -347,6 +347,10 @@ class SimBackend:
             if data is not None:  # (a folder: the simulation takes every folder to exist)
                 stack.write_file(path, data, mode)
 
+    def share(self, node: str, name: str, at: str) -> None:
+        stack = self._stack(node)
+        stack.files.mount(checks.file_path(at), self._world().shares.setdefault(name, {}))
+
     def read_file(self, node: str, path: str) -> bytes:
         checks.file_path(path)
         stack = self._stack(node)

@@ -18,12 +18,13 @@ when read, from timestamps; only what puts frames on a wire is scheduled on the 
 from __future__ import annotations
 
 import collections
+import collections.abc
 import ipaddress
 import itertools
 import random
 import struct
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -574,6 +575,43 @@ class Route:
 
 
 # -- one namespace ----------------------------------------------------------------------------------------
+class NodeFiles(collections.abc.MutableMapping):  # type: ignore[type-arg]
+    """A node's files (path -> content): its own, and under each shared folder it sees (``mount``), that
+    folder's, which other nodes see too (keyed by their full path: every node sees a shared folder at the
+    same place)."""
+
+    def __init__(self) -> None:
+        self.own: dict[str, bytes] = {}
+        self.mounts: dict[str, dict[str, bytes]] = {}
+
+    def mount(self, at: str, store: dict[str, bytes]) -> None:
+        """Let ``store`` hold every file under ``at`` (what the node had there is hidden, as under a mount)."""
+        self.mounts[at] = store
+
+    def _store(self, path: str) -> dict[str, bytes]:
+        for at, store in self.mounts.items():
+            if path == at or path.startswith(at + "/"):
+                return store
+        return self.own
+
+    def __getitem__(self, path: str) -> bytes:
+        return self._store(path)[path]
+
+    def __setitem__(self, path: str, data: bytes) -> None:
+        self._store(path)[path] = data
+
+    def __delitem__(self, path: str) -> None:
+        del self._store(path)[path]
+
+    def __iter__(self) -> Iterator[str]:
+        yield from (p for p in list(self.own) if self._store(p) is self.own)
+        for at, store in list(self.mounts.items()):
+            yield from (p for p in list(store) if p.startswith(at + "/"))
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
 class Stack:
     """One network namespace: devices, addresses, routes, ARP, IPv4, and what local programs bind."""
 
@@ -605,7 +643,7 @@ class Stack:
         self.hostname = name.split("/")[-1][:64]
         #: The node's own files: what the lab gave it and what its programs wrote (path -> content, mode).
         #: The simulation has no other files but the few of /proc and /etc it makes (``world_files``).
-        self.files: dict[str, bytes] = {}
+        self.files = NodeFiles()
         self.modes: dict[str, int] = {}
         self._netnsids: dict[str, int] = {}
         self._locals: dict[bytes, Device] | None = None
@@ -1375,6 +1413,8 @@ class World:
         self.folder = ""
         #: The pid each background program was given -> its node (``ip link ... netns PID``).
         self.pids: dict[int, Stack] = {}
+        #: The lab's shared folders by name: path -> content, as every node that sees one sees it.
+        self.shares: dict[str, dict[str, bytes]] = {}
         #: The kernel numbers qdiscs made without a handle from one counter for all namespaces.
         self.qdisc_handles = itertools.count(0x8001)
 
