@@ -34,7 +34,9 @@ sw = lab.switch("sw", subnet="10.0.0.0/24")
 lab.link(a, sw); lab.link(r, sw)
 lab.link(r, b, ip=("10.0.1.1/24", "10.0.1.2/24"))
 a.route("default", via=str(r.addresses[0].ip)); b.route("default", via="10.0.1.1")
+lab.share("/shared")
 with lab:
+    a.run("mkdir -p /shared/sub && echo from-a > /shared/sub/f", check=True)
     agent = lab.agent_pid
     with open(f"/proc/{agent}/status") as f:
         uid_line = next(l for l in f if l.startswith("Uid:"))
@@ -44,7 +46,8 @@ with lab:
     print(json.dumps({"uid": os.getuid(), "agent_uid": int(uid_line.split()[1]),
                       "ping": ok, "inside_uid": a.run("id -u").stdout.strip(),
                       "fdb": len(lab["sw"].fdb()), "hops": journey.points, "dropped": cap.dropped,
-                      "sys": a.run("ls /sys/class/net").stdout.split(), "folder": lab.folder}))
+                      "sys": a.run("ls /sys/class/net").stdout.split(), "folder": lab.folder,
+                      "shared": b.run("cat /shared/sub/f").stdout}))
 """
 
 
@@ -117,6 +120,7 @@ def test_unprivileged_user_builds_a_lab_in_a_user_namespace(venv):
     assert got["hops"] == ["sw:A-eth0", "sw:R-eth0", "R:eth0", "R:eth1"] and got["dropped"] == 0
     assert got["sys"] == ["eth0", "lo"]  # the node's own /sys, mounted inside the user namespace too
     assert got["folder"] and not os.path.exists(got["folder"])  # the lab's folder went with it
+    assert got["shared"] == "from-a\n"  # a shared folder, rootless too
     print(sys.version)
 
 
@@ -159,6 +163,7 @@ def test_unprivileged_user_builds_a_lab_through_sudo(venv):
     assert got["hops"] == ["sw:A-eth0", "sw:R-eth0", "R:eth0", "R:eth1"] and got["dropped"] == 0
     # the root agent's files in the user's lab folder (the nodes' views among them) went with it
     assert got["folder"] and not os.path.exists(got["folder"])
+    assert got["shared"] == "from-a\n"  # what a node made as root in a shared folder went with the lab too
 
 
 SUDO_TRICKS = """

@@ -165,7 +165,11 @@ class Processes:
         at once if its view exists, else when it is made."""
         folder = os.path.join(self._folder(), "shares", name)
         with self._lock:
-            os.makedirs(folder, 0o755, exist_ok=True)
+            if not os.path.isdir(folder):
+                os.makedirs(folder, 0o755)
+                owner = os.stat(self.folder)  # the notebook's user reads it (sudo mode: not this root agent)
+                for path in (os.path.dirname(folder), folder):
+                    os.chown(path, owner.st_uid, owner.st_gid)
             self.binds.setdefault(node, []).append((folder, at))
             made = node in self.views
         if made:
@@ -294,6 +298,8 @@ class Processes:
             self.stop(handle, timeout=1.0)
         for node in list(self.views):
             self.stop_node(node)
+        if self.folder:  # shared folders: what nodes made there as root (sudo mode) the user could not remove
+            shutil.rmtree(os.path.join(self.folder, "shares"), ignore_errors=True)
         if self._own_folder:
             shutil.rmtree(self.folder, ignore_errors=True)
 
