@@ -22,7 +22,8 @@ a node to a list of ``{dest, via, dev}`` (``via`` a list of gateways for a multi
 up (a list, or a block of lines as a Kathará ``.startup`` file); ``firewall`` maps a host or router to its
 iptables lines (``-P FORWARD DROP``, ``-t nat -A POSTROUTING -o eth1 -j MASQUERADE``: a list or a block); ``files``
 maps a node to its own files by path (text, or ``{content | source | folder, mode}``; paths of sources relative to
-the lab file); ``ipv6`` is true or false; ``docker`` maps a Docker host's name
+the lab file); ``shared`` maps a path to a folder every node shares there (null, or a folder relative to the lab
+file whose files it starts with); ``ipv6`` is true or false; ``docker`` maps a Docker host's name
 to ``{lan, ip, bridge_subnet, gateway, containers}``, ``containers`` a name to ``{command, network, expose,
 publish_all, publish: [{host, container}]}`` (run when the lab starts, as ``docker run -d``). The file's shape is checked against
 a JSON Schema (``netnb/labfile.schema.json``, :func:`schema`; editors that read ``# yaml-language-server:
@@ -335,6 +336,7 @@ def _build(data: dict[str, Any], tree: YamlTree, bad: set[_Path], backend: str |
     rule_lines: dict[str, int] = {}
     problems += _firewall(lab, part("firewall", dict), tree, broken, skipped, rule_lines)
     problems += _files(lab, part("files", dict), tree, broken, skipped)
+    problems += _shared(lab, part("shared", dict), tree, broken)
     problems += _docker(lab, part("docker", dict), tree, broken)
     for text in lab.validate():
         line = None
@@ -450,6 +452,22 @@ def _files(lab: Lab, nodes: dict[str, Any], tree: YamlTree, broken: Any, skipped
                                        f"({exc.strerror}); paths are relative to the lab file's folder"))
             except NetnbError as exc:
                 problems.append((line, f"file {path} of {name!r}: {exc}"))
+    return problems
+
+
+def _shared(lab: Lab, shares: dict[str, Any], tree: YamlTree, broken: Any) -> list[tuple[int | None, str]]:
+    """Folders every node shares: path -> a folder (relative to the lab file) whose files it holds, or null."""
+    base = os.path.dirname(os.path.abspath(tree.where.source)) if tree.where.source else os.getcwd()
+    problems: list[tuple[int | None, str]] = []
+    for path, folder in shares.items():
+        if broken("shared", path):
+            continue
+        try:
+            lab.share(str(path), source=None if folder is None else os.path.join(base, folder))
+        except NetnbError as exc:
+            problems.append((tree.line(("shared", path)), f"shared folder {path}: {exc}"))
+            continue
+        lab.topology.shares[-1].origin = f"line {tree.line(('shared', path))}"
     return problems
 
 

@@ -145,7 +145,7 @@ def test_the_schema_is_published_valid_and_names_every_key():
     from netnb.labfile import schema
 
     jsonschema.Draft202012Validator.check_schema(schema())
-    assert set(schema()["properties"]) == {"name", "ipv6", "nodes", "links", "routes", "startup", "firewall", "files", "docker"}
+    assert set(schema()["properties"]) == {"name", "ipv6", "nodes", "links", "routes", "startup", "firewall", "files", "shared", "docker"}
     netnb = os.path.join(os.path.dirname(sys.executable), "netnb")
     printed = subprocess.run([netnb, "schema"], capture_output=True, text=True, check=True).stdout
     assert json.loads(printed) == schema()
@@ -209,3 +209,25 @@ def test_files_section(tmp_path):
         f"{path}:8: file /b of 'web': cannot read 'nothing.txt' (No such file or directory); paths are relative to "
         "the lab file's folder",
         f"{path}:9: files of 'nobody': no node of this lab is called 'nobody' (its nodes: web)"]
+
+
+def test_shared_section(tmp_path):
+    """Folders every node shares: empty, or starting with a folder's files (relative to the lab file); each
+    problem with its line, the resolver's too."""
+    (tmp_path / "common").mkdir()
+    (tmp_path / "common" / "x.txt").write_text("hi\n")
+    path = tmp_path / "lab.yaml"
+    path.write_text("name: ls\nnodes: {A: host, B: host}\nlinks: [[A, B]]\nshared:\n  /shared: common\n"
+                    "  /scratch: null\n")
+    lab = load(str(path))
+    assert [(s.at, sorted(s.files), s.origin) for s in lab.topology.shares] == [
+        ("/shared", ["/shared/x.txt"], "line 5"), ("/scratch", [], "line 6")]
+    path.write_text("name: ls\nnodes: {A: host}\nshared:\n  shared: common\n  /a: nowhere\n  /s: common\n"
+                    "  /s/in: null\n")
+    with pytest.raises(TopologyError) as err:
+        load(str(path))
+    assert err.value.problems == [
+        f"{path}:4: shared folder shared: at must be absolute and normalised (like /etc/hosts), not 'shared'",
+        f"{path}:5: shared folder /a: '{tmp_path}/nowhere' is not a folder of this machine; give the folder whose "
+        "files the node gets",
+        f"{path}:7: shared folder '/s/in': it is inside the shared folder '/s'; share one or the other"]
