@@ -430,7 +430,8 @@ class Lab:
         done: list[CommandResult] = []
         for node in resolved.nodes:
             for i, line in enumerate(node.startup, 1):
-                result = self.nodes[node.name].run(line.command)
+                result = self.nodes[node.name].run(line.command) if line.listens is None else \
+                    self._start_service(node.name, line.command, line.listens)
                 done.append(result)
                 if result.rc != 0:
                     where = f" ({line.origin})" if line.origin else ""
@@ -442,6 +443,18 @@ class Lab:
                           f"with lab[{node.name!r}].run(...)) and start again.",
                         node=node.name, line=i, command=line.command, result=result)
         return done
+
+    def _start_service(self, node: str, command: str, port: int) -> CommandResult:
+        """A startup service: started in the background, waited for until it listens (its result: rc 0 and
+        what it printed meanwhile, or rc 1 and why not)."""
+        began = time.monotonic()
+        process = self.nodes[node].popen(command)
+        try:
+            process.wait_listening(port)
+        except NetnbError as exc:
+            process.stop()
+            return CommandResult(node, command, 1, "", str(exc), time.monotonic() - began)
+        return CommandResult(node, command, 0, process.output(), "", time.monotonic() - began)
 
     def wait_ready(self, timeout: float = 10.0) -> float:
         """Wait until every interface that is up in the lab can carry packets; returns the seconds waited.

@@ -120,6 +120,19 @@ class Node:
         self.lab.require_not_running("add startup commands (run them now with node.run)")
         self.spec.startup += [StartupCommand(c) for c in commands]
 
+    def service(self, command: str, *, port: int) -> None:
+        """A server this node starts each time the lab starts, in its place among the startup commands: it
+        runs in the background (stopped with the lab), and the start goes on once it listens on TCP
+        ``port`` — as a service manager waits for a service; one that exits first stops the start with what
+        it printed (:class:`netnb.StartupError`).
+
+        Example: ``web.service("python3 -m http.server 80 --directory /var/www/html", port=80)``
+        """
+        self.lab.require_not_running("add a service (start one now with node.popen)")
+        if not isinstance(command, str) or not command.strip():
+            raise UsageError(f"a service is a command line, not {command!r}")
+        self.spec.startup.append(StartupCommand(command, listens=checks.count(port, "port", most=65535)))
+
     def file(self, path: str, content: str | bytes, *, mode: int = 0o644) -> None:
         """A file this node has each time the lab starts, in its own view of the filesystem (written before the
         startup commands; a later ``file()`` of the same path replaces it). The machine's file at that path is

@@ -662,7 +662,8 @@ class Plan:
     lab: str
     operations: tuple[Operation, ...]
     #: The nodes' startup commands as pairs of node name and command, in the order they run once the lab
-    #: is up. Not operations: a command has no exact reverse; stopping the lab removes whatever it made.
+    #: is up (a service, which runs in the background until the lab stops, ends with `` &``). Not
+    #: operations: a command has no exact reverse; stopping the lab removes whatever it made.
     startup: tuple[tuple[str, str], ...] = ()
     #: The nodes' own files as (node, path, mode, size; None for a folder), written into each node's view of
     #: the filesystem once the lab is up, before the startup commands. Gone with the lab.
@@ -810,6 +811,7 @@ def compile_plan(lab: ResolvedLab) -> Plan:
     writer = lab.nodes[0].name if lab.nodes else ""  # (a shared folder's files: written once, by the first node)
     files = [(writer, f) for share in lab.shares for f in share.files.values()] + \
         [(n.name, f) for n in lab.nodes for f in n.files]
-    return Plan(lab.name, tuple(ops), tuple((n.name, c.command) for n in lab.nodes for c in n.startup),
+    return Plan(lab.name, tuple(ops), tuple((n.name, c.command if c.listens is None else c.command + " &")
+                                            for n in lab.nodes for c in n.startup),
                 tuple((who, f.path, f.mode, None if f.content is None else len(f.content)) for who, f in files),
                 tuple((s.at, s.name) for s in lab.shares), tuple(n.name for n in lab.nodes))

@@ -17,9 +17,9 @@ from netnb.nodes import Host
 
 #: Services labs start that netnb stands in for where the machine lacks them: the command, and what it is.
 STAND_INS = {
-    # started in the background, then waited for (at most 5 s) as a service manager waits for it
-    "apache2": ("python3 -m http.server 80 --directory /var/www/html > /var/log/netnb-www.log 2>&1 & "
-                "for i in $(seq 100); do ss -Hltn 'sport = :80' | grep -q . && break; sleep 0.05; done",
+    # a service (node.service): started in the background, waited for until it listens, as a service
+    # manager waits for one — on the kernel and in the simulation alike
+    "apache2": ("python3 -m http.server 80 --directory /var/www/html", 80,
                 "netnb serves /var/www/html on port 80 with python3 -m http.server instead (static files: no "
                 "modules, CGI or .htaccess)"),
 }
@@ -77,6 +77,8 @@ class NodeLines:
     routes: list[tuple[lines.Route, str]] = field(default_factory=list)
     commands: list[tuple[str, str]] = field(default_factory=list)
     quagga: set[str] = field(default_factory=set)
+    #: Commands among ``commands`` that are services (node.service): the port each listens on.
+    services: dict[str, int] = field(default_factory=dict)
 
     def by_interface(self, node: str, into: dict[tuple[str, str], list[tuple[str, str]]]) -> None:
         """Add this node's addresses to ``into``: (node, device) -> [(address, where)], which links take from."""
@@ -89,7 +91,10 @@ class NodeLines:
             host.route(route.dest, via=route.via, dev=route.dev)
             host.spec.routes[-1].origin = where
         for command, where in self.commands:
-            host.startup(command)
+            if command in self.services:
+                host.service(command, port=self.services[command])
+            else:
+                host.startup(command)
             host.spec.startup[-1].origin = where
 
 
@@ -128,8 +133,9 @@ def sort_lines(given: list[tuple[str, str]], into: NodeLines, found: Findings, *
                 continue
             stand_in = STAND_INS.get(name)
             if stand_in is not None and not os.path.exists(f"/etc/init.d/{name}"):
-                found.note(where, f"`{text}`: this machine has no {name}; {stand_in[1]}")
+                found.note(where, f"`{text}`: this machine has no {name}; {stand_in[2]}")
                 into.commands.append((stand_in[0], where))
+                into.services[stand_in[0]] = stand_in[1]
                 continue
             if not os.path.exists(f"/etc/init.d/{name}"):
                 found.problem(where, f"`{text}` starts the service {name!r}, which this machine does not have "

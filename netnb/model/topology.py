@@ -68,6 +68,9 @@ class StartupCommand:
     command: str
     #: Where it was written (a lab file's ``line 12``); empty for code.
     origin: str = ""
+    #: A service: the command runs in the background (stopped with the lab) and the start goes on once it
+    #: listens on this TCP port.
+    listens: int | None = None
 
 
 @dataclass(frozen=True)

@@ -288,9 +288,39 @@ def test_a_kathara_startup_file_with_loops_runs_whole_with_bash():
         assert result.stdout == "try 1\ntry 2\ntry 3\na answers\n"
 
 
-@pytest.mark.kernel
-def test_a_kathara_web_server_is_served():
-    lab = netnb.load(os.path.join(LABS, "kathara-web"), backend="kernel")
-    assert any("python3 -m http.server instead" in n for n in lab.notes) or os.path.exists("/etc/init.d/apache2")
+BOTH = ["sim", pytest.param("kernel", marks=pytest.mark.kernel)]
+
+
+@pytest.mark.parametrize("backend", BOTH)
+def test_a_kathara_web_server_is_served(backend):
+    lab = netnb.load(os.path.join(LABS, "kathara-web"), backend=backend)
+    stand_in = any("python3 -m http.server instead" in n for n in lab.notes)
+    assert stand_in or os.path.exists("/etc/init.d/apache2")
+    if stand_in:  # a service: in the background, waited for until it listens
+        assert ("server", "python3 -m http.server 80 --directory /var/www/html &") in lab.plan().startup
     with lab:  # the started service listens once the lab is up, as after Kathará's systemctl start
         assert lab["client"].run("curl -s http://192.168.0.1/").stdout == "<h1>served by the imported lab</h1>\n"
+
+
+@pytest.mark.parametrize("backend", BOTH)
+def test_a_kathara_random_web_switch_spreads_connections(backend):
+    """iptables-legacy's statistic match in a DNAT rule (Kathará's load-balancer labs): every connection is
+    answered, by both servers; connections reuse the client's ports now and then, which must open new ones."""
+    with netnb.load(os.path.join(LABS, "kathara-lb"), backend=backend) as lab:
+        answers = [lab["client"].run("curl -s -m 3 http://100.0.0.2/").stdout for _ in range(40)]
+        assert set(answers) == {"server 1\n", "server 2\n"}, answers
+        rules = lab["ws"].run("iptables-legacy -t nat -S PREROUTING").stdout
+        assert "-m statistic --mode random --probability 0.50000000000 -j DNAT --to-destination 10.0.0.1:80" in rules
+
+
+def test_a_client_port_used_again_opens_a_new_connection_in_the_simulation():
+    """The same client port for two connections in a row (Linux reuses ports; forced here): the server's
+    TIME_WAIT and the web switch's conntrack entry of the first give way to the second's SYN, as the kernel's
+    do (tcp_timewait_state_process, nf_conntrack_tcp), and NAT decides anew."""
+    with netnb.load(os.path.join(LABS, "kathara-lb"), backend="sim") as lab:
+        client = lab.live().world.stacks["client"]  # type: ignore[attr-defined]
+        client.ephemeral_port = lambda: 40000
+        for _ in range(6):
+            assert lab["client"].run("curl -s -m 3 http://100.0.0.2/").stdout in ("server 1\n", "server 2\n")
+        table = lab["ws"].run("cat /proc/net/nf_conntrack").stdout
+        assert table.count("sport=40000 dport=80") == 1, table  # the last connection's, the others' gone

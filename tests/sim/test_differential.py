@@ -148,6 +148,23 @@ def test_a_vxlan_tunnel_between_two_hosts():
     _check(lambda backend: labs.vxlan_pair(f"vx-{backend[0]}", backend=backend), script)
 
 
+def test_statistic_match():
+    """iptables' statistic match: every third packet (nth), and random with probabilities 0 and 1 (which
+    draw no chance), as counters and as iptables lists them; a random DNAT spreads connections (Kathará's
+    random web switch) — which connection goes where is not compared, the kernel draws its own numbers."""
+    six = {"count": 6, "interval": 0.1, "timeout": 2.0}
+    script = [("run", "A", "iptables -A INPUT -p icmp -m statistic --mode nth --every 3 --packet 0 -j ACCEPT; "
+                           "iptables -A INPUT -p icmp -m statistic --mode nth --every 2 --packet 1; "
+                           "iptables -A INPUT -p icmp -m statistic --mode random --probability 1 -j ACCEPT; "
+                           "iptables -A INPUT -p icmp -m statistic --mode random ! --probability 0.33 -j ACCEPT; "
+                           "iptables -A INPUT -p icmp -m statistic --mode random --probability 0 -j DROP; "
+                           "iptables -A INPUT -m statistic --mode random; iptables -A INPUT -m statistic ! --mode nth "
+                           "--every 2 --packet 0; iptables -A INPUT -m statistic --mode nth --every 2 --packet 2; "
+                           "iptables -A INPUT -m statistic --mode random --probability 2; iptables -S INPUT"),
+              ("ping", "B", "10.0.1.1", six), ("run", "A", "iptables -nvxL INPUT; iptables-save | grep statistic")]
+    _check(lambda backend: labs.routed(f"st-{backend[0]}", backend=backend), script)
+
+
 def test_a_multipath_route():
     """A multipath (ECMP) route: how ip shows it, that every address behind it answers, what a path whose
     interface goes down shows (dead) and that the other path carries everything then, and its return.

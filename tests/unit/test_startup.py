@@ -104,3 +104,21 @@ def test_lab_files_have_startup_blocks_and_lists_with_their_lines(monkeypatch):
     assert "line 15: startup of 'C': no node of this lab is called 'C' (its nodes: A, B)" in text
     with pytest.raises(netnb.TopologyError, match="startup"):
         load_text(LAB.replace("    - ip addr add 10.0.0.2/24 dev eth0", "    - 42"))
+
+
+def test_a_service_starts_in_the_background_and_is_waited_for():
+    lab = pair("svc")
+    lab["A"].service("python3 -m http.server 8080", port=8080)
+    lab["B"].startup("curl -s -o /dev/null -w '%{http_code}' http://10.0.0.1:8080/")
+    assert ("A", "python3 -m http.server 8080 &") in lab.plan().startup
+    with lab:  # A's service listened before B's curl ran
+        done = {r.command: r for r in lab.startup_results}
+        assert done["python3 -m http.server 8080"].ok and lab.startup_results[-1].stdout == "200"
+        assert lab["A"].listening()[0].port == 8080
+    with pytest.raises(netnb.UsageError, match="port must be a whole number"):
+        lab["B"].service("true", port=0)
+    broken = pair("svc-bad")
+    broken["A"].service("python3 -m http.server 8080 --bind 10.9.9.9", port=8080)  # an address A lacks
+    with pytest.raises(netnb.StartupError, match="exited before it listened") as caught:
+        broken.start()
+    assert caught.value.node == "A" and not broken.running

@@ -15,6 +15,7 @@ directions. Written by hand: there is no netfilter to borrow outside a kernel.
 from __future__ import annotations
 
 import ipaddress
+import math
 import shlex
 import struct
 import time
@@ -118,6 +119,8 @@ class Rule:
     target_opts: list[tuple[str, str]] = field(default_factory=list)
     packets: int = 0
     bytes: int = 0
+    #: The statistic match's packet counter in nth mode (the kernel's ``master->count``).
+    nth: int | None = None
 
     @classmethod
     def parse(cls, args: list[str] | tuple[str, ...]) -> Rule:
@@ -183,6 +186,9 @@ class Rule:
             neg = False
         if r.target == "REJECT" and not r.target_opts:
             r.target_opts = [("--reject-with", "icmp-port-unreachable")]
+        for module, options in r.matches:
+            if module == "statistic":
+                _check_statistic(options)
         return r
 
     # -- printing ---------------------------------------------------------------------------------
@@ -254,6 +260,16 @@ class Rule:
                     if opt in values:
                         neg, value = values[opt]
                         out += f" {word} {'!' if neg else ''}{value}"
+            elif module == "statistic" and "--mode" in values:  # (libxt_statistic's print_match)
+                mode = values["--mode"][1]
+                inverted = any(neg for _, neg, _ in opts)
+                out += f" statistic mode {mode}{' !' if inverted else ''}"
+                if mode == "random":
+                    out += f" probability {values['--probability'][1]}"
+                else:
+                    out += f" every {values['--every'][1]}"
+                    packet = values.get("--packet", (False, "0"))[1]
+                    out += f" packet {packet}" if packet != "0" else ""
             elif module == "comment" and "--comment" in values:
                 out += f" /* {values['--comment'][1]} */"
         target = dict(self.target_opts)
@@ -269,6 +285,57 @@ class Rule:
 
     def same_spec(self, other: Rule) -> bool:
         return self.save() == other.save()
+
+
+def _check_statistic(options: list[tuple[str, bool, str]]) -> None:
+    """xt_statistic's options as iptables checks them; the probability kept as the kernel keeps it (a
+    fraction of 2^31) and written back as iptables writes it (``0.33`` is ``0.33000000007``)."""
+    def fail(text: str, usage: bool = False) -> IptablesError:
+        tail = "Try `iptables -h' or 'iptables --help' for more information."
+        return IptablesError(f"iptables v1.8.9 (nf_tables): {text}\n{'' if usage else chr(10)}{tail}", 2)
+
+    given = {opt: (neg, value) for opt, neg, value in options}
+    if "--mode" not in given:
+        raise fail('statistic: option "--mode" must be specified')
+    if given["--mode"][0]:
+        raise fail('statistic: option "--mode" cannot be inverted.')
+    mode = given["--mode"][1]
+    if mode == "random":
+        if "--probability" not in given:
+            raise fail("--probability must be specified when using random mode", usage=True)
+        try:
+            chance = float(given["--probability"][1])
+        except ValueError:
+            chance = -1.0
+        if not 0 <= chance <= 1:
+            raise fail('statistic: bad value for option "--probability", or out of range (0-1).')
+        fraction = int(math.floor(chance * 2**31 + 0.5))
+        options[:] = [(o, n, f"{fraction / 2**31:.11f}" if o == "--probability" else v) for o, n, v in options]
+    elif mode == "nth":
+        if "--every" in given and "--packet" not in given:
+            raise fail('statistic: option "--every" also requires "--packet".')
+        every, packet = given.get("--every", (False, ""))[1], given.get("--packet", (False, "0"))[1]
+        if not every.isdigit() or not packet.isdigit() or int(every) < 1:
+            raise fail('statistic: bad value for option "--every"')
+        if int(packet) > int(every) - 1:
+            raise fail("the --packet p must be 0 <= p <= n-1", usage=True)
+    else:
+        raise fail(f'statistic: bad value for option "--mode" ("{mode}")')
+
+
+def _statistic(stack: Stack, rule: Rule, options: list[tuple[str, bool, str]]) -> bool:
+    """xt_statistic: ``random`` draws a 31-bit number against the probability (from the world's seeded
+    random numbers: the kernel's draws differ, their share is the same); ``nth`` counts packets from
+    ``--packet`` and matches each ``--every``-th, as the kernel's counter does."""
+    given = {opt: (neg, value) for opt, neg, value in options}
+    if given["--mode"][1] == "random":
+        neg, value = given["--probability"]
+        hit = stack.world.rnd.getrandbits(31) < int(math.floor(float(value) * 2**31 + 0.5))
+        return hit != neg
+    neg, every = given["--every"]
+    count = rule.nth if rule.nth is not None else int(given["--packet"][1])
+    rule.nth = 0 if count == int(every) - 1 else count + 1
+    return (rule.nth == 0) != neg
 
 
 def _take(words: list[str], flag: str) -> str:
@@ -383,6 +450,12 @@ class Netfilter:
         now = stack.world.clock.now
         found = self._by_tuple.get(t)
         if found is not None and found[0].expires and found[0].expires < now:
+            self._forget(found[0])
+            found = None
+        if found is not None and found[0].state in ("TIME_WAIT", "CLOSE") and packet.proto == fr.PROTO_TCP and \
+                len(packet.payload) > 13 and packet.payload[13] & 0x17 == 0x02:
+            # A SYN on a closed connection's tuple (a port used again): as nf_conntrack_tcp, the old entry
+            # goes and the SYN starts a new connection (NAT decides anew).
             self._forget(found[0])
             found = None
         if found is not None:
@@ -545,6 +618,10 @@ class Netfilter:
         if rule.proto is not None and rule.proto[1] != 0 and (packet.proto == rule.proto[1]) == rule.proto[0]:
             return False
         for module, opts in rule.matches:
+            if module == "statistic":
+                if not _statistic(stack, rule, opts):
+                    return False
+                continue
             for opt, neg, value in opts:
                 if self._option(stack, module, opt, value, packet, ctstate) == neg:
                     return False
@@ -696,10 +773,12 @@ class Netfilter:
             return self.save(now_ns, argv[1] if len(argv) > 1 else None)
         words = [w for w in argv if w not in ("-w", "--wait")]
         table = "filter"
-        if "-t" in words:
-            i = words.index("-t")
-            table = words[i + 1] if i + 1 < len(words) else ""
-            del words[i:i + 2]
+        words = [x for w in words for x in (w.split("=", 1) if w.startswith("--table=") else [w])]
+        for flag in ("-t", "--table"):
+            if flag in words:
+                i = words.index(flag)
+                table = words[i + 1] if i + 1 < len(words) else ""
+                del words[i:i + 2]
         if table not in self.tables:
             raise IptablesError(f"iptables v1.8.9 (nf_tables): table '{table}' does not exist\nPerhaps iptables or "
                                 "your kernel needs to be upgraded.", 3)

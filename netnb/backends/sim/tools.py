@@ -390,8 +390,10 @@ def traceroute(ctx: Ctx) -> Run:
 
 
 
-@program("iptables", "iptables-nft")
+@program("iptables", "iptables-nft", "iptables-legacy")
 def iptables(ctx: Ctx) -> Run:
+    """iptables; ``iptables-legacy`` (Kathará's labs use it) is the same tables here, where a kernel keeps the
+    legacy and the nft tables apart (both apply to packets; each command lists only its own)."""
     from netnb.backends.sim.netfilter import IptablesError
 
     try:
@@ -403,7 +405,7 @@ def iptables(ctx: Ctx) -> Run:
     yield
 
 
-@program("iptables-save", "iptables-nft-save")
+@program("iptables-save", "iptables-nft-save", "iptables-legacy-save")
 def iptables_save(ctx: Ctx) -> Run:
     args, table = ctx.argv[1:], None
     while args:

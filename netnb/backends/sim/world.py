@@ -1248,6 +1248,11 @@ class Stack:
         if packet.proto == fr.PROTO_TCP:
             seg = fr.parse_tcp(packet.payload)
             conn = self.conns.get((packet.dst, seg.dport, packet.src, seg.sport))
+            if conn is not None and conn.state == "TIME_WAIT" and seg.flags & (fr.SYN | fr.ACK | fr.RST) == fr.SYN:
+                # A new SYN on a TIME_WAIT tuple (the peer uses the port again): as tcp_timewait_state_process
+                # with newer timestamps, the old connection goes and the listener takes the SYN.
+                self._drop_conn((packet.dst, seg.dport, packet.src, seg.sport), conn)
+                conn = None
             if conn is None:
                 conn = self._listener(Tcp, packet.dst, seg.dport)
             if conn is not None:
