@@ -9,6 +9,7 @@ browser=0
 tshark=0
 pyodide=0
 frr=0
+services=0
 for arg in "$@"; do
   case "$arg" in
     --test) extras+=(test) ;;                                   # what the test suite needs
@@ -18,7 +19,8 @@ for arg in "$@"; do
     --pyodide) pyodide=1 ;;                                    # Pyodide (npm) under Node: the simulation in Wasm
     --docs) pyodide=1; extras+=(docs) ;;                       # the documentation site and its JupyterLite
     --frr) frr=1 ;;                                            # FRR routing daemons, for RIP/OSPF/BGP labs
-    *) echo "usage: $0 [--test] [--notebook] [--browser] [--tshark] [--pyodide] [--docs] [--frr]" >&2; exit 2 ;;
+    --services) services=1 ;;                                  # DNS (bind9, dig) and radvd, for course labs
+    *) echo "usage: $0 [--test] [--notebook] [--browser] [--tshark] [--pyodide] [--docs] [--frr] [--services]" >&2; exit 2 ;;
   esac
 done
 
@@ -37,12 +39,15 @@ command -v brctl >/dev/null 2>&1 || need+=(bridge-utils)
 [ "$browser" = 1 ] && { command -v chromium >/dev/null 2>&1 || need+=(chromium); }
 [ "$tshark" = 1 ] && { command -v tshark >/dev/null 2>&1 || need+=(tshark); }
 [ "$frr" = 1 ] && { [ -x /usr/lib/frr/frrinit.sh ] || need+=(frr); }
+[ "$services" = 1 ] && { [ -x /etc/init.d/named ] || need+=(bind9); command -v dig >/dev/null 2>&1 || need+=(bind9-dnsutils)
+                         [ -x /etc/init.d/radvd ] || need+=(radvd); }
 [ "$pyodide" = 1 ] && { command -v node >/dev/null 2>&1 || need+=(nodejs); command -v npm >/dev/null 2>&1 || need+=(npm); }
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "installing ${need[*]}"
     apt-get update -qq
-    # Packages with services (frr) must not start them on the machine: labs start them in their nodes.
+    # Packages with services (frr, bind9, radvd) must not start them on the machine: labs start them in
+    # their nodes.
     guard=""
     if [ ! -e /usr/sbin/policy-rc.d ]; then
       guard=/usr/sbin/policy-rc.d

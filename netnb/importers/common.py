@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from dataclasses import dataclass, field
@@ -16,6 +17,10 @@ from netnb.nodes import Host
 
 
 #: Services labs start that netnb stands in for where the machine lacks them: the command, and what it is.
+#: Services whose init script Debian renamed: the name labs use -> the script's (bind9 is "named" since
+#: Debian 12).
+SERVICE_NAMES = {"bind9": "named"}
+
 STAND_INS = {
     # a service (node.service): started in the background, waited for until it listens, as a service
     # manager waits for one — on the kernel and in the simulation alike
@@ -118,7 +123,8 @@ def sort_lines(given: list[tuple[str, str]], into: NodeLines, found: Findings, *
             continue
         started = lines.service(text)
         if started is not None and started[1] in ("start", "restart", "enable", "reload"):
-            name = started[0]
+            name = SERVICE_NAMES.get(started[0], started[0]) \
+                if not os.path.exists(f"/etc/init.d/{started[0]}") else started[0]
             if name in lines.ROUTING_DAEMONS:
                 if not frr_installed():
                     found.problem(where, f"`{text}` starts routing daemons ({name}): this machine has no FRR; "
@@ -138,9 +144,9 @@ def sort_lines(given: list[tuple[str, str]], into: NodeLines, found: Findings, *
                 into.services[stand_in[0]] = stand_in[1]
                 continue
             if not os.path.exists(f"/etc/init.d/{name}"):
+                how = "bash scripts/setup.sh --services" if name in ("named", "radvd") else f"apt-get install {name}"
                 found.problem(where, f"`{text}` starts the service {name!r}, which this machine does not have "
-                                     f"(no /etc/init.d/{name}): install it (Debian: apt-get install {name}) or drop "
-                                     "the line")
+                                     f"(no /etc/init.d/{name}): install it ({how}) or drop the line")
                 continue
             if not text.lstrip().startswith("/etc/init.d/"):
                 found.note(where, f"`{text}` runs as `/etc/init.d/{name} {started[1]}` (nodes have no systemd)")
@@ -168,6 +174,28 @@ def per_daemon_configs(node: Host) -> None:
         for line in node.spec.startup:
             if line.command == FRR_START:
                 line.command = QUAGGA_START
+
+
+#: BIND options older labs (BIND 9.11, Kathará's image) set and BIND 9.16+ refuses to start with: no-ops by
+#: then (DNSSEC is on by default, the look-aside service is gone), or moved to a plugin (AAAA filtering,
+#: which labs without IPv6 have nothing to filter for).
+OBSOLETE_BIND = re.compile(rb"^\s*(dnssec-enable|dnssec-lookaside|filter-aaaa-on-v4|filter-aaaa-on-v6)\b[^;]*;\s*$",
+                           re.M)
+
+
+def old_bind_options(node: Host) -> list[str]:
+    """Drop from the node's ``/etc/bind`` files the options the machine's BIND no longer has (it would not start
+    otherwise); the paths changed, for a note.
+
+    >>> OBSOLETE_BIND.sub(b"", b"options {\n  dnssec-enable no;\n  recursion yes;\n};\n")
+    b'options {\n  recursion yes;\n};\n'
+    """
+    changed = []
+    for path, spec in list(node.spec.files.items()):
+        if path.startswith("/etc/bind/") and spec.content is not None and OBSOLETE_BIND.search(spec.content):
+            node.spec.files[path] = dataclasses.replace(spec, content=OBSOLETE_BIND.sub(b"", spec.content))
+            changed.append(path)
+    return changed
 
 
 def quagga_bgp(config: bytes) -> bytes:

@@ -19,7 +19,8 @@ What maps to what (the README has the table):
   ``/shared`` (a copy, in the lab's folder: what one node writes there the others read), and so is the lab
   folder at ``/hostlab`` where a startup file mentions it; ``lab.dep`` orders the startup.
 - ``dev[sysctl]=net.…`` runs ``sysctl -w`` first; ``dev[ipv6]=true`` turns IPv6 on for the lab.
-- ``[image]``: Kathará's base image and plain Linux images run as plain nodes; others are refused, as are
+- ``[image]``: Kathará's base image, plain Linux images and ``kathara/bind`` (with ``setup.sh --services``)
+  run as plain nodes; others are refused, as are
   ``bridged`` and ``port`` (they connect to the machine's network, which netnb never touches). ``mem``,
   ``cpus``, ``shell``, ``num_terms`` and the like have nothing to act on and are noted. A Wireshark device
   is left out (netnb captures anywhere itself); Apache, where the machine lacks it, is stood in for by a
@@ -42,6 +43,7 @@ from netnb.importers.common import (
     add_left_over,
     frr_installed,
     one_by_one,
+    old_bind_options,
     per_daemon_configs,
     quagga_files,
     read_text,
@@ -56,6 +58,8 @@ _META = ("LAB_NAME", "LAB_DESCRIPTION", "LAB_VERSION", "LAB_AUTHOR", "LAB_EMAIL"
 _MAC = re.compile(r"^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$")
 #: Images whose programs are a plain Linux's: what a netnb node runs.
 _PLAIN = ("kathara/base", "debian", "ubuntu", "alpine", "busybox")
+#: Kathará's images of one service: plain nodes where the machine has that service's program.
+_SERVICE_IMAGES = {"kathara/bind": "/etc/init.d/named"}
 _IGNORED = {"mem", "cpus", "shell", "num_terms", "ulimit", "privileged", "entrypoint", "args", "env"}
 
 
@@ -219,6 +223,10 @@ def _build(lab: Lab, folder: str, conf: str, devices: dict[str, _Device], order:
         if dl.quagga:
             quagga_files(node, dl.quagga)
         per_daemon_configs(node)
+        for path in old_bind_options(node):
+            found.note(os.path.join(folder, name) + path, "dnssec-enable, dnssec-lookaside and filter-aaaa options "
+                                                          "are left out: the machine's BIND (9.16 and later) no "
+                                                          "longer has them, and would not start")
     for at, source, what in (("/shared", os.path.join(folder, "shared"), "shared/"), ("/hostlab", folder, "the lab folder")):
         if (at == "/shared" and os.path.isdir(source)) or (at == "/hostlab" and hostlab):
             try:
@@ -266,6 +274,11 @@ def _options(dev: _Device, conf: str, found: Findings) -> None:
                     if not frr_installed():
                         found.problem(where, f"{dev.name} runs {value}: routing daemons; this machine has no FRR, "
                                              "install it with `bash scripts/setup.sh --frr` (Debian's frr)")
+                elif image in _SERVICE_IMAGES:
+                    needed = _SERVICE_IMAGES[image]
+                    if not os.path.exists(needed):
+                        found.problem(where, f"{dev.name} runs {value}: {needed} is missing here, install it with "
+                                             "`bash scripts/setup.sh --services` (Debian's bind9)")
                 elif image not in _PLAIN:
                     found.problem(where, f"{dev.name} runs the image {value!r}: netnb runs plain Linux nodes (with "
                                          "this machine's programs) and cannot provide that image's programs")
