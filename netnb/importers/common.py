@@ -184,7 +184,7 @@ OBSOLETE_BIND = re.compile(rb"^\s*(dnssec-enable|dnssec-lookaside|filter-aaaa-on
 
 
 def old_bind_options(node: Host) -> list[str]:
-    """Drop from the node's ``/etc/bind`` files the options the machine's BIND no longer has (it would not start
+    r"""Drop from the node's ``/etc/bind`` files the options the machine's BIND no longer has (it would not start
     otherwise); the paths changed, for a note.
 
     >>> OBSOLETE_BIND.sub(b"", b"options {\n  dnssec-enable no;\n  recursion yes;\n};\n")
