@@ -179,8 +179,8 @@ def per_daemon_configs(node: Host) -> None:
 #: BIND options older labs (BIND 9.11, Kathará's image) set and BIND 9.16+ refuses to start with: no-ops by
 #: then (DNSSEC is on by default, the look-aside service is gone), or moved to a plugin (AAAA filtering,
 #: which labs without IPv6 have nothing to filter for).
-OBSOLETE_BIND = re.compile(rb"^\s*(dnssec-enable|dnssec-lookaside|filter-aaaa-on-v4|filter-aaaa-on-v6)\b[^;]*;\s*$",
-                           re.M)
+OBSOLETE_BIND = re.compile(
+    rb"^[ \t]*(dnssec-enable|dnssec-lookaside|filter-aaaa-on-v4|filter-aaaa-on-v6)\b[^;\n]*;[ \t]*\n?", re.M)
 
 
 def old_bind_options(node: Host) -> list[str]:
