@@ -19,7 +19,8 @@ links': ``10.255.0.1/32`` on loopback, or ``{ip: 10.0.0.11/24, dev: eth0}``); ``
 ``a``, ``b`` and the options of ``Lab.link`` (``ip``, ``ifname``, ``mtu``, ``subnet``, ``port``: a switch port's
 ``{hairpin, isolated, learning, flood, cost, priority}``, or a pair; ``rate``: ``10mbit``, or a pair); ``routes`` maps
 a node to a list of ``{dest, via, dev}`` (``via`` a list of gateways for a multipath route); ``startup`` maps a node to the commands it runs once the lab is
-up (a list, or a block of lines as a Kathará ``.startup`` file); ``firewall`` maps a host or router to its
+up (a list — a server among them as ``{service: COMMAND, port: N}`` — or a block of lines as a Kathará ``.startup``
+file); ``firewall`` maps a host or router to its
 iptables lines (``-P FORWARD DROP``, ``-t nat -A POSTROUTING -o eth1 -j MASQUERADE``: a list or a block); ``files``
 maps a node to its own files by path (text, or ``{content | source | folder, mode}``; paths of sources relative to
 the lab file); ``shared`` maps a path to a folder every node shares there (null, or a folder relative to the lab
@@ -238,6 +239,9 @@ def _explain(error: Any, path: _Path, tree: YamlTree) -> str:
         if path and path[0] == "routes" and len(path) == 3:
             return f"{where}: write a route as {{dest: default, via: 10.0.0.1}}, not {value!r}"
         return f"{where}: {value!r} is {_kind_of(value)}; write {want}"
+    if rule == "oneOf" and path[:1] == ("startup",) and len(path) == 2:
+        return f"{where}: write a list of commands — a server among them as {{service: COMMAND, port: N}} and " \
+               f"nothing else in it — or a block of lines, not {value!r}"
     if rule == "oneOf" and path[:1] == ("routes",) and path[-1:] == ("via",):
         return f"{where}: write one gateway (via: 10.0.0.1) or two or more for a multipath route " \
                f"(via: [10.0.1.1, 10.0.2.1]), not {value!r}"
@@ -383,7 +387,13 @@ def _startup(lab: Lab, nodes: dict[str, Any], tree: YamlTree, broken: Any, skipp
     """Each node's startup commands: a list, or a block of lines as a Kathará ``.startup`` file."""
     problems, found = _per_node(lab, "startup", nodes, tree, broken, skipped)
     for node, commands in found:
-        node.spec.startup += [StartupCommand(c, f"line {line}") for c, line in commands]
+        given = nodes[node.name]
+        for i, (command, line) in enumerate(commands):
+            item = given[i] if isinstance(given, list) else command
+            if isinstance(item, dict):  # {service: COMMAND, port: N}
+                node.spec.startup.append(StartupCommand(str(item["service"]), f"line {line}", int(item["port"])))
+            else:
+                node.spec.startup.append(StartupCommand(command, f"line {line}"))
     return problems
 
 

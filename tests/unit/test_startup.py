@@ -122,3 +122,20 @@ def test_a_service_starts_in_the_background_and_is_waited_for():
     with pytest.raises(netnb.StartupError, match="exited before it listened") as caught:
         broken.start()
     assert caught.value.node == "A" and not broken.running
+
+
+def test_a_lab_file_gives_a_service_among_the_startup_commands(tmp_path):
+    path = tmp_path / "svc.yaml"
+    path.write_text("name: svc\nnodes: {web: host, pc: host}\nlinks: [{a: web, b: pc, ip: [10.0.0.1/24, 10.0.0.2/24]}]\n"
+                    "files:\n  web: {/srv/index.html: hello}\nstartup:\n  web:\n    - echo starting\n"
+                    "    - {service: python3 -m http.server 80 --directory /srv, port: 80}\n"
+                    "  pc: [curl -s http://10.0.0.1/]\n")
+    lab = netnb.load(str(path), backend="sim")
+    assert lab.plan().startup == (("web", "echo starting"), ("web", "python3 -m http.server 80 --directory /srv &"),
+                                  ("pc", "curl -s http://10.0.0.1/"))
+    assert [c.origin for c in lab["web"].spec.startup] == ["line 8", "line 9"]
+    with lab:
+        assert lab.startup_results[-1].stdout == "hello"
+    path.write_text("name: svc\nnodes: {web: host}\nstartup:\n  web:\n    - {service: x}\n")
+    with pytest.raises(netnb.TopologyError, match=r"svc.yaml:4: startup: web: write a list of commands"):
+        netnb.load(str(path))
