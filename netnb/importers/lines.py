@@ -206,8 +206,8 @@ def machine_change(line: str) -> str | None:
     """Why a line would change the machine rather than its node (a lab runs it as root), or None.
 
     A node's network, files and hostname are its own; these are not: kernel modules, settings outside
-    ``net.`` (``sysctl``, ``/proc/sys``), the clock, swap, power, and processes by name (``killall``, ``pkill``:
-    nodes share the machine's process table).
+    ``net.`` (``sysctl``, ``/proc/sys``), the clock, swap, power; and ending processes by name (``killall``,
+    ``pkill``), which would reach every node of the lab (they share one process table).
     """
     for part in re.split(r"&&|\|\||[;|&\n]", line):
         words = _words(part)
@@ -225,8 +225,9 @@ def machine_change(line: str) -> str | None:
         if cmd in ("swapon", "swapoff", "hwclock") or (cmd == "date" and any(w.startswith(("-s", "--set")) for w in words)):
             return "changes the whole machine (swap, or the clock)"
         if cmd in ("killall", "pkill", "killall5"):
-            return ("ends processes by name, and a node sees every process of the machine (nodes share its process "
-                    "table): end the one the lab started by its pid (kill $(cat /run/NAME.pid))")
+            return ("ends processes by name, and a node sees every process of its lab (the nodes of a lab share one "
+                    "process table): it would end the other nodes' too; end the node's own by its pid "
+                    "(kill $(cat /run/NAME.pid))")
         if cmd == "sysctl":
             for w in words[1:]:
                 if w.startswith("-p") or w == "--load" or w == "--system":

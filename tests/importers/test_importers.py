@@ -356,8 +356,8 @@ def _comm(pid: str) -> str:
 
 
 def test_lines_that_would_end_the_machines_processes_are_refused():
-    """Nodes share the machine's process table: ending processes by name would reach the machine's and other
-    labs'; by pid (the lab's own) is fine."""
+    """The nodes of a lab share its process table (a PID namespace of the lab's): ending processes by name would
+    end the other nodes' too; by pid is fine."""
     from netnb.importers.lines import machine_change
 
     for line in ("killall named", "pkill -f 'python3 -m http.server'", "sleep 1; killall5 -9"):
