@@ -188,14 +188,15 @@ def switch_ports(name: str = "ports", *, backend: Any = "sim") -> netnb.Lab:
     return lab
 
 
-def rated(name: str = "rated", *, backend: Any = "sim", rate: Any = ("8mbit", "2mbit")) -> netnb.Lab:
+def rated(name: str = "rated", *, backend: Any = "sim", rate: Any = ("8mbit", "2mbit"), size: int = 500_000
+          ) -> netnb.Lab:
     """A - R - B, 10.0.1.0/24 and 10.0.2.0/24, the A–R link limited to ``rate`` (A's end 8 Mbit/s, R's end
-    2 Mbit/s by default); B serves /srv/big (500 kB) over HTTP once started by the caller."""
+    2 Mbit/s by default); B serves /srv/big (``size`` bytes) over HTTP once started by the caller."""
     lab = netnb.Lab(name, backend=backend)
     a, r, b = lab.host("A"), lab.router("R"), lab.host("B")
     lab.link(a, r, ip=("10.0.1.2/24", "10.0.1.1/24"), rate=rate)
     lab.link(r, b, ip=("10.0.2.1/24", "10.0.2.2/24"))
     a.route("default", via="10.0.1.1")
     b.route("default", via="10.0.2.1")
-    b.file("/srv/big", b"x" * 500_000)
+    b.file("/srv/big", b"x" * size)
     return lab
