@@ -513,9 +513,9 @@ class Lab:
         """
         from netnb.view.routing import RoutingTable, counts, protocol, routing_drawing
 
-        backend = self._running()
+        backend, resolved = self._running(), self.resolved()
         rows, notes, tables = [], [], {}
-        for node in self.resolved().nodes:
+        for node in resolved.nodes:
             if not node.forwards or node.kind.is_l2:
                 continue
             entries = tables[node.name] = backend.routes(node.name)
@@ -525,7 +525,7 @@ class Lab:
             notes.append(f"{node.name}: {counts(entries)}")
         title = f"routes of the routers of lab {self.name!r}"
         return RoutingTable(["router", "destination", "via", "dev", "protocol"], rows, title=title,
-                            note="; ".join(notes), drawing=routing_drawing(title, self.resolved(), tables))
+                            note="; ".join(notes), drawing=routing_drawing(title, resolved, tables))
 
     def on_start(self, hook: Callable[[Lab], None], on_stop: Callable[[Lab], None] | None = None) -> None:
         """Run ``hook(lab)`` each time the lab has started (services, containers); ``on_stop`` before it stops."""

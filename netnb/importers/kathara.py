@@ -227,15 +227,17 @@ def _build(lab: Lab, folder: str, conf: str, devices: dict[str, _Device], order:
             found.note(os.path.join(folder, name) + path, "dnssec-enable, dnssec-lookaside and filter-aaaa options "
                                                           "are left out: the machine's BIND (9.16 and later) no "
                                                           "longer has them, and would not start")
-    for at, source, what in (("/shared", os.path.join(folder, "shared"), "shared/"), ("/hostlab", folder, "the lab folder")):
-        if (at == "/shared" and os.path.isdir(source)) or (at == "/hostlab" and hostlab):
-            try:
-                lab.share(at, source=source)
-            except (OSError, NetnbError) as exc:
-                found.problem(source, f"its files cannot be shared at {at}: {exc}")
-                continue
-            found.note(source, f"{what} is one folder every node shares at {at}, as Kathará mounts it (a copy of "
-                               f"it, in the lab's folder: shares/{at.strip('/')}; the folder here is never written)")
+    shares = [("/shared", os.path.join(folder, "shared"), "shared/")] if os.path.isdir(os.path.join(folder, "shared")) \
+        else []
+    shares += [("/hostlab", folder, "the lab folder")] if hostlab else []
+    for at, source, what in shares:
+        try:
+            lab.share(at, source=source)
+        except (OSError, NetnbError) as exc:
+            found.problem(source, f"its files cannot be shared at {at}: {exc}")
+            continue
+        found.note(source, f"{what} is one folder every node shares at {at}, as Kathará mounts it (a copy of "
+                           f"it, in the lab's folder: shares/{at.strip('/')}; the folder here is never written)")
     used = set(lab.nodes)
     for cd, ends in members.items():
         def first_ip(dev: str, number: int) -> str | None:

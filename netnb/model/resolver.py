@@ -34,6 +34,7 @@ from netnb.model.topology import (
     LinkSpec,
     NodeKind,
     NodeSpec,
+    PORT_RANGES,
     PortOptions,
     ShareSpec,
     StartupCommand,
@@ -303,10 +304,6 @@ def _bridge_and_mac_pairs(link: LinkSpec, ends: tuple[_End, _End], where: str, p
             end.mac = mac
 
 
-#: Each option's accepted values, and how a problem describes them.
-_PORT_RANGES = {"cost": (1, 65535), "priority": (0, 63)}
-
-
 def _port_options(link: LinkSpec, ends: tuple[_End, _End], where: str, problems: _Problems) -> None:
     """``port=``: options of the ends that are bridge ports (a switch's end, an end with ``master=``)."""
     if link.port is None:
@@ -330,7 +327,7 @@ def _port_options(link: LinkSpec, ends: tuple[_End, _End], where: str, problems:
     for end, options in given:
         bad = False
         for name, value in options.given().items():
-            low_high = _PORT_RANGES.get(name)
+            low_high = PORT_RANGES.get(name)
             if low_high is None and not isinstance(value, bool):
                 problems.add(f"{where}: port option {name} is True or False, not {value!r}")
                 bad = True

@@ -110,9 +110,13 @@ class Tbf:
 
     @classmethod
     def for_rate(cls, bits: int) -> Tbf:
-        """What netnb gives a link of ``bits`` per second (tc computes the limit from the latency so)."""
-        burst = max(bits // 8 // 100, MIN_BURST)
-        return cls(bits, burst, int((bits // 8) * LATENCY_US / 1_000_000 + burst))
+        """What netnb gives a link of ``bits`` per second."""
+        return cls.with_latency(bits, max(bits // 8 // 100, MIN_BURST), LATENCY_US)
+
+    @classmethod
+    def with_latency(cls, bits: int, burst: int, latency_us: int) -> Tbf:
+        """``tc qdisc … tbf rate R burst B latency L``: the queue's limit as tc works it out of the latency."""
+        return cls(bits, burst, int((bits // 8) * latency_us / 1_000_000 + burst))
 
     @property
     def bytes_per_s(self) -> int:

@@ -225,6 +225,8 @@ class PortOptions:
 #: A bridge port as the kernel makes it (a veth's path cost is 2: 10 Gb/s, as br_stp_if.c's port_cost()).
 PORT_DEFAULTS: dict[str, bool | int] = {"hairpin": False, "isolated": False, "learning": True, "flood": True,
                                         "cost": 2, "priority": 32}
+#: The numeric port options' ranges (the kernel's BR_MIN/MAX_PATH_COST, BR_MAX_PORT_PRIORITY); the rest are on/off.
+PORT_RANGES: dict[str, tuple[int, int]] = {"cost": (1, 65535), "priority": (0, 63)}
 
 
 @dataclass

@@ -8,10 +8,10 @@ are the kernel's own (bound in), ``/dev`` a tmpfs of the node's with the usual d
 ``tcpdump -w /dev/null``, which gives the file to the user tcpdump, changes the node's /dev/null); symlinks
 (``/bin``) are copied; top-level files are bound in read-only. The node reads the machine's files; what it
 writes, changes or deletes — anywhere, ``/`` itself too (``mkdir /shared``) — lands in its own layers, seen
-by that node only, and gone with the lab. The lab's
-own folder (``lab.folder``: web roots, VM sockets, capture spools) is bound back in, shared with the notebook
-as before, and ``/dev/shm`` is a tmpfs of the node's. The node's namespace then pivots to that root and lets
-go of the machine's, so nothing in the node can reach the machine's root any more (not even as root).
+by that node only, and gone with the lab. The lab's own folder (``lab.folder``: web roots, VM sockets,
+capture spools) is bound back in, shared with the notebook as before, and ``/dev/shm`` is a tmpfs of the
+node's. The node's namespace then pivots to that root and lets go of the machine's, so nothing in the node
+can reach the machine's root any more (not even as root).
 
 Where the kernel refuses an overlay (no overlayfs), the folder is bound read-only instead: writing there
 fails with "Read-only file system". Where even that is refused, or the root cannot be changed, the node runs

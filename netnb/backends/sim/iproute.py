@@ -23,6 +23,7 @@ from netnb.backends.sim.shell import Ctx, Run, program
 from netnb.backends.sim.world import Bridge, Device, Loopback, Stack, Tap, Veth, Vxlan, secondary
 from netnb.errors import BackendError
 from netnb.model.shaping import Tbf, parse_rate
+from netnb.model.topology import PORT_DEFAULTS, PORT_RANGES
 
 _MULTICAST_SELF = {  # what `bridge fdb show` lists as each device's own multicast addresses (IPv4 on, IPv6 off)
     "bridge": ["33:33:00:00:00:01", "01:00:5e:00:00:6a", "33:33:00:00:00:6a", "01:00:5e:00:00:01"],
@@ -375,9 +376,6 @@ def _link(ctx: Ctx, args: list[str], opts: set[str]) -> int:
     return 0
 
 
-_PORT_WORDS = ("hairpin", "isolated", "learning", "flood", "cost", "priority")
-
-
 def _set_port(dev: Device, words: list[str]) -> None:
     """``ip link set dev X type bridge_slave`` / ``bridge link set dev X`` options: hairpin, isolated,
     learning, flood (on|off), cost, priority."""
@@ -385,13 +383,12 @@ def _set_port(dev: Device, words: list[str]) -> None:
     words = list(words)
     while words:
         w = words.pop(0)
-        if w not in _PORT_WORDS or not words:
-            raise _Usage(f'Error: bridge port option "{w}" is not simulated (hairpin, isolated, learning, flood, '
-                         'cost, priority are)')
+        if w not in PORT_DEFAULTS or not words:
+            raise _Usage(f'Error: bridge port option "{w}" is not simulated ({", ".join(PORT_DEFAULTS)} are)')
         value = words.pop(0)
-        if w in ("cost", "priority"):
-            top = 65535 if w == "cost" else 63
-            if not value.isdigit() or not (1 if w == "cost" else 0) <= int(value) <= top:
+        if w in PORT_RANGES:
+            low, high = PORT_RANGES[w]
+            if not value.isdigit() or not low <= int(value) <= high:
                 raise _Usage(f'Error: argument "{value}" is wrong: Invalid "{w}" value')
             options[w] = int(value)
         elif value in ("on", "off"):
@@ -802,9 +799,7 @@ def _tc_change(ctx: Ctx, verb: str, words: list[str]) -> int:
             ([] if rate is not None else ['tbf: the "rate" parameter is mandatory.']) + \
             ([] if latency is not None or limit is not None else ['tbf: either "limit" or "latency" is required.'])
         raise _Usage("\n".join(problems))
-    if limit is None:
-        limit = int(rate // 8 * (latency or 0) / 1_000_000 + burst)
-    tbf = Tbf(rate, burst, limit)
+    tbf = Tbf(rate, burst, limit) if limit is not None else Tbf.with_latency(rate, burst, latency or 0)
     if dev.shaper is not None and verb == "add":
         ctx.error("Error: Exclusivity flag on, cannot modify.")
         return 2
@@ -812,12 +807,7 @@ def _tc_change(ctx: Ctx, verb: str, words: list[str]) -> int:
         ctx.error("Error: Specified qdisc not found.")
         return 2
     if dev.shaper is not None:  # replace, change: the same qdisc (its handle, its counters) with new numbers
-        kept = dev.shaper
-        ctx.world.shape(dev, tbf)
-        assert dev.shaper is not None
-        dev.shaper.handle = kept.handle
-        for name in ("sent_bytes", "sent_packets", "drops", "overlimits"):
-            setattr(dev.shaper, name, getattr(kept, name))
+        dev.shaper.retune(tbf)
     else:
         ctx.world.shape(dev, tbf)
     return 0

@@ -309,8 +309,8 @@ def _check_statistic(options: list[tuple[str, bool, str]]) -> None:
             chance = -1.0
         if not 0 <= chance <= 1:
             raise fail('statistic: bad value for option "--probability", or out of range (0-1).')
-        fraction = int(math.floor(chance * 2**31 + 0.5))
-        options[:] = [(o, n, f"{fraction / 2**31:.11f}" if o == "--probability" else v) for o, n, v in options]
+        options[:] = [(o, n, f"{_fraction(chance) / 2**31:.11f}" if o == "--probability" else v)
+                      for o, n, v in options]
     elif mode == "nth":
         if "--every" in given and "--packet" not in given:
             raise fail('statistic: option "--every" also requires "--packet".')
@@ -323,6 +323,11 @@ def _check_statistic(options: list[tuple[str, bool, str]]) -> None:
         raise fail(f'statistic: bad value for option "--mode" ("{mode}")')
 
 
+def _fraction(chance: float) -> int:
+    """A probability as xt_statistic keeps it: rounded to a fraction of 2^31 (iptables' lround)."""
+    return int(math.floor(chance * 2**31 + 0.5))
+
+
 def _statistic(stack: Stack, rule: Rule, options: list[tuple[str, bool, str]]) -> bool:
     """xt_statistic: ``random`` draws a 31-bit number against the probability (from the world's seeded
     random numbers: the kernel's draws differ, their share is the same); ``nth`` counts packets from
@@ -330,7 +335,7 @@ def _statistic(stack: Stack, rule: Rule, options: list[tuple[str, bool, str]]) -
     given = {opt: (neg, value) for opt, neg, value in options}
     if given["--mode"][1] == "random":
         neg, value = given["--probability"]
-        hit = stack.world.rnd.getrandbits(31) < int(math.floor(float(value) * 2**31 + 0.5))
+        hit = stack.world.rnd.getrandbits(31) < _fraction(float(value))
         return hit != neg
     neg, every = given["--every"]
     count = rule.nth if rule.nth is not None else int(given["--packet"][1])

@@ -33,6 +33,7 @@ from netnb.backends.sim.clock import NS, Clock, Task, Timer
 from netnb.backends.sim.transport import Tcp, Udp
 from netnb.errors import BackendError
 from netnb.model.shaping import Tbf, mult_shift
+from netnb.model.topology import PORT_DEFAULTS
 
 if TYPE_CHECKING:
     from netnb.backends.sim.netfilter import Netfilter
@@ -90,15 +91,21 @@ class Shaper:
     drops them."""
 
     def __init__(self, dev: Device, tbf: Tbf, handle: int) -> None:
-        self.dev, self.tbf, self.handle = dev, tbf, handle
-        self.mult, self.shift = mult_shift(tbf.bytes_per_s)
-        self.buffer_ns = tbf.bucket_ns()
-        self.tokens = self.buffer_ns
-        self.checked = dev.stack.world.clock.now
+        self.dev, self.handle = dev, handle
+        self.retune(tbf)
         self.queue: collections.deque[bytes] = collections.deque()
         self.backlog = 0
         self.sent_bytes = self.sent_packets = self.drops = self.overlimits = 0
         self.timer: Timer | None = None
+
+    def retune(self, tbf: Tbf) -> None:
+        """New numbers for this qdisc (``tc qdisc change|replace``), its handle, queue and counters kept; the
+        bucket starts full again, as tbf_change sets it."""
+        self.tbf = tbf
+        self.mult, self.shift = mult_shift(tbf.bytes_per_s)
+        self.buffer_ns = tbf.bucket_ns()
+        self.tokens = self.buffer_ns
+        self.checked = self.dev.stack.world.clock.now
 
     def enqueue(self, frame: bytes) -> None:
         tcp = frame[12:14] == b"\x08\x00" and len(frame) > 23 and frame[23] == 6
@@ -278,17 +285,17 @@ class Tap(Device):
 @dataclass
 class PortFlags:
     """How a bridge treats one port (the kernel's BR_HAIRPIN_MODE, BR_ISOLATED, BR_LEARNING, BR_FLOOD flags,
-    and its STP path cost and port priority), with the kernel's defaults for a veth."""
+    and its STP path cost and port priority); ``PortFlags(**PORT_DEFAULTS)`` is a port as the kernel makes it."""
 
-    hairpin: bool = False
-    isolated: bool = False
-    learning: bool = True
-    flood: bool = True
-    cost: int = 2
-    priority: int = 32
+    hairpin: bool
+    isolated: bool
+    learning: bool
+    flood: bool
+    cost: int
+    priority: int
 
 
-_DEFAULT_PORT = PortFlags()
+_DEFAULT_PORT = PortFlags(**PORT_DEFAULTS)  # type: ignore[arg-type]
 
 
 class Bridge(Device):
@@ -340,7 +347,7 @@ class Bridge(Device):
         """``ip link set dev PORT type bridge_slave ...``: set flags; a new cost or priority elects again."""
         if port.master is not self:
             raise BackendError(f"{port.name} is no port of bridge {self.name}")
-        flags = self._flags.setdefault(id(port), PortFlags())
+        flags = self._flags.setdefault(id(port), PortFlags(**PORT_DEFAULTS))  # type: ignore[arg-type]
         for name, value in options.items():
             setattr(flags, name, value)
         if self.stp is not None and ("cost" in options or "priority" in options):
